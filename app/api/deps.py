@@ -1,0 +1,40 @@
+"""Named dependency types so routes read like prose: ``def put_item(session: SessionDep, _: WriteKey, ...)``."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request, Security
+from fastapi.security import APIKeyHeader
+from sqlalchemy.orm import Session
+
+from app.api.schemas import ID_PATTERN
+from app.core.security import Role, role_of
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="A read or write API key.")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed if the route returns, rolled back whole if it raises."""
+    with request.app.state.sessions() as session, session.begin():
+        yield session
+
+
+def _role(request: Request, key: str | None = Security(api_key_header)) -> Role:
+    role = role_of(key, request.app.state.api_keys)
+    if role is None:
+        raise HTTPException(401, "X-API-Key header missing or unknown", headers={"WWW-Authenticate": "X-API-Key"})
+    return role
+
+
+def require_write(role: Role = Depends(_role)) -> Role:
+    if role is not Role.write:
+        raise HTTPException(403, "X-API-Key has role read; this route needs role write")
+    return role
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ReadKey = Annotated[Role, Depends(_role)]
+WriteKey = Annotated[Role, Depends(require_write)]
+
+ItemId = Annotated[str, Path(pattern=ID_PATTERN, description="1-128 characters of A-Z a-z 0-9 . _ : @ -")]
+UserId = Annotated[str, Path(pattern=ID_PATTERN, description="1-128 characters of A-Z a-z 0-9 . _ : @ -")]

@@ -1,0 +1,9 @@
+"""Assemble the routers: the v1 contract (behind API keys) and the operational routes."""
+
+from fastapi import APIRouter
+
+from app.api.routes import interactions, items, ops, users
+
+api_router = APIRouter()
+for module in (items, users, interactions, ops):
+    api_router.include_router(module.router)

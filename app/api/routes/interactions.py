@@ -1,0 +1,39 @@
+"""Interactions: ratings and implicit events, in batches that are stored whole or not at all."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from app.api import V1
+from app.api.deps import SessionDep, UserId, WriteKey
+from app.api.schemas import IngestResult, InteractionBatch, InteractionList, InteractionOut
+from app.store import crud
+
+router = APIRouter(prefix=V1, tags=["interactions"])
+
+
+@router.post("/interactions", response_model=IngestResult)
+def post_interactions(body: InteractionBatch, session: SessionDep, _: WriteKey) -> IngestResult:
+    """Store up to 10,000 events in one transaction. Unknown users and items are created bare;
+    an event whose `event_id` is already known counts as a duplicate and is not stored again."""
+    records = [r.model_dump() for r in body.interactions]
+    return IngestResult(**crud.ingest_interactions(session, records))
+
+
+@router.get("/users/{user_id}/interactions", response_model=InteractionList,
+            responses={404: {"description": "Unknown user"}})
+def get_interactions(
+    user_id: UserId, session: SessionDep, _: WriteKey, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> InteractionList:
+    """A user's interactions, newest first."""
+    if crud.get_user(session, user_id) is None:
+        raise HTTPException(404, f"user_id {user_id!r} not found")
+    rows = crud.list_interactions(session, user_id, limit)
+    return InteractionList(
+        user_id=user_id,
+        interactions=[
+            InteractionOut(item_id=r.item_id, type=r.type, value=r.value, text=r.text, timestamp=r.ts,
+                           event_id=r.event_id)
+            for r in rows
+        ],
+    )

@@ -1,0 +1,43 @@
+"""Operational routes (no key): liveness, readiness, metrics."""
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.store.migrate import current_revision
+from app.store.models import ModelVersion
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process lives."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready: the body says which check failed"}})
+def readyz(request: Request) -> JSONResponse:
+    """Store reachable, schema at head, and a model loaded (or none trained yet)."""
+    state = request.app.state
+    checks: dict[str, str] = {}
+    try:
+        revision = current_revision(state.engine)
+        checks["store"] = "ok"
+        checks["schema"] = "ok" if revision == state.schema_head else f"at {revision}, expected {state.schema_head}"
+        with state.sessions() as session:
+            active = session.scalar(select(ModelVersion.version).where(ModelVersion.active.is_(True)))
+        checks["model"] = "none trained yet" if active is None else f"active {active}"
+    except SQLAlchemyError as exc:
+        checks["store"] = f"unreachable ({exc.__class__.__name__})"
+    ready = checks.get("store") == "ok" and checks.get("schema") == "ok"
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,202 @@
+"""Request and response bodies of the v1 contract (see shared API.md), with the limits it sets."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+MAX_BATCH = 10_000
+MAX_TEXT = 20_000
+MAX_ATTRIBUTES = 100
+EVENT_TYPES = ("rating", "view", "click", "cart", "purchase")
+
+
+def _storable(text: str) -> str:
+    """Every store keeps the text as UTF-8: refuse NUL and lone surrogates up front rather than fail at commit."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    return text
+
+
+def _utc(ts: datetime) -> datetime:
+    """Times without an offset are UTC; all are kept in UTC."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_storable)]
+ShortText = Annotated[str, StringConstraints(max_length=256), AfterValidator(_storable)]
+AttrKey = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_storable)]
+Attributes = Annotated[dict[AttrKey, bool | int | float | Text], Field(max_length=MAX_ATTRIBUTES)]
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
+
+
+class Body(BaseModel):
+    # NaN and infinity cannot be stored as JSON or compared sensibly: refuse them everywhere.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+# ---------------------------------------------------------------- items
+
+ITEM_EXAMPLE = {
+    "title": "Trail running shoes",
+    "description": "Light shoes with a grippy sole for muddy mountain paths.",
+    "category": "shoes",
+    "price": 89.9,
+    "attributes": {"brand": "Stride", "waterproof": True, "weight_g": 280},
+    "available": True,
+}
+
+
+class ItemIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [ITEM_EXAMPLE]})
+
+    title: Annotated[Text, StringConstraints(min_length=1)]
+    description: Text | None = None
+    category: ShortText | None = None
+    price: Annotated[float, Field(ge=0)] | None = None
+    attributes: Attributes = Field(default_factory=dict)
+    available: bool = True
+
+
+class ItemRecord(ItemIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"item_id": "sku-123", **ITEM_EXAMPLE}]})
+
+    item_id: Id
+
+
+class ItemBatch(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{"item_id": "sku-123", **ITEM_EXAMPLE}]}]})
+
+    items: Annotated[list[ItemRecord], Field(max_length=MAX_BATCH)]
+
+
+class ItemOut(BaseModel):
+    item_id: str
+    title: str | None
+    description: str | None
+    category: str | None
+    price: float | None
+    attributes: dict[str, Any]
+    available: bool
+    embedded: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+
+class Upserted(BaseModel):
+    upserted: int
+
+
+# ---------------------------------------------------------------- users
+
+USER_EXAMPLE = {
+    "profile_text": "Runs trails at weekends, likes lightweight outdoor gear.",
+    "attributes": {"country": "DE", "newsletter": True},
+}
+
+
+class UserIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [USER_EXAMPLE]})
+
+    profile_text: Text | None = None
+    attributes: Attributes = Field(default_factory=dict)
+
+
+class UserRecord(UserIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": "u-42", **USER_EXAMPLE}]})
+
+    user_id: Id
+
+
+class UserBatch(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"users": [{"user_id": "u-42", **USER_EXAMPLE}]}]})
+
+    users: Annotated[list[UserRecord], Field(max_length=MAX_BATCH)]
+
+
+class UserOut(BaseModel):
+    user_id: str
+    profile_text: str | None
+    attributes: dict[str, Any]
+    embedded: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+
+# ---------------------------------------------------------------- interactions
+
+INTERACTION_EXAMPLE = {
+    "user_id": "u-42",
+    "item_id": "sku-123",
+    "type": "rating",
+    "value": 5,
+    "text": "Great grip on wet rock, true to size.",
+    "timestamp": "2026-11-01T10:15:00+01:00",
+    "event_id": "evt-0001",
+}
+
+
+class InteractionIn(Body):
+    user_id: Id
+    item_id: Id
+    type: Literal["rating", "view", "click", "cart", "purchase"]
+    value: float | None = Field(None, validate_default=True, description="Rating 1-5; optional weight otherwise.")
+    text: Text | None = None
+    timestamp: Timestamp | None = Field(None, description="ISO 8601; UTC when no offset; default: time of receipt.")
+    event_id: Id | None = Field(None, description="Makes a resend harmless: a known event_id is a duplicate.")
+
+    @field_validator("value")
+    @classmethod
+    def _value_fits_type(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if info.data.get("type") == "rating":
+            if value is None or not 1 <= value <= 5:
+                raise ValueError("a rating needs a value from 1 to 5")
+        elif value is not None and value < 0:
+            raise ValueError("must be non-negative")
+        return value
+
+
+class InteractionBatch(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"interactions": [INTERACTION_EXAMPLE]}]})
+
+    interactions: Annotated[list[InteractionIn], Field(max_length=MAX_BATCH)]
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    duplicates: int
+    created_users: int
+    created_items: int
+
+
+class InteractionOut(BaseModel):
+    item_id: str
+    type: str
+    value: float | None
+    text: str | None
+    timestamp: datetime
+    event_id: str | None
+
+
+class InteractionList(BaseModel):
+    user_id: str
+    interactions: list[InteractionOut]
+
+
+# ---------------------------------------------------------------- errors
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    errors: list[dict[str, str]] | None = None

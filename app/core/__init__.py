@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: settings, API keys, metrics, error handling."""

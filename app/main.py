@@ -1,0 +1,58 @@
+"""Build the FastAPI app: settings -> store (migrated) -> keys -> routes, with docs served offline."""
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+from app import __version__
+from app.api.main import api_router
+from app.core import errors
+from app.core.config import Settings, get_settings
+from app.core.metrics import Metrics, MetricsMiddleware
+from app.core.security import load_keys
+from app.store import migrate
+from app.store.db import make_engine, make_sessionmaker
+
+log = logging.getLogger("semrec")
+
+DESCRIPTION = """Personalized product recommendations for storefront backends.
+
+Every `/v1` route needs an `X-API-Key` header (use **Authorize**). Keys have the role `read`
+(recommendation routes) or `write` (everything). Errors are JSON with a `detail` that names the field or id.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_engine(settings)
+        if settings.migrate_on_start:
+            migrate.upgrade(engine)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.schema_head = migrate.head_revision()
+        app.state.api_keys = load_keys(settings.api_keys, settings.data_dir)
+        log.info("semrec %s ready on %s", __version__, engine.url.render_as_string(hide_password=True))
+        yield
+        engine.dispose()
+
+    app = FastAPIOffline(
+        title="semrec",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,  # 413 before a too-large body is read whole
+    )
+    app.state.metrics = Metrics()
+    errors.install(app)
+    app.include_router(api_router)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
+
+
+app = create_app()

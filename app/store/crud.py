@@ -1,0 +1,163 @@
+"""Queries over the store. Batches are bulk statements in the caller's one transaction, never a query per row."""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, delete, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.store.models import Embedding, Interaction, Item, User, utcnow
+
+ITEM_FIELDS = ("title", "description", "category", "price", "attributes", "available")
+USER_FIELDS = ("profile_text", "attributes")
+
+
+def _insert(session: Session, table: Table):
+    """The dialect's INSERT, which knows ON CONFLICT (both SQLite and PostgreSQL speak it)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _upsert(session: Session, table: Table, key: str, fields: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    """Insert or update; a row whose content is unchanged is left alone, so a resend changes nothing."""
+    if not rows:
+        return
+    stmt = _insert(session, table)
+    new = stmt.excluded
+    changed = [table.c[f].is_distinct_from(new[f]) for f in fields]
+    set_ = {f: new[f] for f in fields} | {"updated_at": new.updated_at}
+    if "deleted_at" in table.c:  # upserting a deleted item brings it back
+        changed.append(table.c.deleted_at.is_not(None))
+        set_["deleted_at"] = None
+    stmt = stmt.on_conflict_do_update(index_elements=[key], set_=set_, where=or_(*changed))
+    session.execute(stmt, rows)
+
+
+def _last_per_key(records: Iterable[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """One row per id (the last one sent wins): ON CONFLICT cannot touch a row twice in one statement."""
+    return list({r[key]: r for r in records}.values())
+
+
+def _stamp(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    now = utcnow()
+    for row in rows:
+        row.setdefault("created_at", now)
+        row["updated_at"] = now
+    return rows
+
+
+# ---------------------------------------------------------------- items
+
+
+def upsert_items(session: Session, records: Iterable[dict[str, Any]]) -> int:
+    rows = _stamp(_last_per_key(records, "item_id"))
+    _upsert(session, Item.__table__, "item_id", ITEM_FIELDS, rows)
+    return len(rows)
+
+
+def get_item(session: Session, item_id: str) -> Item | None:
+    item = session.get(Item, item_id)
+    return None if item is None or item.deleted_at is not None else item
+
+
+def delete_item(session: Session, item_id: str) -> bool:
+    """Soft delete: never recommended again, while the interactions that name it stay."""
+    result = session.execute(
+        update(Item).where(Item.item_id == item_id, Item.deleted_at.is_(None)).values(deleted_at=utcnow())
+    )
+    return result.rowcount > 0
+
+
+# ---------------------------------------------------------------- users
+
+
+def upsert_users(session: Session, records: Iterable[dict[str, Any]]) -> int:
+    rows = _stamp(_last_per_key(records, "user_id"))
+    _upsert(session, User.__table__, "user_id", USER_FIELDS, rows)
+    return len(rows)
+
+
+def get_user(session: Session, user_id: str) -> User | None:
+    return session.get(User, user_id)
+
+
+def erase_user(session: Session, user_id: str) -> bool:
+    """Erase the user, their interactions (with review texts) and their vectors."""
+    session.execute(delete(Interaction).where(Interaction.user_id == user_id))
+    session.execute(delete(Embedding).where(Embedding.owner_kind == "user", Embedding.owner_id == user_id))
+    return session.execute(delete(User).where(User.user_id == user_id)).rowcount > 0
+
+
+def is_embedded(session: Session, owner_kind: str, owner_id: str) -> bool:
+    return bool(
+        session.scalar(select(exists().where(Embedding.owner_kind == owner_kind, Embedding.owner_id == owner_id)))
+    )
+
+
+# ---------------------------------------------------------------- interactions
+
+
+def _create_bare(session: Session, table: Table, key: str, ids: set[str]) -> int:
+    """Create rows for ids the store has not seen yet; returns how many were new."""
+    if not ids:
+        return 0
+    now = utcnow()
+    rows = [{key: i, "attributes": {}, "created_at": now, "updated_at": now} for i in sorted(ids)]
+    if key == "item_id":
+        for row in rows:
+            row["available"] = True
+    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+    return len(session.execute(stmt, rows).all())
+
+
+def ingest_interactions(session: Session, records: list[dict[str, Any]]) -> dict[str, int]:
+    """Store a batch of events; a known event_id (in the store or earlier in the batch) is a duplicate."""
+    created_users = _create_bare(session, User.__table__, "user_id", {r["user_id"] for r in records})
+    created_items = _create_bare(session, Item.__table__, "item_id", {r["item_id"] for r in records})
+
+    now = utcnow()
+    rows, seen_events = [], set()
+    for r in records:
+        event_id = r.get("event_id")
+        if event_id is not None:
+            if event_id in seen_events:
+                continue
+            seen_events.add(event_id)
+        rows.append(
+            {
+                "user_id": r["user_id"],
+                "item_id": r["item_id"],
+                "type": r["type"],
+                "value": r.get("value"),
+                "text": r.get("text"),
+                "ts": r.get("timestamp") or now,
+                "event_id": event_id,
+                "received_at": now,
+            }
+        )
+    accepted = 0
+    if rows:
+        table = Interaction.__table__
+        stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.id)
+        accepted = len(session.execute(stmt, rows).all())
+    return {
+        "accepted": accepted,
+        "duplicates": len(records) - accepted,
+        "created_users": created_users,
+        "created_items": created_items,
+    }
+
+
+def list_interactions(session: Session, user_id: str, limit: int) -> list[Interaction]:
+    stmt = (
+        select(Interaction)
+        .where(Interaction.user_id == user_id)
+        .order_by(Interaction.ts.desc(), Interaction.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def count_rows(session: Session, model: type) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
