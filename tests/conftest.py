@@ -1,0 +1,62 @@
+"""Fixtures: every store test runs on SQLite and on PostgreSQL, through the real ASGI app."""
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from app.core.config import Settings
+from app.main import create_app
+
+# A server with trust auth on 127.0.0.1 (CI starts it); each test session makes and drops its own database.
+PG_ADMIN_URL = os.environ.get("SEMREC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+WRITE_KEY, READ_KEY = "test-write-key", "test-read-key"
+TABLES = ("interactions", "embeddings", "jobs", "model_versions", "items", "users")
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    name = f"semrec_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'semrec.db'}"
+    return request.getfixturevalue("pg_database")
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        api_keys=f"{WRITE_KEY}:write,{READ_KEY}:read",
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+def client(settings) -> Iterator[TestClient]:
+    """The real app (lifespan, migrations, middleware) on a clean store."""
+    app = create_app(settings)
+    with TestClient(app, headers={"X-API-Key": WRITE_KEY}) as c:
+        with app.state.engine.begin() as conn:
+            for table in TABLES:
+                conn.execute(text(f"DELETE FROM {table}"))
+        yield c
+
+
+@pytest.fixture
+def sessions(client):
+    return client.app.state.sessions
