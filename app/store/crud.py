@@ -1,9 +1,11 @@
 """Queries over the store. Batches are bulk statements in the caller's one transaction, never a query per row."""
 
+import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, exists, func, or_, select, update
+from sqlalchemy import Table, delete, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -98,17 +100,34 @@ def is_embedded(session: Session, owner_kind: str, owner_id: str) -> bool:
 # ---------------------------------------------------------------- interactions
 
 
+def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]], key: str) -> int:
+    """Insert the rows whose ``key`` is not stored yet, in one statement; returns how many were new.
+
+    PostgreSQL gets all rows as one JSON parameter (``INSERT ... SELECT ... FROM json_to_recordset``):
+    one small statement instead of a VALUES list with thousands of parameters for the driver to adapt.
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        stmt = _insert(session, table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+        return len(session.execute(stmt, rows).all())
+    names = ", ".join(rows[0])
+    record = ", ".join(f"{n} {table.c[n].type.compile(dialect=dialect)}" for n in rows[0])
+    sql = text(
+        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM json_to_recordset(CAST(:rows AS json)) "
+        f"AS r({record}) ON CONFLICT ({key}) DO NOTHING RETURNING 1"
+    )
+    payload = json.dumps(rows, default=datetime.isoformat)
+    return len(session.execute(sql, {"rows": payload}).all())
+
+
 def _create_bare(session: Session, table: Table, key: str, ids: set[str]) -> int:
     """Create rows for ids the store has not seen yet; returns how many were new."""
-    if not ids:
-        return 0
     now = utcnow()
-    rows = [{key: i, "attributes": {}, "created_at": now, "updated_at": now} for i in sorted(ids)]
-    if key == "item_id":
-        for row in rows:
-            row["available"] = True
-    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
-    return len(session.execute(stmt, rows).all())
+    extra = {"available": True} if key == "item_id" else {}
+    rows = [{key: i, "attributes": {}, "created_at": now, "updated_at": now, **extra} for i in sorted(ids)]
+    return _insert_new(session, table, rows, key)
 
 
 def ingest_interactions(session: Session, records: list[dict[str, Any]]) -> dict[str, int]:
@@ -136,11 +155,7 @@ def ingest_interactions(session: Session, records: list[dict[str, Any]]) -> dict
                 "received_at": now,
             }
         )
-    accepted = 0
-    if rows:
-        table = Interaction.__table__
-        stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.id)
-        accepted = len(session.execute(stmt, rows).all())
+    accepted = _insert_new(session, Interaction.__table__, rows, "event_id")
     return {
         "accepted": accepted,
         "duplicates": len(records) - accepted,

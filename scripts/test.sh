@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install (once) with the dev extras and run the whole test suite on SQLite and PostgreSQL.
+# PostgreSQL: SEMREC_TEST_PG_URL (default postgresql://postgres@127.0.0.1:5432/test); a local cluster is
+# started if none answers. Extra arguments go to pytest.
+EXTRAS=dev
+source "$(dirname "$0")/_venv.sh"
+if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  echo "== starting the local PostgreSQL cluster"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,73 @@
+"""End to end: a real uvicorn server in its own process, spoken to over HTTP, on SQLite and PostgreSQL."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(database_url, tmp_path):
+    """`python -m app` exactly as the README starts it, with no key configured (so one is generated)."""
+    port = _free_port()
+    env = {**os.environ, "SEMREC_DATABASE_URL": database_url, "SEMREC_DATA_DIR": str(tmp_path / "var")}
+    env.pop("SEMREC_API_KEYS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        key = (tmp_path / "var" / "api_keys").read_text().split(":")[0]
+        yield base, key, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_walkthrough_over_http(server):
+    base, key, proc = server
+    with httpx.Client(base_url=base, headers={"X-API-Key": key}) as http:
+        assert http.get("/healthz").json() == {"status": "ok"}
+        r = http.put("/v1/items/sku-1", json={"title": "Trail running shoes", "price": 89.9})
+        assert r.status_code == 200 and r.json()["title"] == "Trail running shoes"
+        r = http.post("/v1/items/batch", json={"items": [{"item_id": f"sku-{n}", "title": f"Item {n}"}
+                                                         for n in range(2, 100)]})
+        assert r.json() == {"upserted": 98}
+        assert http.put("/v1/users/u-42", json={"profile_text": "trail runner"}).status_code == 200
+        r = http.post("/v1/interactions", json={"interactions": [
+            {"user_id": "u-42", "item_id": "sku-1", "type": "rating", "value": 5, "event_id": "e1"},
+            {"user_id": "u-43", "item_id": "sku-1000", "type": "purchase", "event_id": "e2"},
+        ]})
+        assert r.json() == {"accepted": 2, "duplicates": 0, "created_users": 1, "created_items": 1}
+        listed = http.get("/v1/users/u-42/interactions").json()["interactions"]
+        assert [e["item_id"] for e in listed] == ["sku-1"]
+        bad = http.post("/v1/interactions", json={"interactions": [{"user_id": "u", "item_id": "i", "type": "rating"}]})
+        assert bad.status_code == 422 and "interactions[0].value" in bad.json()["detail"]
+        assert http.get("/v1/items/sku-1", headers={"X-API-Key": "nope"}).status_code == 401
+        assert "semrec_http_requests_total" in http.get("/metrics").text
+        assert "swagger-ui" in http.get("/docs").text
+    proc.terminate()
+    output = proc.communicate(timeout=20)[0]
+    assert key in output  # the generated key is printed once, at first start
+    assert "Traceback" not in output
