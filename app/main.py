@@ -14,6 +14,7 @@ from app.core.metrics import Metrics, MetricsMiddleware
 from app.core.security import load_keys
 from app.store import migrate
 from app.store.db import make_engine, make_sessionmaker
+from app.worker.runner import Worker, start_in_thread
 
 log = logging.getLogger("semrec")
 
@@ -37,8 +38,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = make_sessionmaker(engine)
         app.state.schema_head = migrate.head_revision()
         app.state.api_keys = load_keys(settings.api_keys, settings.data_dir)
+        worker_thread = None
+        if settings.runs_embedded_worker:  # embedded mode: this process also runs the jobs
+            app.state.worker = Worker(app.state.sessions, settings)
+            worker_thread = start_in_thread(app.state.worker)
         log.info("semrec %s ready on %s", __version__, engine.url.render_as_string(hide_password=True))
         yield
+        if worker_thread is not None:
+            app.state.worker.stop.set()
+            worker_thread.join(timeout=30)
         engine.dispose()
 
     app = FastAPIOffline(

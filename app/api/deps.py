@@ -8,6 +8,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from app.api.schemas import ID_PATTERN
+from app.core.config import Settings
 from app.core.security import Role, role_of
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="A read or write API key.")
@@ -17,6 +18,10 @@ def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed if the route returns, rolled back whole if it raises."""
     with request.app.state.sessions() as session, session.begin():
         yield session
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
 
 
 def _role(request: Request, key: str | None = Security(api_key_header)) -> Role:
@@ -33,6 +38,7 @@ def require_write(role: Role = Depends(_role)) -> Role:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ReadKey = Annotated[Role, Depends(_role)]
 WriteKey = Annotated[Role, Depends(require_write)]
 

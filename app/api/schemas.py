@@ -200,3 +200,41 @@ class InteractionList(BaseModel):
 class ErrorOut(BaseModel):
     detail: str
     errors: list[dict[str, str]] | None = None
+
+
+# ---------------------------------------------------------------- jobs
+
+
+class EmbeddingJobIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"target": "all", "only_stale": True}]})
+
+    target: Literal["items", "users", "all"] = "all"
+    only_stale: bool = Field(True, description="Encode only what has no current vector (changed text or model).")
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: str
+
+
+class Progress(BaseModel):
+    done: int
+    total: int
+
+
+class JobOut(BaseModel):
+    job_id: str
+    kind: str
+    status: str
+    params: dict[str, Any]
+    progress: Progress
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]

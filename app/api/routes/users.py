@@ -3,24 +3,26 @@
 from fastapi import APIRouter, HTTPException, Response
 
 from app.api import V1
-from app.api.deps import SessionDep, UserId, WriteKey
+from app.api.deps import SessionDep, SettingsDep, UserId, WriteKey
 from app.api.schemas import Upserted, UserBatch, UserIn, UserOut
+from app.core.config import Settings
+from app.encoder.pipeline import is_current
 from app.store import crud
 
 router = APIRouter(prefix=f"{V1}/users", tags=["users"])
 
 
-def _user_out(session, user) -> UserOut:
+def _user_out(settings: Settings, session, user) -> UserOut:
     out = UserOut.model_validate(user, from_attributes=True)
-    out.embedded = crud.is_embedded(session, "user", user.user_id)
+    out.embedded = is_current(session, "user", user.user_id, settings.encoder_name, settings.user_review_texts)
     return out
 
 
 @router.put("/{user_id}", response_model=UserOut)
-def put_user(user_id: UserId, body: UserIn, session: SessionDep, _: WriteKey) -> UserOut:
+def put_user(user_id: UserId, body: UserIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> UserOut:
     """Create or replace a user's profile. Sending the same profile again changes nothing."""
     crud.upsert_users(session, [{"user_id": user_id, **body.model_dump()}])
-    return _user_out(session, crud.get_user(session, user_id))
+    return _user_out(settings, session, crud.get_user(session, user_id))
 
 
 @router.post("/batch", response_model=Upserted)
@@ -30,11 +32,11 @@ def post_users(body: UserBatch, session: SessionDep, _: WriteKey) -> Upserted:
 
 
 @router.get("/{user_id}", response_model=UserOut, responses={404: {"description": "Unknown user"}})
-def get_user(user_id: UserId, session: SessionDep, _: WriteKey) -> UserOut:
+def get_user(user_id: UserId, session: SessionDep, settings: SettingsDep, _: WriteKey) -> UserOut:
     user = crud.get_user(session, user_id)
     if user is None:
         raise HTTPException(404, f"user_id {user_id!r} not found")
-    return _user_out(session, user)
+    return _user_out(settings, session, user)
 
 
 @router.delete("/{user_id}", status_code=204, responses={404: {"description": "Unknown user"}})

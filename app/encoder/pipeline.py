@@ -1,0 +1,99 @@
+"""The embedding job: find users and items whose vector is missing or stale, encode them, store the vectors.
+
+A vector is current when one exists for the configured model and the hash of the text it was made from
+equals the hash of the text now: unchanged text is never encoded again; changed text or another model is stale.
+"""
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from app.encoder.texts import item_text, text_hash, user_text
+from app.store import crud
+
+CHUNK = 256  # texts per store commit: progress is saved and visible at this grain
+
+
+@dataclass(frozen=True)
+class OwnerText:
+    kind: str  # "item" | "user"
+    owner_id: str
+    text: str
+    hash: str
+
+
+def owner_texts(session: Session, kind: str, reviews_per_user: int,
+                ids: list[str] | None = None) -> Iterator[OwnerText]:
+    """The text the encoder reads for each item or user that has any."""
+    if kind == "item":
+        for it in crud.item_rows_for_text(session, ids):
+            text = item_text(it.title, it.category, it.description, it.attributes)
+            if text:
+                yield OwnerText("item", it.item_id, text, text_hash(text))
+    else:
+        for user_id, profile, reviews in crud.user_rows_for_text(session, reviews_per_user, ids):
+            text = user_text(profile, reviews)
+            if text:
+                yield OwnerText("user", user_id, text, text_hash(text))
+
+
+def stale(session: Session, kind: str, model: str, reviews_per_user: int,
+          ids: list[str] | None = None) -> tuple[list[OwnerText], int]:
+    """(texts whose vector is missing or stale, how many texts there are in all)."""
+    texts = list(owner_texts(session, kind, reviews_per_user, ids))
+    stored = crud.embedding_hashes(session, kind, model, ids)
+    return [t for t in texts if stored.get(t.owner_id) != t.hash], len(texts)
+
+
+def is_current(session: Session, kind: str, owner_id: str, model: str, reviews_per_user: int) -> bool:
+    """Whether the owner has text and a vector made from exactly that text by ``model``."""
+    todo, total = stale(session, kind, model, reviews_per_user, [owner_id])
+    return total == 1 and not todo
+
+
+def run_embedding_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
+    """Job handler. params: target ("items" | "users" | "all"), only_stale (default true)."""
+    target = params.get("target", "all")
+    kinds = {"items": ["item"], "users": ["user"], "all": ["item", "user"]}[target]
+    settings = ctx.settings
+    encoder = ctx.encoder()
+    todo, considered = [], 0
+    with ctx.sessions() as session:
+        for kind in kinds:
+            if params.get("only_stale", True):
+                texts, total = stale(session, kind, encoder.name, settings.user_review_texts)
+            else:
+                texts = list(owner_texts(session, kind, settings.user_review_texts))
+                total = len(texts)
+            todo += texts
+            considered += total
+    todo.sort(key=lambda t: len(t.text))  # neighbours of similar length: little padding in each batch
+    ctx.progress(0, len(todo))
+    encode_s = 0.0
+    for start in range(0, len(todo), CHUNK):
+        chunk = todo[start : start + CHUNK]
+        t0 = time.perf_counter()
+        vectors = encoder.encode([t.text for t in chunk])
+        encode_s += time.perf_counter() - t0
+        rows = [
+            {"owner_kind": t.kind, "owner_id": t.owner_id, "model": encoder.name, "dim": encoder.dim,
+             "vector": np.ascontiguousarray(v, dtype="<f4").tobytes(), "text_hash": t.hash}
+            for t, v in zip(chunk, vectors, strict=True)
+        ]
+        with ctx.sessions() as session, session.begin():
+            crud.upsert_embeddings(session, rows)
+        ctx.progress(start + len(chunk))
+    return {
+        "target": target,
+        "model": encoder.name,
+        "dim": encoder.dim,
+        "device": str(encoder.device),
+        "encoded": len(todo),
+        "already_current": considered - len(todo),
+        "encode_seconds": round(encode_s, 3),
+        "texts_per_second": round(len(todo) / encode_s, 1) if encode_s else None,
+    }
