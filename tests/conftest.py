@@ -3,6 +3,7 @@
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -46,14 +47,20 @@ def settings(database_url, tmp_path) -> Settings:
     )
 
 
-@pytest.fixture
-def client(settings) -> Iterator[TestClient]:
-    """The real app (lifespan, migrations, middleware) on a clean store."""
+@contextmanager
+def open_client(settings: Settings) -> Iterator[TestClient]:
+    """The real app (lifespan, migrations, middleware) on a clean store, with a write key."""
     app = create_app(settings)
     with TestClient(app, headers={"X-API-Key": WRITE_KEY}) as c:
         with app.state.engine.begin() as conn:
             for table in TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))
+        yield c
+
+
+@pytest.fixture
+def client(settings) -> Iterator[TestClient]:
+    with open_client(settings) as c:
         yield c
 
 

@@ -44,28 +44,30 @@ def list_jobs(session: Session, kind: str | None, status: str | None, limit: int
 
 def claim(sessions: sessionmaker[Session], worker_id: str, kinds: tuple[str, ...], lease_s: float) -> Job | None:
     """Take the oldest queued job. Two workers never take the same one: PostgreSQL skips rows another
-    transaction has locked, and the status guard on the UPDATE settles any race elsewhere."""
-    with sessions() as session, session.begin():
-        job = session.scalars(
-            select(Job)
-            .where(Job.status == "queued", Job.kind.in_(kinds))
-            .order_by(Job.created_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        ).first()
-        if job is None:
-            return None
-        now = utcnow()
-        claimed = session.execute(
-            update(Job)
-            .where(Job.job_id == job.job_id, Job.status == "queued")
-            .values(status="running", worker_id=worker_id, started_at=now, finished_at=None, error=None,
-                    lease_expires_at=now + timedelta(seconds=lease_s), attempts=Job.attempts + 1)
-        ).rowcount
-        if claimed != 1:
-            return None
-    with sessions() as session:
-        return session.get(Job, job.job_id)
+    transaction has locked, and the status guard on the UPDATE settles the race where rows are not locked
+    (SQLite); the loser of such a race tries the next job rather than reporting an empty queue."""
+    for _ in range(10):
+        with sessions() as session, session.begin():
+            job_id = session.scalars(
+                select(Job.job_id)
+                .where(Job.status == "queued", Job.kind.in_(kinds))
+                .order_by(Job.created_at)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if job_id is None:
+                return None
+            now = utcnow()
+            claimed = session.execute(
+                update(Job)
+                .where(Job.job_id == job_id, Job.status == "queued")
+                .values(status="running", worker_id=worker_id, started_at=now, finished_at=None, error=None,
+                        lease_expires_at=now + timedelta(seconds=lease_s), attempts=Job.attempts + 1)
+            ).rowcount
+        if claimed == 1:
+            with sessions() as session:
+                return session.get(Job, job_id)
+    return None
 
 
 def renew(sessions: sessionmaker[Session], job_id: str, worker_id: str, lease_s: float,

@@ -52,16 +52,17 @@ class Worker:
     sessions : session factory of the store.
     settings : lease length, attempts, poll interval, encoder settings.
     handlers : job kind -> function(context, params) -> result dict. Default: the service's job kinds.
+    encoder : an already loaded encoder to use; default: load the configured one on first use.
     """
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings,
-                 handlers: dict[str, Handler] | None = None, worker_id: str | None = None) -> None:
+                 handlers: dict[str, Handler] | None = None, worker_id: str | None = None, encoder=None) -> None:
         self.sessions = sessions
         self.settings = settings
         self.handlers = handlers if handlers is not None else default_handlers()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 10_000}"
         self.stop = threading.Event()
-        self._encoder = None
+        self._encoder = encoder
         self._encoder_lock = threading.Lock()
 
     def encoder(self):

@@ -26,6 +26,11 @@ def server(database_url, tmp_path):
     env.pop("SEMREC_API_KEYS", None)
     proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # On SQLite the API process runs jobs itself; on PostgreSQL a separate worker process does.
+    worker = None
+    if database_url.startswith("postgresql"):
+        worker = subprocess.Popen([sys.executable, "-m", "app.worker"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -41,8 +46,10 @@ def server(database_url, tmp_path):
         key = (tmp_path / "var" / "api_keys").read_text().split(":")[0]
         yield base, key, proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        for p in (proc, worker):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=30)
 
 
 def test_walkthrough_over_http(server):
@@ -67,6 +74,15 @@ def test_walkthrough_over_http(server):
         assert http.get("/v1/items/sku-1", headers={"X-API-Key": "nope"}).status_code == 401
         assert "semrec_http_requests_total" in http.get("/metrics").text
         assert "swagger-ui" in http.get("/docs").text
+
+        job = http.post("/v1/embeddings/jobs", json={"target": "all"}).json()
+        deadline = time.monotonic() + 120
+        while (state := http.get(f"/v1/jobs/{job['job_id']}").json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, state
+            time.sleep(0.5)
+        assert state["status"] == "succeeded", state
+        assert state["progress"] == {"done": 100, "total": 100}  # 99 titled items + the user with a profile
+        assert http.get("/v1/items/sku-1").json()["embedded"] is True
     proc.terminate()
     output = proc.communicate(timeout=20)[0]
     assert key in output  # the generated key is printed once, at first start
