@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
     encoder_max_tokens: int = Field(256, ge=8, description="Texts are truncated to this many tokens.")
-    encoder_batch_size: int = Field(64, ge=1, description="Texts per forward pass.")
+    encoder_batch_size: int = Field(128, ge=1, description="Texts per forward pass (128 was fastest on 2 CPU cores).")
     user_review_texts: int = Field(5, ge=0, description="How many of a user's latest review texts they are read by.")
 
     embedded_worker: bool | None = Field(
