@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_compose_services_and_health():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"api", "postgres"} <= set(services)
+    assert {"api", "worker", "postgres"} <= set(services)
+    assert services["worker"]["command"] == ["python", "-m", "app.worker"]
+    assert (ROOT / "app" / "worker" / "__main__.py").exists()
     assert "healthcheck" in services["postgres"]
     assert services["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["api"]["command"][:3] == ["python", "-m", "app"]
@@ -24,9 +26,13 @@ def test_compose_services_and_health():
 
 def test_compose_variables_are_settings():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    env = compose["services"]["api"]["environment"]
     fields = {f"SEMREC_{name.upper()}" for name in Settings.model_fields}
-    assert set(env) <= fields, set(env) - fields
+    for service in ("api", "worker"):
+        names = set(compose["services"][service]["environment"])
+        assert names <= fields, names - fields
+    assert compose["services"]["worker"]["environment"]["SEMREC_DATABASE_URL"] == \
+        compose["services"]["api"]["environment"]["SEMREC_DATABASE_URL"]
+    env = compose["services"]["api"]["environment"]
     url = env["SEMREC_DATABASE_URL"]
     pg = compose["services"]["postgres"]["environment"]
     assert url == (f"postgresql+psycopg://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}"
