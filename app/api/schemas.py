@@ -238,3 +238,35 @@ class JobOut(BaseModel):
 
 class JobList(BaseModel):
     jobs: list[JobOut]
+
+
+class TrainingJobIn(Body):
+    """Every field is optional; the defaults suit catalogs from thousands to a million items."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"objective": "auto", "factors": 64, "epochs": 60}]})
+
+    objective: Literal["auto", "rating", "ranking"] = "auto"
+    factors: Annotated[int, Field(ge=1, le=1024)] | None = None
+    epochs: Annotated[int, Field(ge=1, le=1000)] | None = None
+    patience: Annotated[int, Field(ge=1, le=100)] | None = None
+    lr: Annotated[float, Field(gt=0, le=1)] | None = None
+    reg: Annotated[float, Field(ge=0, le=100)] | None = None
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    init: Literal["semantic", "random"] | None = None
+    text_map: bool | None = None
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+    event_weights: dict[Literal["rating", "view", "click", "cart", "purchase"],
+                        Annotated[float, Field(ge=0, le=1000)]] | None = Field(
+        None, description="Weight of each event type in the ranking objective (purchase > cart > click > view).")
+
+
+class ModelOut(BaseModel):
+    version: str
+    created_at: datetime
+    active: bool
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+
+
+class ModelList(BaseModel):
+    models: list[ModelOut]

@@ -71,9 +71,12 @@ def claim(sessions: sessionmaker[Session], worker_id: str, kinds: tuple[str, ...
 
 
 def renew(sessions: sessionmaker[Session], job_id: str, worker_id: str, lease_s: float,
-          done: int | None = None, total: int | None = None) -> None:
-    """Extend the lease (and record progress); raises JobLost if the job was handed to someone else."""
+          done: int | None = None, total: int | None = None, result: dict[str, Any] | None = None) -> None:
+    """Extend the lease (and record progress, and a partial result such as per-epoch metrics); raises
+    JobLost if the job was handed to someone else."""
     values: dict[str, Any] = {"lease_expires_at": utcnow() + timedelta(seconds=lease_s)}
+    if result is not None:
+        values["result"] = result
     if done is not None:
         values["progress_done"] = done
     if total is not None:

@@ -29,10 +29,11 @@ class JobContext:
         self.sessions = worker.sessions
         self.settings = worker.settings
 
-    def progress(self, done: int, total: int | None = None) -> None:
-        """Record progress and renew the lease; raises JobLost if the job was handed on meanwhile."""
+    def progress(self, done: int, total: int | None = None, result: dict[str, Any] | None = None) -> None:
+        """Record progress (and a partial result) and renew the lease; raises JobLost if the job was handed
+        on meanwhile."""
         queue.renew(self.sessions, self.job.job_id, self.worker.worker_id, self.settings.job_lease_seconds,
-                    done=done, total=total)
+                    done=done, total=total, result=result)
 
     def encoder(self):
         return self.worker.encoder()
@@ -40,8 +41,9 @@ class JobContext:
 
 def default_handlers() -> dict[str, Handler]:
     from app.encoder.pipeline import run_embedding_job
+    from app.trainer.job import run_training_job
 
-    return {"embedding": run_embedding_job}
+    return {"embedding": run_embedding_job, "training": run_training_job}
 
 
 class Worker:

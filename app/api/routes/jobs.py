@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from app.api import V1
 from app.api.deps import SessionDep, WriteKey
-from app.api.schemas import EmbeddingJobIn, JobAccepted, JobList, JobOut, Progress
+from app.api.schemas import EmbeddingJobIn, JobAccepted, JobList, JobOut, Progress, TrainingJobIn
 from app.store.models import Job
 from app.worker import queue
 
@@ -27,6 +27,20 @@ def post_embedding_job(body: EmbeddingJobIn, session: SessionDep, _: WriteKey) -
     """Queue an embedding job: users' and items' text to vectors, stale ones only by default.
     Follow it with `GET /v1/jobs/{job_id}`."""
     job = queue.enqueue(session, "embedding", body.model_dump())
+    return JobAccepted(job_id=job.job_id, status=job.status)
+
+
+@router.post("/training/jobs", status_code=202, response_model=JobAccepted)
+def post_training_job(body: TrainingJobIn, session: SessionDep, _: WriteKey) -> JobAccepted:
+    """Queue a training job: it embeds what is stale, trains on every interaction in the store, reports
+    each epoch's loss and validation metric on the job, and activates the new model version only if it
+    succeeds. Follow it with `GET /v1/jobs/{job_id}`."""
+    params = body.model_dump(exclude_none=True)
+    if params.get("event_weights"):
+        from app.trainer.model import DEFAULT_EVENT_WEIGHTS
+
+        params["event_weights"] = {**DEFAULT_EVENT_WEIGHTS, **params["event_weights"]}
+    job = queue.enqueue(session, "training", params)
     return JobAccepted(job_id=job.job_id, status=job.status)
 
 

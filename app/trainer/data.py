@@ -1,0 +1,65 @@
+"""Read the store into training arrays: one streaming query over the interactions, one over the vectors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.store.models import Embedding, Interaction, Item
+from app.trainer.model import TrainData
+
+
+@dataclass
+class StoreData:
+    data: TrainData
+    user_ids: list[str]
+    item_ids: list[str]
+
+
+def load(session: Session, model_name: str, event_weights: dict[str, float], chunk: int = 50_000) -> StoreData:
+    """Interactions in time order as index arrays; live items with a text vector join even without events
+    (they enter factor space through the text map)."""
+    user_index: dict[str, int] = {}
+    item_index: dict[str, int] = {}
+    users, items, ratings, weights = [], [], [], []
+    stmt = (select(Interaction.user_id, Interaction.item_id, Interaction.type, Interaction.value)
+            .order_by(Interaction.ts, Interaction.id).execution_options(yield_per=chunk))
+    for user_id, item_id, kind, value in session.execute(stmt):
+        users.append(user_index.setdefault(user_id, len(user_index)))
+        items.append(item_index.setdefault(item_id, len(item_index)))
+        ratings.append(value if kind == "rating" and value is not None else np.nan)
+        weights.append(event_weights.get(kind, 1.0))
+
+    live_with_text = select(Embedding.owner_id).join(Item, Item.item_id == Embedding.owner_id).where(
+        Embedding.owner_kind == "item", Embedding.model == model_name, Item.deleted_at.is_(None))
+    for (item_id,) in session.execute(live_with_text.order_by(Embedding.owner_id)):
+        item_index.setdefault(item_id, len(item_index))
+
+    item_text, item_has = _vectors(session, "item", model_name, item_index)
+    user_text, user_has = _vectors(session, "user", model_name, user_index)
+    data = TrainData(
+        n_users=len(user_index), n_items=len(item_index),
+        users=np.asarray(users, np.int64), items=np.asarray(items, np.int64),
+        ratings=np.asarray(ratings, np.float32), weights=np.asarray(weights, np.float32),
+        item_text=item_text, item_has_text=item_has, user_text=user_text, user_has_text=user_has,
+    )
+    return StoreData(data, list(user_index), list(item_index))
+
+
+def _vectors(session: Session, kind: str, model: str, index: dict[str, int]):
+    rows = session.execute(select(Embedding.owner_id, Embedding.vector).where(
+        Embedding.owner_kind == kind, Embedding.model == model).execution_options(yield_per=10_000))
+    matrix, has = None, np.zeros(len(index), bool)
+    for owner_id, blob in rows:
+        n = index.get(owner_id)
+        if n is None:
+            continue
+        vec = np.frombuffer(blob, dtype="<f4")
+        if matrix is None:
+            matrix = np.zeros((len(index), len(vec)), np.float32)
+        matrix[n] = vec
+        has[n] = True
+    return matrix, (has if matrix is not None else None)
