@@ -213,6 +213,10 @@ def fit(data: TrainData, params: TrainParams | None = None,
         model.mu.requires_grad_(False)
     optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
 
+    # Items without a single training event are new, not unpopular: keep them out of the softmax, and let
+    # their factors come from the text map alone.
+    seen = np.bincount(data.items[train_rows], minlength=data.n_items) > 0
+    model.unseen_logit = torch.where(torch.as_tensor(seen, device=device), 0.0, -torch.inf)
     u_all = torch.as_tensor(data.users, device=device)
     i_all = torch.as_tensor(data.items, device=device)
     r_all = torch.as_tensor(np.nan_to_num(data.ratings), dtype=torch.float32, device=device)
@@ -250,7 +254,7 @@ def fit(data: TrainData, params: TrainParams | None = None,
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
-    return _export(model, objective, history)
+    return _export(model, objective, history, np.bincount(data.items, minlength=data.n_items) > 0)
 
 
 def _carve_validation(data: TrainData, rows: np.ndarray, objective: str, fraction: float,
@@ -286,13 +290,13 @@ def _ranking_loss(model, u, i, r, w, data, p, gen):
     n_items = data.n_items
     if n_items <= p.full_softmax_items:
         q, b = model.item.all()
-        logits = pu @ q.T + b
+        logits = pu @ q.T + b + model.unseen_logit
         nll = nn.functional.cross_entropy(logits, i, reduction="none")
     else:  # sampled softmax: the positive against shared uniform negatives (log-Q correction is a constant)
         neg = torch.randint(0, n_items, (p.negatives,), generator=gen).to(i.device)
         cand = torch.cat([i, neg])
         q, b = model.item(cand)
-        logits = pu @ q.T + b
+        logits = pu @ q.T + b + model.unseen_logit[cand]
         logits[:, len(i):] -= math.log(p.negatives / n_items)
         mask = torch.zeros_like(logits, dtype=torch.bool)
         mask[:, : len(i)] = True
@@ -338,10 +342,18 @@ def _val_recall(model, data, train_rows, val_rows, k: int = 20) -> float:
 
 
 @torch.no_grad()
-def _export(model: HybridMF, objective: str, history: list[dict]) -> Factors:
+def _export(model: HybridMF, objective: str, history: list[dict], seen: np.ndarray) -> Factors:
     model = model.cpu()
     q, bi = model.item.all()
     pu, bu = model.user.all()
+    unseen = torch.as_tensor(~seen)
+    if model.item.map is not None:  # never-seen items: what their text says, nothing more
+        mapped = model.item.map(model.item.text)
+        q[unseen], bi[unseen] = mapped[unseen, :-1], mapped[unseen, -1]
+        no_text = unseen & ~model.item.has_text
+    else:
+        no_text = unseen
+    q[no_text], bi[no_text] = 0.0, float(bi[torch.as_tensor(seen)].min()) if seen.any() else 0.0
 
     def side_map(side):
         if side.map is None:

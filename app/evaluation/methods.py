@@ -1,0 +1,166 @@
+"""Every method evaluated, behind two signatures (``Ranker``, ``Rater`` in ``protocols``): semrec's own trainer
+(the code the service runs) in its ablations, simple references, and peer libraries. A peer whose library is
+missing raises ``NotInstalled`` and is reported as such."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import replace
+
+import numpy as np
+
+from app.evaluation.protocols import Task
+from app.trainer.model import TrainData, TrainParams, fit
+
+
+class NotInstalled(RuntimeError):
+    pass
+
+
+ABLATIONS = {
+    "semrec: no text (random init)": {"init": "random", "text_map": False},
+    "semrec: semantic init": {"init": "semantic", "text_map": False},
+    "semrec: semantic init + text map": {"init": "semantic", "text_map": True},
+}
+
+
+def _train_data(task: Task, ratings: bool) -> TrainData:
+    order = np.lexsort((task.items, task.timestamps))  # time order, as the store hands events to training
+    has_user_text = np.array([bool(t) for t in task.user_texts]) if task.user_vectors is not None else None
+    return TrainData(
+        task.n_users, task.n_items, task.users[order], task.items[order],
+        task.ratings[order] if ratings else np.full(len(order), np.nan, np.float32),
+        np.ones(len(order), np.float32),
+        item_text=task.item_vectors,
+        item_has_text=None if task.item_vectors is None else np.array([bool(t) for t in task.item_texts]),
+        user_text=task.user_vectors, user_has_text=has_user_text,
+    )
+
+
+def semrec_ranker(params: TrainParams):
+    def fit_task(task: Task):
+        f = fit(_train_data(task, ratings=False), replace(params, objective="ranking"))
+        return lambda users: f.user_factors[users] @ f.item_factors.T + f.item_bias
+    return fit_task
+
+
+def semrec_rater(params: TrainParams):
+    def fit_task(task: Task):
+        f = fit(_train_data(task, ratings=True), replace(params, objective="rating"))
+        return f.predict
+    return fit_task
+
+
+# ---------------------------------------------------------------- references
+
+
+def global_mean(task: Task):
+    mu = float(task.ratings.mean())
+    return lambda users, items: np.full(len(users), mu)
+
+
+def popularity(task: Task):
+    counts = np.bincount(task.items, minlength=task.n_items).astype(np.float64)
+    return lambda users: np.tile(counts, (len(users), 1))
+
+
+def random_ranking(task: Task):
+    rng = np.random.default_rng(0)
+    return lambda users: rng.random((len(users), task.n_items))
+
+
+def tfidf_content(task: Task):
+    """Mean TF-IDF vector of the user's training items, cosine to every item."""
+    try:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+    except ImportError as exc:
+        raise NotInstalled("scikit-learn") from exc
+    x = TfidfVectorizer().fit_transform(task.item_texts)  # rows are L2-normalised
+    interactions = _csr(task)
+    profiles = interactions @ x
+    norms = np.sqrt(np.asarray(profiles.multiply(profiles).sum(1))).ravel()
+    norms[norms == 0] = 1
+
+    def score(users):
+        p = profiles[users].multiply(1 / norms[users][:, None]).tocsr()
+        return np.asarray((p @ x.T).todense())
+    return score
+
+
+# ---------------------------------------------------------------- peers
+
+
+def _csr(task: Task):
+    from scipy.sparse import csr_matrix
+
+    m = csr_matrix((np.ones(len(task.users), np.float32), (task.users, task.items)),
+                   shape=(task.n_users, task.n_items))
+    m.data[:] = 1  # repeated (user, item) events count once
+    return m
+
+
+def _implicit(kind: str):
+    def fit_task(task: Task):
+        try:
+            from implicit.cpu.als import AlternatingLeastSquares
+            from implicit.cpu.bpr import BayesianPersonalizedRanking
+        except ImportError as exc:
+            raise NotInstalled("implicit") from exc
+        from threadpoolctl import threadpool_limits
+
+        if kind == "als":
+            model = AlternatingLeastSquares(factors=64, regularization=0.05, alpha=2.0, iterations=15, random_state=0)
+        else:
+            model = BayesianPersonalizedRanking(factors=64, learning_rate=0.01, regularization=0.01, iterations=100,
+                                               random_state=0)
+        with threadpool_limits(1, "blas"):  # implicit's own advice: its threads, not BLAS's
+            model.fit(_csr(task), show_progress=False)
+        u, v = np.asarray(model.user_factors), np.asarray(model.item_factors)
+        return lambda users: u[users] @ v.T
+    return fit_task
+
+
+implicit_als = _implicit("als")
+implicit_bpr = _implicit("bpr")
+
+
+def lightfm_warp(task: Task):
+    """LightFM, WARP loss, with item features: identity plus a binary bag of words of the item text."""
+    try:
+        from lightfm import LightFM
+        from scipy.sparse import hstack, identity
+        from sklearn.feature_extraction.text import CountVectorizer
+    except ImportError as exc:
+        raise NotInstalled("lightfm") from exc
+    words = CountVectorizer(binary=True, min_df=2).fit_transform(task.item_texts)
+    features = hstack([identity(task.n_items, format="csr"), words]).tocsr().astype(np.float32)
+    model = LightFM(loss="warp", no_components=64, learning_rate=0.05, random_state=0)
+    model.fit(_csr(task).tocoo(), item_features=features, epochs=30, num_threads=2)
+    item_bias, item_emb = model.get_item_representations(features)
+    user_bias, user_emb = model.get_user_representations()
+    return lambda users: user_emb[users] @ item_emb.T + item_bias
+
+
+def _surprise(algo: str):
+    def fit_task(task: Task):
+        try:
+            from surprise import SVD, Dataset, Reader, SVDpp
+        except ImportError as exc:
+            raise NotInstalled("scikit-surprise") from exc
+        with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as f:
+            for u, i, r in zip(task.users, task.items, task.ratings, strict=True):
+                f.write(f"{u}\t{i}\t{r}\n")
+        try:
+            data = Dataset.load_from_file(f.name, Reader(line_format="user item rating", sep="\t"))
+            trainset = data.build_full_trainset()
+        finally:
+            os.unlink(f.name)
+        model = (SVD(random_state=0) if algo == "svd" else SVDpp(random_state=0)).fit(trainset)
+        return lambda users, items: np.array([model.predict(str(u), str(i)).est for u, i in zip(users, items,
+                                                                                                   strict=True)])
+    return fit_task
+
+
+surprise_svd = _surprise("svd")
+surprise_svdpp = _surprise("svdpp")

@@ -1,0 +1,217 @@
+"""Offline evaluation on the shared data sets under the fixed protocols (shared PROTOCOLS.md P1-P4).
+
+semrec's own trainer (the same ``app.trainer.model.fit`` the service's training job runs) in three ablations,
+next to references and peer libraries, on the same splits in the same run. Writes JSON, a markdown table and
+a PNG chart.
+
+    python scripts/evaluate.py                                   # everything under ../shared/data -> docs/
+    python scripts/evaluate.py --datasets ml-100k --protocols P2,P3
+    python scripts/evaluate.py --smoke --out /tmp/eval           # a small slice, for CI
+Peers (implicit, Surprise, LightFM) come from scripts/install_bench.sh; a missing one is reported "not installed".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from dataclasses import replace
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from app.encoder.model import Encoder
+from app.evaluation import datasets, methods
+from app.evaluation.protocols import Indexed, evaluate_ranker, p2_temporal, p3_cold_items, p4_cold_users, rmse_mae
+from app.trainer.model import TrainParams
+
+ROOT = Path(__file__).resolve().parents[1]
+PEERS = {
+    "P1": {"global mean": methods.global_mean, "Surprise SVD": methods.surprise_svd,
+           "Surprise SVD++": methods.surprise_svdpp},
+    "P2": {"popularity": methods.popularity, "implicit ALS": methods.implicit_als,
+           "implicit BPR": methods.implicit_bpr, "LightFM WARP + item features": methods.lightfm_warp},
+    "P3": {"random": methods.random_ranking, "content-only TF-IDF": methods.tfidf_content,
+           "LightFM WARP + item features": methods.lightfm_warp},
+    "P4": {"popularity": methods.popularity, "implicit ALS": methods.implicit_als,
+           "implicit BPR": methods.implicit_bpr},
+}
+KS = {"P2": (10, 20), "P3": (10,), "P4": (10,)}
+SPLITS = {"P2": p2_temporal, "P3": p3_cold_items, "P4": p4_cold_users}
+HEADLINE = {"P1": "rmse", "P2": "ndcg@10", "P3": "ndcg@10", "P4": "ndcg@10"}
+
+
+def run_method(fn):
+    """(result dict, seconds) or a status for a peer that is not installed or failed."""
+    start = time.perf_counter()
+    try:
+        out = fn()
+    except methods.NotInstalled as exc:
+        return {"status": f"not installed ({exc})"}
+    out["seconds"] = round(time.perf_counter() - start, 2)
+    return out
+
+
+def p1(ds: datasets.Dataset, ix: Indexed, vectors: dict, params: TrainParams, folds: list[int]) -> dict:
+    if not ds.rating_folds:
+        return {"_skipped": "no predefined rating folds in this data set"}
+    candidates = {name: methods.semrec_rater(replace(params, **ab)) for name, ab in methods.ABLATIONS.items()}
+    candidates.update(PEERS["P1"])
+    results = {}
+    for name, method in candidates.items():
+        def folds_run(method=method):
+            rmse, mae, seconds = [], [], []
+            for k in folds:
+                train, test = ds.rating_folds[k]
+                start = time.perf_counter()
+                predict = method(ix.task(train, **vectors))
+                seconds.append(time.perf_counter() - start)
+                r, m = rmse_mae(predict(ix.u[test], ix.i[test]), ds.ratings[test])
+                rmse.append(r)
+                mae.append(m)
+            return {"rmse": float(np.mean(rmse)), "mae": float(np.mean(mae)),
+                    "rmse_per_fold": [round(x, 4) for x in rmse], "train_seconds_per_fold": float(np.mean(seconds))}
+        results[name] = run_method(folds_run)
+        print(f"    P1 {name:38s} {_fmt(results[name], 'rmse')}", flush=True)
+    return results
+
+
+def ranking(protocol: str, ix: Indexed, vectors: dict, params: TrainParams) -> dict:
+    split = SPLITS[protocol](ix)
+    candidates = {name: methods.semrec_ranker(replace(params, **ab)) for name, ab in methods.ABLATIONS.items()}
+    candidates.update(PEERS[protocol])
+    results = {"_users": int(len(split.eval_users))}
+    for name, method in candidates.items():
+        results[name] = run_method(lambda method=method: evaluate_ranker(method, ix, split, KS[protocol], **vectors))
+        print(f"    {protocol} {name:38s} {_fmt(results[name], 'ndcg@10')}", flush=True)
+    return results
+
+
+def _fmt(result: dict, key: str) -> str:
+    if "status" in result:
+        return result["status"]
+    return f"{key} {result[key]:.4f}  ({result['seconds']:.1f} s)"
+
+
+def smoke_slice(ds: datasets.Dataset, n_users: int) -> datasets.Dataset:
+    keep_users = set(sorted(np.unique(ds.users), key=lambda u: int(u) if u.isdigit() else u)[:n_users])
+    mask = np.array([u in keep_users for u in ds.users])
+    small = ds.subset(mask)
+    small.user_text = ds.user_text
+    small.rating_folds = [(tr[mask], te[mask]) for tr, te in ds.rating_folds[:1]]
+    return small
+
+
+def write_outputs(out: Path, report: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    lines = [f"Command: `{report['command']}`  ", f"Total time: {report['seconds']:.0f} s  ",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
+    for ds_name, protocols in report["results"].items():
+        for protocol, results in protocols.items():
+            if "_skipped" in results:
+                lines += [f"**{ds_name} {protocol}**: skipped ({results['_skipped']})", ""]
+                continue
+            metrics = (["rmse", "mae", "train_seconds_per_fold"] if protocol == "P1"
+                       else [f"{m}@{k}" for k in KS[protocol] for m in ("recall", "ndcg")] + ["seconds"])
+            users = f", {results['_users']} test users" if "_users" in results else ""
+            lines += [f"**{ds_name} {protocol}**{users}", "", "| method | " + " | ".join(metrics) + " |",
+                      "| --- |" + " --- |" * len(metrics)]
+            for name, r in results.items():
+                if name.startswith("_"):
+                    continue
+                cells = [r["status"]] + [""] * (len(metrics) - 1) if "status" in r else [
+                    f"{r[m]:.4f}" if m not in ("seconds", "train_seconds_per_fold") else f"{r[m]:.1f}" for m in metrics]
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            lines.append("")
+    out.with_suffix(".md").write_text("\n".join(lines))
+    _plot(out.with_suffix(".png"), report)
+
+
+def _plot(path: Path, report: dict) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    panels = [(d, p, r) for d, ps in report["results"].items() for p, r in ps.items() if "_skipped" not in r]
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
+    for ax, (ds_name, protocol, results) in zip(axes[0], panels, strict=True):
+        key = HEADLINE[protocol]
+        names = [n for n, r in results.items() if not n.startswith("_") and "status" not in r]
+        values = [results[n][key] for n in names]
+        colors = ["tab:blue" if n.startswith("semrec") else "tab:gray" for n in names]
+        ax.barh(range(len(names)), values, color=colors)
+        ax.set_yticks(range(len(names)), [n.replace("semrec: ", "semrec\n") for n in names], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title(f"{ds_name} {protocol}: {key}" + (" (lower is better)" if key == "rmse" else ""), fontsize=9)
+        if key == "rmse":
+            ax.set_xlim(min(values) - 0.05, max(values) + 0.02)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--datasets", default="", help="comma-separated (default: every data set present)")
+    p.add_argument("--protocols", default="P1,P2,P3,P4")
+    p.add_argument("--folds", default="1,2,3,4,5", help="P1 folds")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "evaluation")
+    p.add_argument("--smoke", action="store_true", help="100 users, one fold, 3 epochs: proves the pipeline")
+    p.add_argument("--epochs", type=int, default=None)
+    args = p.parse_args()
+
+    started = time.perf_counter()
+    names = args.datasets.split(",") if args.datasets else datasets.available(args.data_root)
+    protocols = args.protocols.split(",")
+    params = TrainParams(device="cpu")
+    if args.smoke:
+        params = replace(params, epochs=3)
+    if args.epochs:
+        params = replace(params, epochs=args.epochs)
+    folds = [int(k) - 1 for k in args.folds.split(",")]
+    encoder = Encoder(device="cpu")
+    report = {"command": "python scripts/evaluate.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+              "versions": _versions(), "encoder": encoder.name, "params": vars(params), "results": {}}
+    for name in names:
+        ds = datasets.load(name, args.data_root)
+        if args.smoke:
+            ds = smoke_slice(ds, 100)
+        ix = Indexed(ds)
+        print(f"{name}: {len(ds)} events, {len(ix.user_ids)} users, {len(ix.item_ids)} items", flush=True)
+        vectors = {"item_vectors": encoder.encode(ix.item_texts)}
+        if any(ix.user_texts):
+            vectors["user_vectors"] = encoder.encode(ix.user_texts)
+        results = {}
+        for protocol in protocols:
+            if protocol == "P1":
+                results["P1"] = p1(ds, ix, vectors, params, folds if not args.smoke else [0])
+            else:
+                results[protocol] = ranking(protocol, ix, vectors, params)
+        report["results"][name] = results
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    write_outputs(args.out, report)
+    print(f"wrote {args.out.with_suffix('.json')}, .md, .png in {report['seconds']:.0f} s")
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "numpy", "transformers", "scikit-learn", "implicit", "scikit-surprise", "lightfm"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+if __name__ == "__main__":
+    main()

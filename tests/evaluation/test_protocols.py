@@ -1,0 +1,58 @@
+import numpy as np
+
+from app.evaluation.datasets import Dataset
+from app.evaluation.protocols import Indexed, RankingSplit, p2_temporal, p3_cold_items, p4_cold_users, ranking_metrics
+
+
+def toy() -> Indexed:
+    users, items, ts = [], [], []
+    for u in range(6):
+        for n in range(12 if u < 3 else 4):
+            users.append(str(u + 1))
+            items.append(str((u + n) % 10 + 1))
+            ts.append(1000 + 10 * n + u)
+    ds = Dataset("toy", np.array(users), np.array(items), np.full(len(users), 4, np.float32), np.array(ts),
+                 {str(i): f"item {i}" for i in range(1, 11)})
+    return Indexed(ds)
+
+
+def test_metrics_match_hand_computation():
+    ix = toy()
+    split = RankingSplit(np.zeros(len(ix.u), bool), np.array([0]), {0: {2, 5}}, exclude_train=False)
+    scores = np.zeros((1, 10))
+    scores[0, [2, 7, 5]] = [3, 2, 1]  # ranks: item 2 first, item 7 second, item 5 third
+    m = ranking_metrics(scores, np.array([0]), split, ix, ks=(1, 3))
+    assert m["recall@1"] == 0.5 and m["recall@3"] == 1.0
+    idcg = 1 + 1 / np.log2(3)
+    assert np.isclose(m["ndcg@3"], (1 + 1 / np.log2(4)) / idcg)
+    assert np.isclose(m["ndcg@1"], 1.0)
+
+
+def test_p2_holds_out_the_latest_fifth_of_each_user():
+    ix = toy()
+    split = p2_temporal(ix)
+    assert set(split.eval_users) == {0, 1, 2}  # users with >= 5 events
+    for u in split.eval_users:
+        events = np.flatnonzero(ix.u == u)
+        test = events[~split.train[events]]
+        assert len(test) == 3  # ceil(20% of 12)
+        assert ix.ds.timestamps[test].min() > ix.ds.timestamps[events[split.train[events]]].max()
+
+
+def test_p3_and_p4_are_seeded_and_remove_what_they_say():
+    ix = toy()
+    a, b = p3_cold_items(ix), p3_cold_items(ix)
+    eligible = (np.bincount(ix.i) >= 5).sum()
+    assert np.array_equal(a.candidates, b.candidates) and len(a.candidates) == round(0.2 * eligible) > 0
+    assert not np.isin(ix.i[a.train], a.candidates).any()
+    p4 = p4_cold_users(ix, min_events=10)
+    for u in p4.eval_users:
+        assert (split_train := p4.train[ix.u == u]).sum() == 3 and len(split_train) == 12
+
+
+def test_excluding_training_items():
+    ix = toy()
+    split = p2_temporal(ix)
+    scores = np.tile(np.arange(10, 0, -1, dtype=float), (3, 1))  # same order for everyone
+    m = ranking_metrics(scores, split.eval_users, split, ix, ks=(10,))
+    assert 0 <= m["recall@10"] <= 1
