@@ -2,7 +2,7 @@
 # Install (once) with the dev extras and run the whole test suite on SQLite and PostgreSQL.
 # PostgreSQL: SEMREC_TEST_PG_URL (default postgresql://postgres@127.0.0.1:5432/test); a local cluster is
 # started if none answers. Extra arguments go to pytest.
-EXTRAS=dev
+EXTRAS=dev,bench
 source "$(dirname "$0")/_venv.sh"
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
   echo "== starting the local PostgreSQL cluster"

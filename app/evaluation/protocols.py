@@ -135,7 +135,10 @@ def ranking_metrics(scores: np.ndarray, users: np.ndarray, split: RankingSplit, 
         keep = np.isin(train_u, users) & (col[train_i] >= 0)
         s[[row[u] for u in train_u[keep]], col[train_i[keep]]] = -np.inf
     kmax = max(ks)
-    top = np.argsort(-s, axis=1, kind="stable")[:, :kmax]
+    # Ties (a method that cannot tell items apart) are broken by one fixed random order, not by item id,
+    # whose order carries information (in ML-100K low ids are older, more popular films).
+    tie_break = np.random.default_rng(0).permutation(s.shape[1])
+    top = np.lexsort((np.broadcast_to(tie_break, s.shape), -s), axis=1)[:, :kmax]
     ranked = candidates[top]
     out: dict[str, list[float]] = {f"{m}@{k}": [] for k in ks for m in ("recall", "ndcg")}
     discounts = 1.0 / np.log2(np.arange(2, kmax + 2))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -47,7 +47,7 @@ class TrainParams:
     patience: int = 4
     lr: float = 0.005
     batch_size: int = 512
-    reg: float = 0.1  # on each event's p_u, q_i offsets and biases
+    reg: float | None = None  # on each event's p_u, q_i offsets and biases; None: 0.1 rating, 0.03 ranking
     reg_map: float = 1e-2  # weight decay of the text maps
     init_scale: float = 0.1
     val_fraction: float = 0.05
@@ -204,6 +204,8 @@ def fit(data: TrainData, params: TrainParams | None = None,
     gen = torch.Generator().manual_seed(p.seed)
     rng = np.random.default_rng(p.seed)
 
+    if p.reg is None:
+        p = replace(p, reg=0.1 if objective == "rating" else 0.03)
     rows = np.arange(len(data.users)) if objective == "ranking" else np.flatnonzero(np.isfinite(data.ratings))
     train_rows, val_rows = _carve_validation(data, rows, objective, p.val_fraction, rng)
     device = torch.device(p.device)
@@ -280,8 +282,7 @@ def _rating_loss(model, u, i, r, w, data, p, gen):
     pu, bu = model.user(u)
     qi, bi = model.item(i)
     pred = model.mu + bu + bi + (pu * qi).sum(-1)
-    reg = model.user.offsets(u).pow(2).sum(-1) + model.item.offsets(i).pow(2).sum(-1)
-    loss = ((pred - r) ** 2 + p.reg * reg).mean()
+    loss = ((pred - r) ** 2 + _offset_reg(model, u, i, p.reg)).mean()
     return loss + _map_decay(model, p)
 
 
@@ -303,9 +304,13 @@ def _ranking_loss(model, u, i, r, w, data, p, gen):
         mask[torch.arange(len(i)), torch.arange(len(i))] = False
         logits = logits.masked_fill(mask, -1e9)  # other positives in the batch are not negatives
         nll = nn.functional.cross_entropy(logits, torch.arange(len(i), device=i.device), reduction="none")
-    reg = model.user.offsets(u).pow(2).sum(-1) + model.item.offsets(i).pow(2).sum(-1)
-    loss = (w * (nll + p.reg * reg)).sum() / w.sum()
+    loss = (w * (nll + _offset_reg(model, u, i, p.reg))).sum() / w.sum()
     return loss + _map_decay(model, p)
+
+
+def _offset_reg(model, u, i, reg: float):
+    """Per event: L2 on the user's and item's offsets (factors and bias)."""
+    return reg * (model.user.offsets(u).pow(2).sum(-1) + model.item.offsets(i).pow(2).sum(-1))
 
 
 def _map_decay(model, p):
