@@ -180,7 +180,7 @@ def main() -> None:
         params = replace(params, epochs=args.epochs)
     folds = [int(k) - 1 for k in args.folds.split(",")]
     encoder = Encoder(device="cpu")
-    report = {"command": "python scripts/evaluate.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    report = {"command": " ".join(["python scripts/evaluate.py", *map(shlex.quote, sys.argv[1:])]),
               "versions": _versions(), "encoder": encoder.name, "params": vars(params), "results": {}}
     for name in names:
         ds = datasets.load(name, args.data_root)
