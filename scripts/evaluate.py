@@ -140,21 +140,29 @@ def _plot(path: Path, report: dict) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    panels = [(d, p, r) for d, ps in report["results"].items() for p, r in ps.items() if "_skipped" not in r]
-    if not panels:
+    grid = [(d, p, r) for d, ps in report["results"].items() for p, r in ps.items()]
+    rows, cols = list(report["results"]), sorted({p for _, p, _ in grid})
+    if not grid:
         return
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
-    for ax, (ds_name, protocol, results) in zip(axes[0], panels, strict=True):
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(4.4 * len(cols), 3.6 * len(rows)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ds_name, protocol, results in grid:
+        if "_skipped" in results:
+            continue
+        ax = axes[rows.index(ds_name)][cols.index(protocol)]
+        ax.axis("on")
         key = HEADLINE[protocol]
         names = [n for n, r in results.items() if not n.startswith("_") and "status" not in r]
         values = [results[n][key] for n in names]
         colors = ["tab:blue" if n.startswith("semrec") else "tab:gray" for n in names]
         ax.barh(range(len(names)), values, color=colors)
-        ax.set_yticks(range(len(names)), [n.replace("semrec: ", "semrec\n") for n in names], fontsize=7)
+        for y, v in enumerate(values):
+            ax.text(v, y, f" {v:.3f}", va="center", fontsize=7)
+        ax.set_yticks(range(len(names)), names, fontsize=7)
         ax.invert_yaxis()
         ax.set_title(f"{ds_name} {protocol}: {key}" + (" (lower is better)" if key == "rmse" else ""), fontsize=9)
-        if key == "rmse":
-            ax.set_xlim(min(values) - 0.05, max(values) + 0.02)
+        ax.set_xlim((min(values) - 0.05, max(values) + 0.06) if key == "rmse" else (0, max(values) * 1.25))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -168,7 +176,11 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "evaluation")
     p.add_argument("--smoke", action="store_true", help="100 users, one fold, 3 epochs: proves the pipeline")
     p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--replot", type=Path, help="only rewrite the markdown and PNG from this JSON report")
     args = p.parse_args()
+    if args.replot:
+        write_outputs(args.replot, json.loads(args.replot.read_text()))
+        return
 
     started = time.perf_counter()
     names = args.datasets.split(",") if args.datasets else datasets.available(args.data_root)
