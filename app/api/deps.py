@@ -37,7 +37,9 @@ def require_write(role: Role = Depends(_role)) -> Role:
     return role
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent, so a 2xx means committed (with the
+# default request scope the commit would run after the client already has its answer).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ReadKey = Annotated[Role, Depends(_role)]
 WriteKey = Annotated[Role, Depends(require_write)]

@@ -87,3 +87,14 @@ def test_large_batch_in_one_request(client, sessions):
     assert post(client, *events).json()["duplicates"] == 10_000
     assert len(snapshot(sessions)["interactions"]) == 10_000
     assert post(client, *events, event("u", "i")).status_code == 422  # 10,001
+
+
+def test_commit_happens_before_the_answer(client, sessions):
+    """A 2xx means committed: the session dependency must close (commit) before the response is sent.
+    (Seen once over real HTTP: an acknowledged batch not yet visible to the next request.)"""
+    from app.api.deps import SessionDep
+
+    assert SessionDep.__metadata__[0].scope == "function"
+    r = post(client, event("u1", "i1", event_id="ack-1"))
+    assert r.status_code == 200
+    assert len(snapshot(sessions)["interactions"]) == 1

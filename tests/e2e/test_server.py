@@ -69,6 +69,10 @@ def test_walkthrough_over_http(server):
         assert r.json() == {"accepted": 2, "duplicates": 0, "created_users": 1, "created_items": 1}
         listed = http.get("/v1/users/u-42/interactions").json()["interactions"]
         assert [e["item_id"] for e in listed] == ["sku-1"]
+        for n in range(30):  # read-after-acknowledge: a 2xx means committed, visible to the next request
+            http.post("/v1/interactions", json={"interactions": [
+                {"user_id": "u-raw", "item_id": "sku-2", "type": "view", "event_id": f"raw-{n}"}]})
+            assert len(http.get("/v1/users/u-raw/interactions?limit=1000").json()["interactions"]) == n + 1
         bad = http.post("/v1/interactions", json={"interactions": [{"user_id": "u", "item_id": "i", "type": "rating"}]})
         assert bad.status_code == 422 and "interactions[0].value" in bad.json()["detail"]
         assert http.get("/v1/items/sku-1", headers={"X-API-Key": "nope"}).status_code == 401
