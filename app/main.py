@@ -1,6 +1,7 @@
 """Build the FastAPI app: settings -> store (migrated) -> keys -> routes, with docs served offline."""
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -12,6 +13,7 @@ from app.core import errors
 from app.core.config import Settings, get_settings
 from app.core.metrics import Metrics, MetricsMiddleware
 from app.core.security import load_keys
+from app.recommender.service import Recommender
 from app.store import migrate
 from app.store.db import make_engine, make_sessionmaker
 from app.worker.runner import Worker, start_in_thread
@@ -38,12 +40,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = make_sessionmaker(engine)
         app.state.schema_head = migrate.head_revision()
         app.state.api_keys = load_keys(settings.api_keys, settings.data_dir)
+        app.state.recommender = Recommender(app.state.sessions, settings)
+        stop = threading.Event()
+        refresher = threading.Thread(target=_keep_fresh, args=(app.state.recommender, settings, stop),
+                                     name="semrec-refresh", daemon=True)
+        refresher.start()
         worker_thread = None
         if settings.runs_embedded_worker:  # embedded mode: this process also runs the jobs
             app.state.worker = Worker(app.state.sessions, settings)
             worker_thread = start_in_thread(app.state.worker)
         log.info("semrec %s ready on %s", __version__, engine.url.render_as_string(hide_password=True))
         yield
+        stop.set()
+        refresher.join(timeout=10)
         if worker_thread is not None:
             app.state.worker.stop.set()
             worker_thread.join(timeout=30)
@@ -61,6 +70,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
+
+
+def _keep_fresh(recommender: Recommender, settings: Settings, stop: threading.Event) -> None:
+    """Serving state follows the store: a newly active model version, catalog changes, new item vectors.
+    The query encoder loads here too, once a model is being served: never on the request path."""
+    while True:
+        try:
+            state = recommender.refresh()
+            if recommender.encoder is None and state.model is not None and state.model.factors.item_map is not None:
+                from app.encoder.model import Encoder
+
+                recommender.encoder = Encoder(settings.encoder_model, settings.device, settings.encoder_max_tokens,
+                                              settings.encoder_batch_size)
+        except Exception:
+            log.exception("serving refresh failed; keeping the current state")
+        if stop.wait(settings.refresh_seconds):
+            return
 
 
 app = create_app()

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import interactions, items, jobs, models, ops, users
+from app.api.routes import interactions, items, jobs, models, ops, recommendations, users
 
 api_router = APIRouter()
-for module in (items, users, interactions, jobs, models, ops):
+for module in (items, users, interactions, jobs, models, recommendations, ops):
     api_router.include_router(module.router)

@@ -270,3 +270,53 @@ class ModelOut(BaseModel):
 
 class ModelList(BaseModel):
     models: list[ModelOut]
+
+
+# ---------------------------------------------------------------- recommendations
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    score: float
+    title: str | None
+
+
+class RecommendationList(BaseModel):
+    model_version: str | None = Field(description="The model version that made the list; null before any.")
+    strategy: Literal["personalized", "text", "popular"]
+    items: list[RecommendedItem]
+
+
+class RankIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"item_ids": ["sku-123", "sku-7", "sku-42"]}]})
+
+    item_ids: Annotated[list[Id], Field(min_length=1, max_length=1000)]
+
+
+class RankedList(RecommendationList):
+    unknown: list[str] = Field(description="Candidates the catalog does not know, in the order given.")
+
+
+class Filters(Body):
+    category: ShortText | None = None
+    min_price: Annotated[float, Field(ge=0)] | None = None
+    max_price: Annotated[float, Field(ge=0)] | None = None
+
+
+class Context(Body):
+    timestamp: Timestamp | None = None
+    location: ShortText | None = None
+    device: ShortText | None = None
+
+
+class RecommendIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "u-42", "query": "light shoes for muddy trails", "k": 10, "filters": {"max_price": 120},
+         "context": {"device": "mobile"}}]})
+
+    user_id: Id | None = None
+    query: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_storable)] | None = None
+    k: Annotated[int, Field(ge=1, le=1000)] = 10
+    exclude_seen: bool = True
+    filters: Filters = Field(default_factory=Filters)
+    context: Context | None = None

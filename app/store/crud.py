@@ -66,7 +66,8 @@ def get_item(session: Session, item_id: str) -> Item | None:
 def delete_item(session: Session, item_id: str) -> bool:
     """Soft delete: never recommended again, while the interactions that name it stay."""
     result = session.execute(
-        update(Item).where(Item.item_id == item_id, Item.deleted_at.is_(None)).values(deleted_at=utcnow())
+        update(Item).where(Item.item_id == item_id, Item.deleted_at.is_(None))
+        .values(deleted_at=(now := utcnow()), updated_at=now)
     )
     return result.rowcount > 0
 

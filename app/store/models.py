@@ -80,7 +80,8 @@ class Item(Base):
     # Soft delete: the item is never recommended again, its interaction history stays.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Every change (deletion too) moves it: serving refreshes its catalog view by it.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class Interaction(Base):
@@ -115,7 +116,7 @@ class Embedding(Base):
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
     text_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     __table_args__ = (Index("ux_embeddings_owner_model", "owner_kind", "owner_id", "model", unique=True),)
 

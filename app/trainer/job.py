@@ -6,10 +6,12 @@ import time
 from dataclasses import asdict, fields
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
 from app.encoder.model import pick_device
 from app.encoder.pipeline import run_embedding_job
+from app.recommender.serving import build_indexes
 from app.store.models import Job, utcnow
 from app.trainer import data as store_data
 from app.trainer import versions
@@ -30,6 +32,7 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     embedded = run_embedding_job(ctx, {"target": "all", "only_stale": True})
     p = train_params(params, settings.device)
+    trained_until = utcnow()
     with ctx.sessions() as session:
         loaded = store_data.load(session, embedded["model"], p.event_weights)
     data = loaded.data
@@ -48,7 +51,13 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     factors = fit(data, p, callback=on_epoch)
     version = f"{utcnow():%Y%m%d-%H%M%S}-{ctx.job.job_id[:8]}"
     path = versions.artifact_path(settings.data_dir, version)
-    versions.save(path, versions.Trained(factors, loaded.user_ids, loaded.item_ids, embedded["model"]))
+    order = np.argsort(data.users, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(data.users, minlength=data.n_users))])
+    trained = versions.Trained(factors, loaded.user_ids, loaded.item_ids, embedded["model"],
+                               trained_until.isoformat(), float(np.mean(factors.predict(data.users, data.items))),
+                               indptr.astype(np.int64), data.items[order].astype(np.int32))
+    versions.save(path, trained)
+    build_indexes(path, trained, settings.index_exact_max)  # FAISS indexes beside the version, built once
 
     val_key = "val_rmse" if factors.objective == "rating" else "val_recall@20"
     best = (min if factors.objective == "rating" else max)(h[val_key] for h in history)

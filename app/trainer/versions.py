@@ -26,6 +26,10 @@ class Trained:
     user_ids: list[str]
     item_ids: list[str]
     encoder_model: str
+    trained_until: str | None = None  # ISO time of the training read: later events are folded in at serving
+    positive_score: float = 0.0  # mean score of the training events: the target when folding in new ones
+    seen_indptr: np.ndarray | None = None  # CSR of each user's training items, for exclude-seen
+    seen_items: np.ndarray | None = None
 
 
 def save(path: Path, trained: Trained) -> None:
@@ -33,7 +37,10 @@ def save(path: Path, trained: Trained) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     f = trained.factors
     arrays = {name: getattr(f, name) for name in ARRAYS if getattr(f, name) is not None}
-    meta = {"objective": f.objective, "mu": f.mu, "encoder_model": trained.encoder_model, "history": f.history}
+    meta = {"objective": f.objective, "mu": f.mu, "encoder_model": trained.encoder_model, "history": f.history,
+            "trained_until": trained.trained_until, "positive_score": trained.positive_score}
+    if trained.seen_indptr is not None:
+        arrays |= {"seen_indptr": trained.seen_indptr, "seen_items": trained.seen_items}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -57,7 +64,9 @@ def load(path: Path) -> Trained:
         meta = json.loads(str(z["meta"]))
         arrays = {name: (z[name] if name in z.files else None) for name in ARRAYS}
         factors = Factors(objective=meta["objective"], mu=meta["mu"], history=meta["history"], **arrays)
-        return Trained(factors, z["user_ids"].tolist(), z["item_ids"].tolist(), meta["encoder_model"])
+        seen = (z["seen_indptr"], z["seen_items"]) if "seen_indptr" in z.files else (None, None)
+        return Trained(factors, z["user_ids"].tolist(), z["item_ids"].tolist(), meta["encoder_model"],
+                       meta.get("trained_until"), meta.get("positive_score", 0.0), *seen)
 
 
 def artifact_path(data_dir: Path, version: str) -> Path:

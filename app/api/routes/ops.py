@@ -29,10 +29,16 @@ def readyz(request: Request) -> JSONResponse:
         checks["schema"] = "ok" if revision == state.schema_head else f"at {revision}, expected {state.schema_head}"
         with state.sessions() as session:
             active = session.scalar(select(ModelVersion.version).where(ModelVersion.active.is_(True)))
-        checks["model"] = "none trained yet" if active is None else f"active {active}"
+        serving = state.recommender.state
+        served = serving.model.version if serving and serving.model else None
+        if active is None:
+            checks["model"] = "none trained yet"
+        else:
+            checks["model"] = f"serving {active}" if served == active else f"loading {active}"
     except SQLAlchemyError as exc:
         checks["store"] = f"unreachable ({exc.__class__.__name__})"
-    ready = checks.get("store") == "ok" and checks.get("schema") == "ok"
+    ready = (checks.get("store") == "ok" and checks.get("schema") == "ok"
+             and not checks.get("model", "").startswith("loading"))
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
                         status_code=200 if ready else 503)
 

@@ -1,0 +1,75 @@
+"""An inner-product index over item vectors, with an eligibility filter applied inside the search.
+
+Vectors are ``[q_i, b_i]`` (the bias folded in as one more dimension) and queries ``[p_u, 1]``, so the inner
+product is the model's score. Small catalogs get an exact ``IndexFlatIP``; above ``exact_max`` items an
+``IndexHNSWFlat`` (graph search, recall measured by scripts/bench_serving.py). Built once per model version,
+saved beside it (temp name, fsync, rename), never modified afterwards: a new version means a new index.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+EXACT_MAX = 50_000
+
+
+class ItemIndex:
+    def __init__(self, index: faiss.Index, vectors: np.ndarray):
+        self.index = index
+        self.vectors = vectors  # kept for exact fallbacks and for rank()
+        self.exact = isinstance(index, faiss.IndexFlat)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, exact_max: int = EXACT_MAX, hnsw_m: int = 32,
+              ef_construction: int = 200, ef_search: int = 256) -> ItemIndex:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n, d = vectors.shape
+        if n <= exact_max:
+            index = faiss.IndexFlatIP(d)
+        else:
+            index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = ef_construction
+            index.hnsw.efSearch = ef_search
+        index.add(vectors)
+        return cls(index, vectors)
+
+    def __len__(self) -> int:
+        return self.index.ntotal
+
+    def search(self, queries: np.ndarray, k: int, eligible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, positions), each (m, k'); k' <= k where fewer items are eligible. ``eligible`` is a bool
+        mask over item positions; the exact index and HNSW both apply it during the search."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        k = min(k, len(self))
+        params = None
+        if eligible is not None:
+            bitmap = np.packbits(eligible, bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(eligible), faiss.swig_ptr(bitmap))
+            params = (faiss.SearchParameters(sel=selector) if self.exact
+                      else faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.index.hnsw.efSearch, 2 * k)))
+        scores, positions = self.index.search(queries, k, params=params)
+        if eligible is not None:
+            del bitmap  # kept alive until here: FAISS reads it during the search
+        return scores, positions
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            faiss.write_index(self.index, tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path, vectors: np.ndarray) -> ItemIndex:
+        return cls(faiss.read_index(str(path)), np.ascontiguousarray(vectors, dtype=np.float32))

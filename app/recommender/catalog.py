@@ -1,0 +1,96 @@
+"""The catalog as serving sees it: arrays over item positions (the model's items first, then items the model
+has not seen), rebuilt copy-on-write from incremental reads of the store, never scanned per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.store.models import Embedding, Item
+
+OVERLAP = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    positions: dict[str, int]  # item_id -> position
+    item_ids: list[str]
+    titles: np.ndarray  # object
+    recommendable: np.ndarray  # bool: live, available and with a title
+    category_codes: np.ndarray  # int32, -1 for none
+    categories: dict[str, int]
+    prices: np.ndarray  # float64, NaN for none
+    text_vectors: dict[int, np.ndarray] = field(default_factory=dict)  # position -> vector, unseen items only
+    since: datetime | None = None
+
+    def eligible(self, category: str | None = None, min_price: float | None = None,
+                 max_price: float | None = None) -> np.ndarray:
+        mask = self.recommendable.copy()
+        if category is not None:
+            mask &= self.category_codes == self.categories.get(category, -2)
+        if min_price is not None:
+            mask &= self.prices >= min_price
+        if max_price is not None:
+            mask &= self.prices <= max_price
+        return mask
+
+
+def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
+         previous: Catalog | None = None) -> Catalog:
+    """A new Catalog: everything on the first call, then only items changed since ``previous.since``."""
+    # Overlap the last read: a transaction stamped just before it may have committed just after it.
+    since = previous.since - OVERLAP if previous and previous.since else None
+    stmt = select(Item.item_id, Item.title, Item.category, Item.price, Item.available, Item.deleted_at,
+                  Item.updated_at)
+    if since is not None:
+        stmt = stmt.where(Item.updated_at >= since)
+    rows = session.execute(stmt).all()
+    if previous is None:
+        positions = {item_id: n for n, item_id in enumerate(model_item_ids)}
+        item_ids = list(model_item_ids)
+    else:
+        positions, item_ids = dict(previous.positions), list(previous.item_ids)
+    for row in rows:
+        if row.item_id not in positions:
+            positions[row.item_id] = len(item_ids)
+            item_ids.append(row.item_id)
+    n = len(item_ids)
+
+    def grow(array, fill):
+        if previous is None:
+            return np.full(n, fill, dtype=object if fill is None else type(fill))
+        out = np.full(n, fill, dtype=array.dtype)
+        out[: len(array)] = array
+        return out
+
+    titles = grow(previous.titles if previous else None, None)
+    recommendable = grow(previous.recommendable if previous else None, False)
+    codes = grow(previous.category_codes if previous else None, np.int32(-1))
+    prices = grow(previous.prices if previous else None, np.nan)
+    categories = dict(previous.categories) if previous else {}
+    newest = since
+    for row in rows:
+        pos = positions[row.item_id]
+        titles[pos] = row.title
+        recommendable[pos] = bool(row.available) and row.deleted_at is None and row.title is not None
+        codes[pos] = categories.setdefault(row.category, len(categories)) if row.category is not None else -1
+        prices[pos] = row.price if row.price is not None else np.nan
+        newest = row.updated_at if newest is None or row.updated_at > newest else newest
+
+    text_vectors = dict(previous.text_vectors) if previous else {}
+    if encoder_model:
+        n_model = len(model_item_ids)
+        vec_stmt = select(Embedding.owner_id, Embedding.vector, Embedding.created_at).where(
+            Embedding.owner_kind == "item", Embedding.model == encoder_model)
+        if since is not None:
+            vec_stmt = vec_stmt.where(Embedding.created_at >= since)
+        for owner_id, blob, created in session.execute(vec_stmt):
+            pos = positions.get(owner_id)
+            if pos is not None and pos >= n_model:
+                text_vectors[pos] = np.frombuffer(blob, dtype="<f4")
+            newest = created if newest is None or created > newest else newest
+    return Catalog(positions, item_ids, titles, recommendable, codes, categories, prices, text_vectors, newest)

@@ -1,0 +1,330 @@
+"""The recommendation logic over the loaded model and catalog.
+
+Per request the store is read once (the user's latest events, by the ``(user_id, ts)`` index); everything
+else is in memory: the model version, its FAISS indexes, the catalog view, popularity. A background refresh
+(``Recommender.refresh``) swaps in a new state whole when another version is activated or the catalog
+changes, so a request works on one consistent state and never waits for a swap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import Settings
+from app.recommender import catalog as catalog_mod
+from app.recommender import serving
+from app.recommender.catalog import Catalog
+from app.recommender.serving import ServingModel
+from app.store.models import Embedding, Interaction, ModelVersion
+from app.trainer.model import DEFAULT_EVENT_WEIGHTS
+
+log = logging.getLogger("semrec.recommender")
+RECENT_EVENTS = 500
+
+
+@dataclass(frozen=True)
+class State:
+    model: ServingModel | None
+    catalog: Catalog
+    popularity: np.ndarray  # event counts over catalog positions
+    fresh_positions: np.ndarray  # catalog positions of items the model has not seen but whose text maps in
+    fresh_vectors: np.ndarray  # their [W·e, b] score vectors
+
+
+@dataclass
+class Answer:
+    model_version: str | None
+    strategy: str
+    items: list[dict[str, Any]]
+    unknown: list[str] | None = None
+
+
+class Recommender:
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, context_hook=None) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.state: State | None = None
+        self.context_hook = context_hook or (lambda items, context: items)
+        self._lock = threading.Lock()
+        self._fold_cache: OrderedDict[str, tuple[tuple, np.ndarray]] = OrderedDict()
+        self._popularity_at = 0.0
+        self.encoder = None  # the query encoder, loaded off the request path by the app
+
+    # ------------------------------------------------------------ state
+
+    def refresh(self) -> State:
+        """Load the active version if it changed, then apply catalog changes; swap in the new state whole."""
+        with self._lock, self.sessions() as session:
+            active = session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))).first()
+            old = self.state
+            model = old.model if old else None
+            if active is not None and (model is None or model.version != active.version):
+                model = serving.load(active.version, self._artifact(active), self.settings.index_exact_max)
+                log.info("serving model version %s (%d items)", model.version, model.n_items)
+            model_changed = old is None or model is not (old.model if old else None)
+            previous = None if model_changed else old.catalog
+            model_items = model.trained.item_ids if model else []
+            encoder_model = model.trained.encoder_model if model else None
+            cat = catalog_mod.load(session, model_items, encoder_model, previous)
+            popularity = self._popularity(session, cat, old, model_changed)
+            fresh_pos, fresh_vec = self._fresh(model, cat)
+            self.state = State(model, cat, popularity, fresh_pos, fresh_vec)
+            if model_changed:
+                self._fold_cache.clear()
+            return self.state
+
+    def _artifact(self, version: ModelVersion):
+        from pathlib import Path
+
+        return Path(version.artifact_path)
+
+    def _popularity(self, session: Session, cat: Catalog, old: State | None, model_changed: bool) -> np.ndarray:
+        """Event counts per item: one aggregate, at load and then once a minute, never per request."""
+        if old is not None and not model_changed and time.monotonic() - self._popularity_at < 60:
+            out = np.zeros(len(cat.item_ids))
+            out[: len(old.popularity)] = old.popularity
+            return out
+        counts = np.zeros(len(cat.item_ids))
+        for item_id, n in session.execute(select(Interaction.item_id, func.count()).group_by(Interaction.item_id)):
+            pos = cat.positions.get(item_id)
+            if pos is not None:
+                counts[pos] = n
+        self._popularity_at = time.monotonic()
+        return counts
+
+    @staticmethod
+    def _fresh(model: ServingModel | None, cat: Catalog) -> tuple[np.ndarray, np.ndarray]:
+        if model is None or not cat.text_vectors or model.factors.item_map is None:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        positions = np.array(sorted(cat.text_vectors), np.int64)
+        q, b = model.factors.item_from_text(np.vstack([cat.text_vectors[p] for p in positions]))
+        return positions, np.hstack([q, b[:, None]]).astype(np.float32)
+
+    # ------------------------------------------------------------ users
+
+    def _events(self, session: Session, user_id: str) -> list:
+        return session.execute(
+            select(Interaction.id, Interaction.item_id, Interaction.type, Interaction.value,
+                   Interaction.received_at)
+            .where(Interaction.user_id == user_id)
+            .order_by(Interaction.ts.desc(), Interaction.id.desc()).limit(RECENT_EVENTS)
+        ).all()
+
+    def _seen(self, state: State, user_pos: int | None, events: list) -> set[int]:
+        seen = {state.catalog.positions[e.item_id] for e in events if e.item_id in state.catalog.positions}
+        trained = state.model.trained if state.model else None
+        if trained is not None and user_pos is not None and trained.seen_indptr is not None:
+            seen.update(trained.seen_items[trained.seen_indptr[user_pos]: trained.seen_indptr[user_pos + 1]].tolist())
+        return seen
+
+    def user_vector(self, session: Session, state: State, user_id: str, events: list
+                    ) -> tuple[np.ndarray | None, int | None, str]:
+        """(vector, model position, strategy). Known users get their factors, with events newer than the
+        model folded in; unknown users with events are folded in from the prior; users known only by their
+        profile text are mapped through the text map; anyone else gets popularity."""
+        model = state.model
+        if model is None:
+            return None, None, "popular"
+        pos = model.user_positions.get(user_id)
+        until = model.trained_until
+        new = [e for e in events if until is None or _aware(e.received_at) > until]
+        if pos is not None and not new:
+            return model.factors.user_factors[pos], pos, "personalized"
+        if events:
+            prior = model.factors.user_factors[pos] if pos is not None else model.mean_user
+            return self._fold_in(user_id, state, prior, events), pos, "personalized"
+        text = self._user_text_vector(session, model, user_id)
+        if text is not None and model.factors.user_map is not None:
+            return self._to_user_scale(model, model.factors.user_from_text(text[None])[0]), None, "text"
+        return None, None, "popular"
+
+    def _fold_in(self, user_id: str, state: State, prior: np.ndarray, events: list) -> np.ndarray:
+        """One regularised least-squares step on fixed item factors: move the prior so the user's recent items
+        score like a typical training event. Cached until the user's newest event changes."""
+        model = state.model
+        key = (model.version, events[0].id, len(events))
+        with self._lock:
+            hit = self._fold_cache.get(user_id)
+            if hit is not None and hit[0] == key:
+                self._fold_cache.move_to_end(user_id)
+                return hit[1]
+        vectors, targets, weights = [], [], []
+        f = model.factors
+        for e in events:
+            vec = self._item_vector(state, state.catalog.positions.get(e.item_id))
+            if vec is None:
+                continue
+            vectors.append(vec[:-1])
+            if f.objective == "rating" and e.type == "rating" and e.value is not None:
+                targets.append(e.value - f.mu - vec[-1])
+            else:
+                targets.append(model.trained.positive_score - f.mu * (f.objective == "rating") - vec[-1])
+            weights.append(DEFAULT_EVENT_WEIGHTS.get(e.type, 1.0))
+        if not vectors:
+            return prior
+        q, t, w = np.array(vectors), np.array(targets), np.array(weights)
+        lam = self.settings.fold_in_reg * w.mean()
+        a = (q * w[:, None]).T @ q + lam * np.eye(q.shape[1])
+        p = prior + np.linalg.solve(a, (q * w[:, None]).T @ (t - q @ prior))
+        p = p.astype(np.float32)
+        with self._lock:
+            self._fold_cache[user_id] = (key, p)
+            while len(self._fold_cache) > 100_000:
+                self._fold_cache.popitem(last=False)
+        return p
+
+    def _user_text_vector(self, session: Session, model: ServingModel, user_id: str) -> np.ndarray | None:
+        blob = session.scalar(select(Embedding.vector).where(
+            Embedding.owner_kind == "user", Embedding.owner_id == user_id,
+            Embedding.model == model.trained.encoder_model))
+        return None if blob is None else np.frombuffer(blob, dtype="<f4")
+
+    @staticmethod
+    def _to_user_scale(model: ServingModel, v: np.ndarray) -> np.ndarray:
+        norm = float(np.linalg.norm(v))
+        return (v * (model.user_norm / norm) if norm > 1e-8 else v).astype(np.float32)
+
+    def _item_vector(self, state: State, pos: int | None) -> np.ndarray | None:
+        if pos is None:
+            return None
+        if state.model is not None and pos < state.model.n_items:
+            return state.model.item_vectors[pos]
+        hit = np.flatnonzero(state.fresh_positions == pos)
+        return state.fresh_vectors[hit[0]] if len(hit) else None
+
+    # ------------------------------------------------------------ answers
+
+    def recommend(self, session: Session, user_id: str | None, k: int, exclude_seen: bool = True,
+                  category: str | None = None, min_price: float | None = None, max_price: float | None = None,
+                  query: str | None = None, context: dict | None = None) -> Answer:
+        state = self.state or self.refresh()
+        events = self._events(session, user_id) if user_id else []
+        vector, pos, strategy = (self.user_vector(session, state, user_id, events) if user_id
+                                 else (None, None, "popular"))
+        if query and state.model is not None and state.model.factors.item_map is not None:
+            query_vector = self._query_vector(state.model, query)
+            vector = query_vector if vector is None else 0.5 * vector + 0.5 * query_vector
+            strategy = "personalized" if strategy == "personalized" else "text"
+        eligible = state.catalog.eligible(category, min_price, max_price)
+        if exclude_seen and (events or pos is not None):
+            seen = self._seen(state, pos, events)
+            if seen:
+                eligible[list(seen)] = False
+        if vector is None:
+            positions, scores = self._popular(state, eligible, k)
+            strategy = "popular"
+        else:
+            positions, scores = self._top_k(state, vector, eligible, k)
+            scores = scores + state.model.score_offset(pos)
+        items = self._items(state, positions, scores)
+        if context:
+            items = self.context_hook(items, context)
+        return Answer(state.model.version if state.model else None, strategy, items)
+
+    def _query_vector(self, model: ServingModel, query: str) -> np.ndarray:
+        if self.encoder is None:
+            raise EncoderNotReady()
+        e = self.encoder.encode([query])
+        q, _ = model.factors.item_from_text(e)
+        return self._to_user_scale(model, q[0])
+
+    def _top_k(self, state: State, vector: np.ndarray, eligible: np.ndarray, k: int):
+        model = state.model
+        query = np.append(vector, 1.0).astype(np.float32)[None]
+        n_model = model.n_items
+        scores, positions = model.index.search(query, k, eligible[:n_model])
+        scores, positions = scores[0], positions[0]
+        keep = positions >= 0
+        scores, positions = scores[keep], positions[keep]
+        if len(positions) < k and eligible[:n_model].sum() > len(positions):  # HNSW came up short: exact
+            candidates = np.flatnonzero(eligible[:n_model])
+            exact = model.item_vectors[candidates] @ query[0]
+            top = np.argsort(-exact)[:k]
+            scores, positions = exact[top], candidates[top]
+        if len(state.fresh_positions):
+            ok = eligible[state.fresh_positions]
+            fresh_scores = state.fresh_vectors[ok] @ query[0]
+            scores = np.concatenate([scores, fresh_scores])
+            positions = np.concatenate([positions, state.fresh_positions[ok]])
+        order = np.argsort(-scores, kind="stable")[:k]
+        return positions[order], scores[order]
+
+    @staticmethod
+    def _popular(state: State, eligible: np.ndarray, k: int):
+        candidates = np.flatnonzero(eligible)
+        counts = state.popularity[candidates]
+        order = np.lexsort((candidates, -counts))[:k]
+        return candidates[order], counts[order].astype(np.float64)
+
+    @staticmethod
+    def _items(state: State, positions: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+        cat = state.catalog
+        return [{"item_id": cat.item_ids[p], "score": round(float(s), 6), "title": cat.titles[p]}
+                for p, s in zip(positions.tolist(), scores.tolist(), strict=True)]
+
+    def rank(self, session: Session, user_id: str, item_ids: list[str]) -> Answer:
+        """Every known candidate, best first; ids the catalog does not know are listed under ``unknown``."""
+        state = self.state or self.refresh()
+        events = self._events(session, user_id)
+        vector, pos, strategy = self.user_vector(session, state, user_id, events)
+        known, unknown = [], []
+        for item_id in dict.fromkeys(item_ids):
+            p = state.catalog.positions.get(item_id)
+            (known if p is not None else unknown).append(p if p is not None else item_id)
+        positions = np.array(known, np.int64)
+        if vector is None:
+            scores = state.popularity[positions] if len(positions) else np.zeros(0)
+        else:
+            query = np.append(vector, 1.0).astype(np.float32)
+            floor = float(state.model.item_vectors[:, -1].min()) - 1.0 if state.model.n_items else -1.0
+            scores = np.array([float(v @ query) if (v := self._item_vector(state, p)) is not None else floor
+                               for p in known]) + state.model.score_offset(pos)
+        order = np.argsort(-scores, kind="stable") if len(positions) else np.zeros(0, np.int64)
+        items = self._items(state, positions[order], np.asarray(scores)[order])
+        return Answer(state.model.version if state.model else None, strategy, items, unknown)
+
+    def similar(self, item_id: str, k: int) -> Answer | None:
+        """Items whose factors point the same way (cosine), recommendable ones only; None if unknown."""
+        state = self.state or self.refresh()
+        pos = state.catalog.positions.get(item_id)
+        if pos is None:
+            return None
+        eligible = state.catalog.eligible()
+        eligible[pos] = False
+        vec = self._item_vector(state, pos)
+        if state.model is None or vec is None or not vec[:-1].any():
+            positions, scores = self._popular(state, eligible, k)
+            return Answer(state.model.version if state.model else None, "popular", self._items(state, positions,
+                                                                                                scores))
+        direction = vec[:-1] / max(float(np.linalg.norm(vec[:-1])), 1e-8)
+        n_model = state.model.n_items
+        scores, positions = state.model.similar.search(direction[None], k, eligible[:n_model])
+        scores, positions = scores[0], positions[0]
+        keep = positions >= 0
+        scores, positions = scores[keep], positions[keep]
+        if len(state.fresh_positions):
+            ok = eligible[state.fresh_positions]
+            fresh = state.fresh_vectors[ok][:, :-1]
+            fresh_scores = (fresh / np.maximum(np.linalg.norm(fresh, axis=1, keepdims=True), 1e-8)) @ direction
+            scores = np.concatenate([scores, fresh_scores])
+            positions = np.concatenate([positions, state.fresh_positions[ok]])
+        order = np.argsort(-scores, kind="stable")[:k]
+        return Answer(state.model.version, "personalized", self._items(state, positions[order], scores[order]))
+
+
+class EncoderNotReady(RuntimeError):
+    """The query encoder is still loading (off the request path): the client should retry shortly."""
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)

@@ -1,0 +1,84 @@
+"""A model version made ready to serve: factors as score vectors, FAISS indexes, id maps. Loaded once per
+version (at start, or when another version is activated) and swapped in whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from app.index.faiss_index import ItemIndex
+from app.trainer.versions import Trained
+from app.trainer.versions import load as load_trained
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    version: str
+    trained: Trained
+    user_positions: dict[str, int]
+    item_vectors: np.ndarray  # (n_items, k + 1): [q_i, b_i]
+    index: ItemIndex  # inner product = score
+    similar: ItemIndex  # cosine over q
+    mean_user: np.ndarray  # prior for new visitors
+    user_norm: float  # typical ||p_u||, the scale a text-derived vector is brought to
+
+    @property
+    def trained_until(self) -> datetime | None:
+        until = self.trained.trained_until
+        return datetime.fromisoformat(until) if until else None
+
+    @property
+    def factors(self):
+        return self.trained.factors
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_vectors)
+
+    def score_offset(self, user_pos: int | None) -> float:
+        """What the index leaves out of the score: μ + b_u for the rating objective, nothing for ranking."""
+        f = self.factors
+        if f.objective != "rating":
+            return 0.0
+        return f.mu + (float(f.user_bias[user_pos]) if user_pos is not None else 0.0)
+
+
+def index_paths(artifact: Path) -> tuple[Path, Path]:
+    return artifact.with_suffix(".faiss"), artifact.with_suffix(".similar.faiss")
+
+
+def item_vectors(trained: Trained) -> tuple[np.ndarray, np.ndarray]:
+    f = trained.factors
+    scores = np.hstack([f.item_factors, f.item_bias[:, None]]).astype(np.float32)
+    norms = np.linalg.norm(f.item_factors, axis=1, keepdims=True)
+    return scores, (f.item_factors / np.maximum(norms, 1e-8)).astype(np.float32)
+
+
+def build_indexes(artifact: Path, trained: Trained, exact_max: int) -> tuple[ItemIndex, ItemIndex]:
+    """Build both indexes and save them beside the artifact (the training job does this once)."""
+    scores, directions = item_vectors(trained)
+    index, similar = ItemIndex.build(scores, exact_max), ItemIndex.build(directions, exact_max)
+    main_path, similar_path = index_paths(artifact)
+    index.save(main_path)
+    similar.save(similar_path)
+    return index, similar
+
+
+def load(version: str, artifact: Path, exact_max: int) -> ServingModel:
+    trained = load_trained(artifact)
+    main_path, similar_path = index_paths(artifact)
+    scores, directions = item_vectors(trained)
+    if main_path.exists() and similar_path.exists():
+        index, similar = ItemIndex.load(main_path, scores), ItemIndex.load(similar_path, directions)
+    else:
+        index, similar = build_indexes(artifact, trained, exact_max)
+    f = trained.factors
+    return ServingModel(
+        version=version, trained=trained, user_positions={u: n for n, u in enumerate(trained.user_ids)},
+        item_vectors=scores, index=index, similar=similar,
+        mean_user=f.user_factors.mean(0) if len(f.user_factors) else np.zeros(f.item_factors.shape[1], np.float32),
+        user_norm=float(np.linalg.norm(f.user_factors, axis=1).mean()) if len(f.user_factors) else 1.0,
+    )
