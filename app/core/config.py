@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     index_exact_max: int = Field(50_000, ge=1, description="Up to this many items an exact index, above it HNSW.")
     refresh_seconds: float = Field(2.0, gt=0, description="How often serving checks for a new active model and "
                                    "catalog changes.")
-    fold_in_reg: float = Field(1.0, gt=0, description="Pull of the prior when folding in a user's new events.")
+    fold_in_reg: float = Field(0.1, gt=0, description="Pull of the prior when folding in a user's new events.")
 
     migrate_on_start: bool = Field(True, description="Upgrade the schema to head when the service starts.")
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger request bodies get 413.")

@@ -68,7 +68,9 @@ class Recommender:
             active = session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))).first()
             old = self.state
             model = old.model if old else None
-            if active is not None and (model is None or model.version != active.version):
+            if active is None:
+                model = None
+            elif model is None or model.version != active.version:
                 model = serving.load(active.version, self._artifact(active), self.settings.index_exact_max)
                 log.info("serving model version %s (%d items)", model.version, model.n_items)
             model_changed = old is None or model is not (old.model if old else None)
@@ -144,13 +146,18 @@ class Recommender:
             prior = model.factors.user_factors[pos] if pos is not None else model.mean_user
             return self._fold_in(user_id, state, prior, events), pos, "personalized"
         text = self._user_text_vector(session, model, user_id)
-        if text is not None and model.factors.user_map is not None:
-            return self._to_user_scale(model, model.factors.user_from_text(text[None])[0]), None, "text"
+        if text is not None:
+            f = model.factors
+            if f.user_map is not None:
+                return self._to_user_scale(model, f.user_from_text(text[None])[0]), None, "text"
+            if f.item_map is not None:  # no users' text to learn from: read the profile like a query
+                return self._to_user_scale(model, f.item_from_text(text[None])[0][0]), None, "text"
         return None, None, "popular"
 
     def _fold_in(self, user_id: str, state: State, prior: np.ndarray, events: list) -> np.ndarray:
-        """One regularised least-squares step on fixed item factors: move the prior so the user's recent items
-        score like a typical training event. Cached until the user's newest event changes."""
+        """Fit the user's vector to their recent events on fixed item factors, pulled towards the prior (their
+        trained vector, or the average user's): ridge least squares on the ratings for a rating model, a
+        few L-BFGS steps of the training softmax for a ranking model. Cached until the newest event changes."""
         model = state.model
         key = (model.version, events[0].id, len(events))
         with self._lock:
@@ -158,24 +165,22 @@ class Recommender:
             if hit is not None and hit[0] == key:
                 self._fold_cache.move_to_end(user_id)
                 return hit[1]
-        vectors, targets, weights = [], [], []
         f = model.factors
-        for e in events:
-            vec = self._item_vector(state, state.catalog.positions.get(e.item_id))
-            if vec is None:
-                continue
-            vectors.append(vec[:-1])
-            if f.objective == "rating" and e.type == "rating" and e.value is not None:
-                targets.append(e.value - f.mu - vec[-1])
-            else:
-                targets.append(model.trained.positive_score - f.mu * (f.objective == "rating") - vec[-1])
-            weights.append(DEFAULT_EVENT_WEIGHTS.get(e.type, 1.0))
-        if not vectors:
+        rows = [(v, e) for e in events if (v := self._item_vector(state, state.catalog.positions.get(e.item_id)))
+                is not None]
+        if not rows:
             return prior
-        q, t, w = np.array(vectors), np.array(targets), np.array(weights)
-        lam = self.settings.fold_in_reg * w.mean()
-        a = (q * w[:, None]).T @ q + lam * np.eye(q.shape[1])
-        p = prior + np.linalg.solve(a, (q * w[:, None]).T @ (t - q @ prior))
+        q = np.array([v[:-1] for v, _ in rows], np.float64)
+        b = np.array([v[-1] for v, _ in rows])
+        w = np.array([DEFAULT_EVENT_WEIGHTS.get(e.type, 1.0) for _, e in rows])
+        lam = self.settings.fold_in_reg
+        if f.objective == "rating":
+            t = np.array([(e.value if e.type == "rating" and e.value is not None else model.trained.positive_score)
+                          for _, e in rows]) - f.mu - b
+            a = (q * w[:, None]).T @ q + lam * w.mean() * np.eye(q.shape[1])
+            p = prior + np.linalg.solve(a, (q * w[:, None]).T @ (t - q @ prior))
+        else:
+            p = _softmax_fold_in(prior.astype(np.float64), q, b, w / w.sum(), model.item_vectors, lam)
         p = p.astype(np.float32)
         with self._lock:
             self._fold_cache[user_id] = (key, p)
@@ -234,8 +239,7 @@ class Recommender:
     def _query_vector(self, model: ServingModel, query: str) -> np.ndarray:
         if self.encoder is None:
             raise EncoderNotReady()
-        e = self.encoder.encode([query])
-        q, _ = model.factors.item_from_text(e)
+        q, _ = model.factors.item_from_text(self.encoder.encode([query]))
         return self._to_user_scale(model, q[0])
 
     def _top_k(self, state: State, vector: np.ndarray, eligible: np.ndarray, k: int):
@@ -320,6 +324,29 @@ class Recommender:
             positions = np.concatenate([positions, state.fresh_positions[ok]])
         order = np.argsort(-scores, kind="stable")[:k]
         return Answer(state.model.version, "personalized", self._items(state, positions[order], scores[order]))
+
+
+def _softmax_fold_in(prior: np.ndarray, q: np.ndarray, b: np.ndarray, w: np.ndarray, items: np.ndarray,
+                     lam: float, max_negatives: int = 20_000) -> np.ndarray:
+    """argmin_p  Σ w_i [logsumexp(Q p + b) - (q_i·p + b_i)] + λ/2 ||p - prior||², the training objective for
+    one user with the items fixed. Large catalogs use a fixed sample of items for the normaliser."""
+    from scipy.optimize import minimize
+
+    if len(items) > max_negatives:
+        items = items[np.random.default_rng(0).choice(len(items), max_negatives, replace=False)]
+    cq, cb = items[:, :-1].astype(np.float64), items[:, -1].astype(np.float64)
+
+    def loss(p):
+        logits = cq @ p + cb
+        top = logits.max()
+        e = np.exp(logits - top)
+        z = e.sum()
+        pos = q @ p + b
+        value = (top + np.log(z)) - w @ pos + 0.5 * lam * ((p - prior) ** 2).sum()
+        grad = cq.T @ (e / z) - q.T @ w + lam * (p - prior)
+        return value, grad
+
+    return minimize(loss, prior, jac=True, method="L-BFGS-B", options={"maxiter": 30}).x
 
 
 class EncoderNotReady(RuntimeError):
