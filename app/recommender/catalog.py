@@ -24,6 +24,7 @@ class Catalog:
     category_codes: np.ndarray  # int32, -1 for none
     categories: dict[str, int]
     prices: np.ndarray  # float64, NaN for none
+    stamps: np.ndarray  # float64: the updated_at (epoch seconds) each position was last read at
     text_vectors: dict[int, np.ndarray] = field(default_factory=dict)  # position -> vector, unseen items only
     since: datetime | None = None
 
@@ -49,6 +50,22 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
     if since is not None:
         stmt = stmt.where(Item.updated_at >= since)
     rows = session.execute(stmt).all()
+    if previous is not None:  # the overlap re-reads rows already applied: keep only the changed ones
+        rows = [r for r in rows if r.item_id not in previous.positions
+                or r.updated_at.timestamp() > previous.stamps[previous.positions[r.item_id]]]
+    vector_rows = []
+    if encoder_model:
+        vec_stmt = select(Embedding.owner_id, Embedding.vector, Embedding.created_at).where(
+            Embedding.owner_kind == "item", Embedding.model == encoder_model)
+        if since is not None:
+            vec_stmt = vec_stmt.where(Embedding.created_at >= since)
+        vector_rows = session.execute(vec_stmt).all()
+        if previous is not None:  # again, keep only what is new
+            held = previous.text_vectors
+            vector_rows = [r for r in vector_rows if (pos := previous.positions.get(r.owner_id)) is None
+                           or pos not in held or held[pos].tobytes() != r.vector]
+    if previous is not None and not rows and not vector_rows:
+        return previous
     if previous is None:
         positions = {item_id: n for n, item_id in enumerate(model_item_ids)}
         item_ids = list(model_item_ids)
@@ -71,6 +88,7 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
     recommendable = grow(previous.recommendable if previous else None, False)
     codes = grow(previous.category_codes if previous else None, np.int32(-1))
     prices = grow(previous.prices if previous else None, np.nan)
+    stamps = grow(previous.stamps if previous else None, 0.0)
     categories = dict(previous.categories) if previous else {}
     newest = since
     for row in rows:
@@ -79,18 +97,15 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
         recommendable[pos] = bool(row.available) and row.deleted_at is None and row.title is not None
         codes[pos] = categories.setdefault(row.category, len(categories)) if row.category is not None else -1
         prices[pos] = row.price if row.price is not None else np.nan
+        stamps[pos] = row.updated_at.timestamp()
         newest = row.updated_at if newest is None or row.updated_at > newest else newest
 
     text_vectors = dict(previous.text_vectors) if previous else {}
-    if encoder_model:
-        n_model = len(model_item_ids)
-        vec_stmt = select(Embedding.owner_id, Embedding.vector, Embedding.created_at).where(
-            Embedding.owner_kind == "item", Embedding.model == encoder_model)
-        if since is not None:
-            vec_stmt = vec_stmt.where(Embedding.created_at >= since)
-        for owner_id, blob, created in session.execute(vec_stmt):
-            pos = positions.get(owner_id)
-            if pos is not None and pos >= n_model:
-                text_vectors[pos] = np.frombuffer(blob, dtype="<f4")
-            newest = created if newest is None or created > newest else newest
-    return Catalog(positions, item_ids, titles, recommendable, codes, categories, prices, text_vectors, newest)
+    n_model = len(model_item_ids)
+    for owner_id, blob, created in vector_rows:
+        pos = positions.get(owner_id)
+        if pos is not None and pos >= n_model:
+            text_vectors[pos] = np.frombuffer(blob, dtype="<f4")
+        newest = created if newest is None or created > newest else newest
+    return Catalog(positions, item_ids, titles, recommendable, codes, categories, prices, stamps, text_vectors,
+                   newest)

@@ -30,6 +30,7 @@ from app.trainer.model import DEFAULT_EVENT_WEIGHTS
 
 log = logging.getLogger("semrec.recommender")
 RECENT_EVENTS = 500
+POPULARITY_S = 300  # the popularity aggregate scans the events: rarely, in the background
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class Recommender:
             model_items = model.trained.item_ids if model else []
             encoder_model = model.trained.encoder_model if model else None
             cat = catalog_mod.load(session, model_items, encoder_model, previous)
+            if not model_changed and cat is old.catalog and time.monotonic() - self._popularity_at < POPULARITY_S:
+                return old  # nothing changed: keep the state (and its arrays) as they are
             popularity = self._popularity(session, cat, old, model_changed)
             fresh_pos, fresh_vec = self._fresh(model, cat)
             self.state = State(model, cat, popularity, fresh_pos, fresh_vec)
@@ -91,8 +94,8 @@ class Recommender:
         return Path(version.artifact_path)
 
     def _popularity(self, session: Session, cat: Catalog, old: State | None, model_changed: bool) -> np.ndarray:
-        """Event counts per item: one aggregate, at load and then once a minute, never per request."""
-        if old is not None and not model_changed and time.monotonic() - self._popularity_at < 60:
+        """Event counts per item: one aggregate, at load and then every POPULARITY_S, never per request."""
+        if old is not None and not model_changed and time.monotonic() - self._popularity_at < POPULARITY_S:
             out = np.zeros(len(cat.item_ids))
             out[: len(old.popularity)] = old.popularity
             return out

