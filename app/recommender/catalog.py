@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.store.models import Embedding, Item
 
-OVERLAP = timedelta(seconds=30)
+OVERLAP = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)

@@ -202,6 +202,21 @@ class Recommender:
         norm = float(np.linalg.norm(v))
         return (v * (model.user_norm / norm) if norm > 1e-8 else v).astype(np.float32)
 
+    @staticmethod
+    def _scores(state: State, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Model scores of catalog positions; an item with no vector at all ranks below every other."""
+        model = state.model
+        scores = np.full(len(positions), model.floor_score, dtype=np.float64)
+        in_model = positions < model.n_items
+        scores[in_model] = model.item_vectors[positions[in_model]] @ query
+        if len(state.fresh_positions) and (~in_model).any():
+            lookup = dict(zip(state.fresh_positions.tolist(), range(len(state.fresh_positions)), strict=True))
+            for n in np.flatnonzero(~in_model):
+                row = lookup.get(int(positions[n]))
+                if row is not None:
+                    scores[n] = state.fresh_vectors[row] @ query
+        return scores
+
     def _item_vector(self, state: State, pos: int | None) -> np.ndarray | None:
         if pos is None:
             return None
@@ -292,10 +307,8 @@ class Recommender:
         if vector is None:
             scores = state.popularity[positions] if len(positions) else np.zeros(0)
         else:
-            query = np.append(vector, 1.0).astype(np.float32)
-            floor = float(state.model.item_vectors[:, -1].min()) - 1.0 if state.model.n_items else -1.0
-            scores = np.array([float(v @ query) if (v := self._item_vector(state, p)) is not None else floor
-                               for p in known]) + state.model.score_offset(pos)
+            scores = self._scores(state, np.append(vector, 1.0).astype(np.float32), positions)
+            scores = scores + state.model.score_offset(pos)
         order = np.argsort(-scores, kind="stable") if len(positions) else np.zeros(0, np.int64)
         items = self._items(state, positions[order], np.asarray(scores)[order])
         return Answer(state.model.version if state.model else None, strategy, items, unknown)

@@ -24,6 +24,7 @@ class ServingModel:
     similar: ItemIndex  # cosine over q
     mean_user: np.ndarray  # prior for new visitors
     user_norm: float  # typical ||p_u||, the scale a text-derived vector is brought to
+    floor_score: float  # below every item's score: for items the model knows nothing about
 
     @property
     def trained_until(self) -> datetime | None:
@@ -81,4 +82,5 @@ def load(version: str, artifact: Path, exact_max: int) -> ServingModel:
         item_vectors=scores, index=index, similar=similar,
         mean_user=f.user_factors.mean(0) if len(f.user_factors) else np.zeros(f.item_factors.shape[1], np.float32),
         user_norm=float(np.linalg.norm(f.user_factors, axis=1).mean()) if len(f.user_factors) else 1.0,
+        floor_score=(float(f.item_bias.min()) if len(f.item_bias) else 0.0) - 1e3,
     )
