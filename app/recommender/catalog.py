@@ -3,14 +3,14 @@ has not seen), rebuilt copy-on-write from incremental reads of the store, never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.store.models import Embedding, Item
+from app.store.models import Embedding, Item, utcnow
 
 OVERLAP = timedelta(seconds=5)
 
@@ -45,6 +45,7 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
     """A new Catalog: everything on the first call, then only items changed since ``previous.since``."""
     # Overlap the last read: a transaction stamped just before it may have committed just after it.
     since = previous.since - OVERLAP if previous and previous.since else None
+    read_at = utcnow()  # the next read starts here (less the overlap), however old the newest row is
     stmt = select(Item.item_id, Item.title, Item.category, Item.price, Item.available, Item.deleted_at,
                   Item.updated_at)
     if since is not None:
@@ -65,7 +66,7 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
             vector_rows = [r for r in vector_rows if (pos := previous.positions.get(r.owner_id)) is None
                            or pos not in held or held[pos].tobytes() != r.vector]
     if previous is not None and not rows and not vector_rows:
-        return previous
+        return replace(previous, since=read_at)
     if previous is None:
         positions = {item_id: n for n, item_id in enumerate(model_item_ids)}
         item_ids = list(model_item_ids)
@@ -90,7 +91,6 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
     prices = grow(previous.prices if previous else None, np.nan)
     stamps = grow(previous.stamps if previous else None, 0.0)
     categories = dict(previous.categories) if previous else {}
-    newest = since
     for row in rows:
         pos = positions[row.item_id]
         titles[pos] = row.title
@@ -98,14 +98,12 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
         codes[pos] = categories.setdefault(row.category, len(categories)) if row.category is not None else -1
         prices[pos] = row.price if row.price is not None else np.nan
         stamps[pos] = row.updated_at.timestamp()
-        newest = row.updated_at if newest is None or row.updated_at > newest else newest
 
     text_vectors = dict(previous.text_vectors) if previous else {}
     n_model = len(model_item_ids)
-    for owner_id, blob, created in vector_rows:
+    for owner_id, blob, _created in vector_rows:
         pos = positions.get(owner_id)
         if pos is not None and pos >= n_model:
             text_vectors[pos] = np.frombuffer(blob, dtype="<f4")
-        newest = created if newest is None or created > newest else newest
     return Catalog(positions, item_ids, titles, recommendable, codes, categories, prices, stamps, text_vectors,
-                   newest)
+                   read_at)

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,8 +79,11 @@ class Recommender:
             model_items = model.trained.item_ids if model else []
             encoder_model = model.trained.encoder_model if model else None
             cat = catalog_mod.load(session, model_items, encoder_model, previous)
-            if not model_changed and cat is old.catalog and time.monotonic() - self._popularity_at < POPULARITY_S:
-                return old  # nothing changed: keep the state (and its arrays) as they are
+            unchanged = not model_changed and cat.positions is old.catalog.positions and \
+                cat.titles is old.catalog.titles and cat.text_vectors is old.catalog.text_vectors
+            if unchanged and time.monotonic() - self._popularity_at < POPULARITY_S:
+                self.state = replace(old, catalog=cat)  # nothing changed but the read time
+                return self.state
             popularity = self._popularity(session, cat, old, model_changed)
             fresh_pos, fresh_vec = self._fresh(model, cat)
             self.state = State(model, cat, popularity, fresh_pos, fresh_vec)
