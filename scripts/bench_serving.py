@@ -94,6 +94,35 @@ def synthetic_store(settings: Settings, n_items: int, n_users: int, events_per_u
     return item_ids, user_ids, build_s
 
 
+def ml100k_store(settings: Settings, folder: Path) -> None:
+    """The real data set through the service's own path: items, users, ratings, then the training job."""
+    from app.evaluation.datasets import load_ml100k
+    from app.store.models import Job
+    from app.worker import queue
+    from app.worker.runner import Worker
+
+    ds = load_ml100k(folder)
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as s:
+        crud.upsert_items(s, [{"item_id": i, "title": t, "category": None, "price": None, "attributes": {},
+                               "available": True} for i, t in ds.item_text.items()])
+        crud.upsert_users(s, [{"user_id": u, "profile_text": t, "attributes": {}} for u, t in ds.user_text.items()])
+        for start in range(0, len(ds), 10_000):
+            crud.ingest_interactions(s, [{"user_id": ds.users[n], "item_id": ds.items[n], "type": "rating",
+                                          "value": float(ds.ratings[n]), "timestamp": None}
+                                         for n in range(start, min(len(ds), start + 10_000))])
+        job_id = queue.enqueue(s, "training", {"objective": "rating"}).job_id
+    t0 = time.perf_counter()
+    Worker(sessions, settings).run_once()
+    with sessions() as s:
+        job = s.get(Job, job_id)
+        assert job.status == "succeeded", job.error
+    print(f"  training job (embedding + training + indexes) {time.perf_counter() - t0:.0f} s", flush=True)
+    engine.dispose()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -136,24 +165,26 @@ def rss_mb(proc: subprocess.Popen) -> float:
 LUA = textwrap.dedent("""
     math.randomseed(os.time())
     local users, items = {n_users}, {n_items}
+    local up, ip, base = "{user_prefix}", "{item_prefix}", {base}
     local kind = "{kind}"
     wrk.headers["X-API-Key"] = "{key}"
     wrk.headers["Content-Type"] = "application/json"
     request = function()
       if kind == "healthz" then return wrk.format("GET", "/healthz") end
       if kind == "recommend" then
-        return wrk.format("GET", "/v1/users/u" .. math.random(0, users - 1) .. "/recommendations?k=10")
+        return wrk.format("GET", "/v1/users/" .. up .. math.random(base, base + users - 1) .. "/recommendations?k=10")
       end
       if kind == "similar" then
-        return wrk.format("GET", "/v1/items/i" .. math.random(0, items - 1) .. "/similar?k=10")
+        return wrk.format("GET", "/v1/items/" .. ip .. math.random(base, base + items - 1) .. "/similar?k=10")
       end
       local ids = {{}}
-      for n = 1, 100 do ids[n] = '"i' .. math.random(0, items - 1) .. '"' end
-      return wrk.format("POST", "/v1/users/u" .. math.random(0, users - 1) .. "/rank", nil,
+      for n = 1, 100 do ids[n] = '"' .. ip .. math.random(base, base + items - 1) .. '"' end
+      return wrk.format("POST", "/v1/users/" .. up .. math.random(base, base + users - 1) .. "/rank", nil,
                         '{{"item_ids": [' .. table.concat(ids, ",") .. ']}}')
     end
     done = function(summary, latency, requests)
-      io.write(string.format("JSON {{\\"rps\\": %f, \\"p50_ms\\": %f, \\"p99_ms\\": %f, \\"errors\\": %d, \\"non2xx\\": %d}}\\n",
+      local fmt = "JSON {{\\"rps\\": %f, \\"p50_ms\\": %f, \\"p99_ms\\": %f, \\"errors\\": %d, \\"non2xx\\": %d}}\\n"
+      io.write(string.format(fmt,
         summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
         summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
         summary.errors.status))
@@ -161,9 +192,9 @@ LUA = textwrap.dedent("""
 """)
 
 
-def wrk(url: str, kind: str, n_users: int, n_items: int, connections: int, seconds: int) -> dict:
+def wrk(url: str, kind: str, ids: dict, connections: int, seconds: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA.format(n_users=n_users, n_items=n_items, kind=kind, key=KEY))
+        f.write(LUA.format(kind=kind, key=KEY, **ids))
     try:
         out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", f.name, url],
                              capture_output=True, text=True, timeout=seconds + 60).stdout
@@ -172,12 +203,13 @@ def wrk(url: str, kind: str, n_users: int, n_items: int, connections: int, secon
     return json.loads(out.split("JSON ", 1)[1].splitlines()[0])
 
 
-def bench_http(url: str, n_users: int, n_items: int, seconds: int, label: str, proc) -> list[dict]:
+def bench_http(url: str, ids: dict, seconds: int, label: str, proc) -> list[dict]:
+    """ids: n_users, n_items, user_prefix, item_prefix, base (ids are prefix + base..base+n-1)."""
     rows = []
     for kind in ("healthz", "recommend", "rank", "similar"):
-        wrk(url, kind, n_users, n_items, 8, 3)  # warm up (fold-in caches, page cache)
-        thr = wrk(url, kind, n_users, n_items, 32, seconds)
-        lat = wrk(url, kind, n_users, n_items, 4, max(10, seconds // 2))
+        wrk(url, kind, ids, 8, 3)  # warm up (fold-in caches, page cache)
+        thr = wrk(url, kind, ids, 32, seconds)
+        lat = wrk(url, kind, ids, 4, max(10, seconds // 2))
         row = {"catalog": label, "route": kind, "rps@32": round(thr["rps"]), "p50_ms@32": round(thr["p50_ms"], 2),
                "p99_ms@32": round(thr["p99_ms"], 2), "rps@4": round(lat["rps"]), "p50_ms@4": round(lat["p50_ms"], 2),
                "p99_ms@4": round(lat["p99_ms"], 2), "errors": thr["errors"] + thr["non2xx"] + lat["errors"]
@@ -213,7 +245,8 @@ def ann_figures(sizes: list[int], k: int = 32) -> list[dict]:
             hnsw.save(Path(d) / "i.faiss")
             size_mb = (Path(d) / "i.faiss").stat().st_size / 2**20
         row = {"items": n, "dims": k + 1, "hnsw_build_s": round(build_s, 1), "recall@10": round(float(recall), 4),
-               "search_ms": round(search_ms, 3), "index_mb": round(size_mb), "vectors_mb": round(vectors.nbytes / 2**20)}
+               "search_ms": round(search_ms, 3), "index_mb": round(size_mb),
+               "vectors_mb": round(vectors.nbytes / 2**20)}
         print("  " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
         rows.append(row)
     return rows
@@ -229,6 +262,7 @@ def main() -> None:
     p.add_argument("--duration", type=int, default=30)
     p.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
     p.add_argument("--ann-sizes", default="100000,1000000")
+    p.add_argument("--ml100k", type=Path, default=ROOT.parent / "shared" / "data" / "ml-100k")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     if shutil.which("wrk") is None:
@@ -244,10 +278,24 @@ def main() -> None:
     env = {"SEMREC_DATA_DIR": str(data_dir), "SEMREC_DATABASE_URL": settings.sqlalchemy_url}
     proc, url = start_server(env, args.workers)
     try:
-        report["http"] += bench_http(url, args.users, args.items, args.duration, f"synthetic {args.items}", proc)
+        ids = {"n_users": args.users, "n_items": args.items, "user_prefix": "u", "item_prefix": "i", "base": 0}
+        report["http"] += bench_http(url, ids, args.duration, f"synthetic {args.items}", proc)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    if args.ml100k and (args.ml100k / "u.data").exists():
+        print("ML-100K: ingest, embed and train with the service's own job, then serve", flush=True)
+        ml_dir = Path(tempfile.mkdtemp(prefix="semrec-bench-ml100k-"))
+        ml_settings = Settings(data_dir=ml_dir, database_url="", _env_file=None)
+        ml100k_store(ml_settings, args.ml100k)
+        proc, url = start_server({"SEMREC_DATA_DIR": str(ml_dir), "SEMREC_DATABASE_URL": ml_settings.sqlalchemy_url},
+                                 args.workers)
+        try:
+            ids = {"n_users": 943, "n_items": 1682, "user_prefix": "", "item_prefix": "", "base": 1}
+            report["http"] += bench_http(url, ids, args.duration, "ML-100K", proc)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
     print("ANN recall and memory", flush=True)
     report["ann"] = ann_figures([int(n) for n in args.ann_sizes.split(",") if n])
     if args.json:
