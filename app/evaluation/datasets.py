@@ -7,7 +7,6 @@ import gzip
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +98,3 @@ def load(name: str, data_root: Path) -> Dataset:
 
 def available(data_root: Path) -> list[str]:
     return [name for name in LOADERS if (data_root / name).is_dir()]
-
-
-def year_of(ts: int) -> int:
-    return date.fromtimestamp(int(ts)).year

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -73,7 +73,7 @@ class Recommender:
             if active is None:
                 model = None
             elif model is None or model.version != active.version:
-                model = serving.load(active.version, self._artifact(active), self.settings.index_exact_max)
+                model = serving.load(active.version, Path(active.artifact_path), self.settings.index_exact_max)
                 log.info("serving model version %s (%d items)", model.version, model.n_items)
             model_changed = old is None or model is not (old.model if old else None)
             previous = None if model_changed else old.catalog
@@ -94,11 +94,6 @@ class Recommender:
             # collection walks hundreds of thousands of catalog objects and stalls requests (p99 tails).
             gc.freeze()
             return self.state
-
-    def _artifact(self, version: ModelVersion):
-        from pathlib import Path
-
-        return Path(version.artifact_path)
 
     def _popularity(self, session: Session, cat: Catalog, old: State | None, model_changed: bool) -> np.ndarray:
         """Event counts per item: one aggregate, at load and then every POPULARITY_S, never per request."""
@@ -124,13 +119,16 @@ class Recommender:
 
     # ------------------------------------------------------------ users
 
-    def _events(self, session: Session, user_id: str) -> list:
-        return session.execute(
-            select(Interaction.id, Interaction.item_id, Interaction.type, Interaction.value,
-                   Interaction.received_at)
-            .where(Interaction.user_id == user_id)
-            .order_by(Interaction.ts.desc(), Interaction.id.desc()).limit(RECENT_EVENTS)
-        ).all()
+    @staticmethod
+    def _events(session: Session, state: State, user_id: str) -> list:
+        """The user's latest events the model has not seen (all of them before any model): what training
+        already holds is in the model's factors and its seen-items table."""
+        stmt = select(Interaction.id, Interaction.item_id, Interaction.type, Interaction.value).where(
+            Interaction.user_id == user_id)
+        if state.model is not None and state.model.trained_until is not None:
+            stmt = stmt.where(Interaction.received_at > state.model.trained_until)
+        return session.execute(stmt.order_by(Interaction.ts.desc(), Interaction.id.desc()).limit(RECENT_EVENTS)
+                               ).all()
 
     def _seen(self, state: State, user_pos: int | None, events: list) -> set[int]:
         seen = {state.catalog.positions[e.item_id] for e in events if e.item_id in state.catalog.positions}
@@ -141,16 +139,14 @@ class Recommender:
 
     def user_vector(self, session: Session, state: State, user_id: str, events: list
                     ) -> tuple[np.ndarray | None, int | None, str]:
-        """(vector, model position, strategy). Known users get their factors, with events newer than the
-        model folded in; unknown users with events are folded in from the prior; users known only by their
-        profile text are mapped through the text map; anyone else gets popularity."""
+        """(vector, model position, strategy). Known users get their factors, with ``events`` (those newer
+        than the model) folded in; unknown users with events are folded in from the prior; users known only
+        by their profile text are mapped through the text map; anyone else gets popularity."""
         model = state.model
         if model is None:
             return None, None, "popular"
         pos = model.user_positions.get(user_id)
-        until = model.trained_until
-        new = [e for e in events if until is None or _aware(e.received_at) > until]
-        if pos is not None and not new:
+        if pos is not None and not events:
             return model.factors.user_factors[pos], pos, "personalized"
         if events:
             prior = model.factors.user_factors[pos] if pos is not None else model.mean_user
@@ -238,7 +234,7 @@ class Recommender:
                   category: str | None = None, min_price: float | None = None, max_price: float | None = None,
                   query: str | None = None, context: dict | None = None) -> Answer:
         state = self.state or self.refresh()
-        events = self._events(session, user_id) if user_id else []
+        events = self._events(session, state, user_id) if user_id else []
         vector, pos, strategy = (self.user_vector(session, state, user_id, events) if user_id
                                  else (None, None, "popular"))
         if query and state.model is not None and state.model.factors.item_map is not None:
@@ -304,7 +300,7 @@ class Recommender:
     def rank(self, session: Session, user_id: str, item_ids: list[str]) -> Answer:
         """Every known candidate, best first; ids the catalog does not know are listed under ``unknown``."""
         state = self.state or self.refresh()
-        events = self._events(session, user_id)
+        events = self._events(session, state, user_id)
         vector, pos, strategy = self.user_vector(session, state, user_id, events)
         known, unknown = [], []
         for item_id in dict.fromkeys(item_ids):
@@ -374,7 +370,3 @@ def _softmax_fold_in(prior: np.ndarray, q: np.ndarray, b: np.ndarray, w: np.ndar
 
 class EncoderNotReady(RuntimeError):
     """The query encoder is still loading (off the request path): the client should retry shortly."""
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)

@@ -169,10 +169,6 @@ def list_interactions(session: Session, user_id: str, limit: int) -> list[Intera
     return list(session.scalars(stmt))
 
 
-def count_rows(session: Session, model: type) -> int:
-    return session.scalar(select(func.count()).select_from(model)) or 0
-
-
 # ---------------------------------------------------------------- texts and embeddings
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -125,11 +125,11 @@ class HybridMF(nn.Module):
     @torch.no_grad()
     def _users_start_at_their_items(self, data: TrainData) -> None:
         """A user without text starts at the mean starting factors of the items they interacted with."""
+        if len(data.users) == 0:
+            return
         users = torch.as_tensor(data.users)
         q, _ = self.item.all()
         sums = torch.zeros(data.n_users, q.shape[1]).index_add_(0, users, q[torch.as_tensor(data.items)])
-        if len(data.users) == 0:
-            return
         counts = torch.bincount(users, minlength=data.n_users).clamp(min=1).unsqueeze(1)
         mean = sums / counts
         no_text = ~self.user.has_text if self.user.has_text is not None else torch.ones(data.n_users, dtype=torch.bool)
@@ -371,7 +371,3 @@ def _export(model: HybridMF, objective: str, history: list[dict], seen: np.ndarr
                    user_bias=bu.numpy().copy(), item_factors=q.numpy().copy(), item_bias=bi.numpy().copy(),
                    item_map=item_map, item_text_mean=item_mean, user_map=user_map, user_text_mean=user_mean,
                    history=history)
-
-
-def params_dict(p: TrainParams) -> dict:
-    return asdict(p)

@@ -20,6 +20,10 @@ log = logging.getLogger("semrec.worker")
 Handler = Callable[["JobContext", dict[str, Any]], dict[str, Any]]
 
 
+class Interrupted(RuntimeError):
+    """The worker was asked to stop (SIGTERM): hand the job back rather than finish it."""
+
+
 class JobContext:
     """What a handler gets: the store, the settings, shared models, and ``progress(done, total)``."""
 
@@ -31,7 +35,9 @@ class JobContext:
 
     def progress(self, done: int, total: int | None = None, result: dict[str, Any] | None = None) -> None:
         """Record progress (and a partial result) and renew the lease; raises JobLost if the job was handed
-        on meanwhile."""
+        on meanwhile, and Interrupted if the worker is shutting down (the job goes back to the queue)."""
+        if self.worker.stop.is_set():
+            raise Interrupted(self.job.job_id)
         queue.renew(self.sessions, self.job.job_id, self.worker.worker_id, self.settings.job_lease_seconds,
                     done=done, total=total, result=result)
 
@@ -110,6 +116,9 @@ class Worker:
             log.info("job %s succeeded in %.1fs", job.job_id, result["seconds"])
         except queue.JobLost:
             log.warning("job %s was handed on (lease lapsed); dropping it here", job.job_id)
+        except Interrupted:
+            queue.release(self.sessions, job.job_id, self.worker_id)
+            log.info("job %s handed back to the queue: this worker is stopping", job.job_id)
         except Exception as exc:
             log.error("job %s failed: %s", job.job_id, traceback.format_exc())
             queue.finish(self.sessions, job.job_id, self.worker_id, "failed", error=f"{type(exc).__name__}: {exc}")

@@ -109,3 +109,24 @@ def test_heartbeat_keeps_a_long_step_alive(sessions, settings):
     with sessions() as s:
         job = s.get(Job, job_id)
         assert job.status == "succeeded" and job.attempts == 1
+
+
+def test_a_stopping_worker_hands_its_job_back(sessions, settings):
+    (job_id,) = enqueue(sessions, 1)
+    worker = Worker(sessions, settings, worker_id="leaving")
+
+    def long_job(ctx, params):
+        ctx.progress(1, 10)
+        worker.stop.set()  # SIGTERM arrives mid-job
+        ctx.progress(2, 10)
+        raise AssertionError("progress should have interrupted the job")
+
+    worker.handlers = {"probe": long_job}
+    worker.run_once()
+    with sessions() as s:
+        job = s.get(Job, job_id)
+        assert (job.status, job.worker_id, job.attempts) == ("queued", None, 0)
+    # Another worker takes it up at once, no lease to wait for.
+    assert Worker(sessions, settings, {"probe": lambda ctx, p: {"ok": True}}, worker_id="next").run_once()
+    with sessions() as s:
+        assert s.get(Job, job_id).status == "succeeded"
