@@ -1,15 +1,23 @@
-# Sourced by run.sh and test.sh: make ./.venv and install the project (with EXTRAS) when pyproject.toml changed.
+# Sourced by run.sh, test.sh and install_bench.sh: make ./.venv and install the project (with EXTRAS) when
+# pyproject.toml changed or an extra is missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}
 EXTRAS=${EXTRAS:-}
 stamp=".venv/.semrec-installed"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1) ${EXTRAS}"
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+sha=$(sha256sum pyproject.toml | cut -d' ' -f1)
+have=$(cat "$stamp" 2>/dev/null || true)
+need_install=0
+[ -x .venv/bin/python ] || need_install=1
+[ "${have%% *}" = "$sha" ] || need_install=1
+for extra in ${EXTRAS//,/ }; do
+  case ",${have#* }," in *",$extra,"*) ;; *) need_install=1 ;; esac
+done
+if [ "$need_install" = 1 ]; then
   echo "== installing semrec into .venv (first run takes a few minutes)"
   "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
   # torch is pinned (torch==2.13.0) in pyproject.toml: pip takes the CPU wheel where one is provided locally.
   .venv/bin/python -m pip install --quiet --editable ".${EXTRAS:+[$EXTRAS]}"
-  echo "$want" > "$stamp"
+  echo "$sha $EXTRAS" > "$stamp"
 fi
