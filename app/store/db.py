@@ -3,6 +3,7 @@
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +21,10 @@ def make_engine(settings: Settings) -> Engine:
             pool_size=settings.db_pool_size,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        with engine.connect():  # create the file now, private (its -wal and -shm files inherit the mode)
+            pass
+        if engine.url.database and Path(engine.url.database).exists():
+            os.chmod(engine.url.database, 0o600)
         return engine
     return create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True)
 

@@ -39,3 +39,12 @@ def test_indexes_the_queries_need(client):
     uniques = {tuple(u["column_names"]) for u in insp.get_unique_constraints("interactions")}
     uniques |= {tuple(ix["column_names"]) for ix in insp.get_indexes("interactions") if ix["unique"]}
     assert ("event_id",) in uniques
+
+
+def test_sqlite_store_is_private(tmp_path):
+    import stat
+
+    db = tmp_path / "data" / "semrec.db"
+    make_engine(Settings(data_dir=tmp_path / "data", _env_file=None)).dispose()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
