@@ -57,7 +57,8 @@ class Recommender:
         self.settings = settings
         self.state: State | None = None
         self.context_hook = context_hook or (lambda items, context: items)
-        self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()  # one refresh at a time (a model load may take seconds)
+        self._cache_lock = threading.Lock()  # the fold-in cache; never held across a refresh
         self._fold_cache: OrderedDict[str, tuple[tuple, np.ndarray]] = OrderedDict()
         self._popularity_at = 0.0
         self.encoder = None  # the query encoder, loaded off the request path by the app
@@ -66,7 +67,7 @@ class Recommender:
 
     def refresh(self) -> State:
         """Load the active version if it changed, then apply catalog changes; swap in the new state whole."""
-        with self._lock, self.sessions() as session:
+        with self._refresh_lock, self.sessions() as session:
             active = session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))).first()
             old = self.state
             model = old.model if old else None
@@ -89,7 +90,8 @@ class Recommender:
             fresh_pos, fresh_vec = self._fresh(model, cat)
             self.state = State(model, cat, popularity, fresh_pos, fresh_vec)
             if model_changed:
-                self._fold_cache.clear()
+                with self._cache_lock:
+                    self._fold_cache.clear()
             # The served state is large and long-lived: move it out of the cyclic GC's reach, or every full
             # collection walks hundreds of thousands of catalog objects and stalls requests (p99 tails).
             gc.freeze()
@@ -166,7 +168,7 @@ class Recommender:
         few L-BFGS steps of the training softmax for a ranking model. Cached until the newest event changes."""
         model = state.model
         key = (model.version, events[0].id, len(events))
-        with self._lock:
+        with self._cache_lock:
             hit = self._fold_cache.get(user_id)
             if hit is not None and hit[0] == key:
                 self._fold_cache.move_to_end(user_id)
@@ -188,7 +190,7 @@ class Recommender:
         else:
             p = _softmax_fold_in(prior.astype(np.float64), q, b, w / w.sum(), model.item_vectors, lam)
         p = p.astype(np.float32)
-        with self._lock:
+        with self._cache_lock:
             self._fold_cache[user_id] = (key, p)
             while len(self._fold_cache) > 100_000:
                 self._fold_cache.popitem(last=False)
