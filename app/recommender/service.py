@@ -41,6 +41,8 @@ class State:
     popularity: np.ndarray  # event counts over catalog positions
     fresh_positions: np.ndarray  # catalog positions of items the model has not seen but whose text maps in
     fresh_vectors: np.ndarray  # their [W·e, b] score vectors
+    fresh_directions: np.ndarray  # their normalised W·e, for similar items
+    fresh_rows: dict[int, int]  # catalog position -> row of the two arrays above
 
 
 @dataclass
@@ -87,8 +89,7 @@ class Recommender:
                 self.state = replace(old, catalog=cat)  # nothing changed but the read time
                 return self.state
             popularity = self._popularity(session, cat, old, model_changed)
-            fresh_pos, fresh_vec = self._fresh(model, cat)
-            self.state = State(model, cat, popularity, fresh_pos, fresh_vec)
+            self.state = State(model, cat, popularity, *self._fresh(model, cat))
             if model_changed:
                 with self._cache_lock:
                     self._fold_cache.clear()
@@ -112,12 +113,16 @@ class Recommender:
         return counts
 
     @staticmethod
-    def _fresh(model: ServingModel | None, cat: Catalog) -> tuple[np.ndarray, np.ndarray]:
+    def _fresh(model: ServingModel | None, cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Items the model has not seen, mapped in through their text: computed once per state."""
         if model is None or not cat.text_vectors or model.factors.item_map is None:
-            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+            k = model.item_vectors.shape[1] if model is not None else 1
+            return np.zeros(0, np.int64), np.zeros((0, k), np.float32), np.zeros((0, k - 1), np.float32), {}
         positions = np.array(sorted(cat.text_vectors), np.int64)
         q, b = model.factors.item_from_text(np.vstack([cat.text_vectors[p] for p in positions]))
-        return positions, np.hstack([q, b[:, None]]).astype(np.float32)
+        directions = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-8)
+        return (positions, np.hstack([q, b[:, None]]).astype(np.float32), directions.astype(np.float32),
+                {int(p): n for n, p in enumerate(positions)})
 
     # ------------------------------------------------------------ users
 
@@ -214,12 +219,10 @@ class Recommender:
         scores = np.full(len(positions), model.floor_score, dtype=np.float64)
         in_model = positions < model.n_items
         scores[in_model] = model.item_vectors[positions[in_model]] @ query
-        if len(state.fresh_positions) and (~in_model).any():
-            lookup = dict(zip(state.fresh_positions.tolist(), range(len(state.fresh_positions)), strict=True))
-            for n in np.flatnonzero(~in_model):
-                row = lookup.get(int(positions[n]))
-                if row is not None:
-                    scores[n] = state.fresh_vectors[row] @ query
+        for n in np.flatnonzero(~in_model):
+            row = state.fresh_rows.get(int(positions[n]))
+            if row is not None:
+                scores[n] = state.fresh_vectors[row] @ query
         return scores
 
     def _item_vector(self, state: State, pos: int | None) -> np.ndarray | None:
@@ -227,8 +230,8 @@ class Recommender:
             return None
         if state.model is not None and pos < state.model.n_items:
             return state.model.item_vectors[pos]
-        hit = np.flatnonzero(state.fresh_positions == pos)
-        return state.fresh_vectors[hit[0]] if len(hit) else None
+        row = state.fresh_rows.get(pos)
+        return None if row is None else state.fresh_vectors[row]
 
     # ------------------------------------------------------------ answers
 
@@ -266,25 +269,8 @@ class Recommender:
         return self._to_user_scale(model, q[0])
 
     def _top_k(self, state: State, vector: np.ndarray, eligible: np.ndarray, k: int):
-        model = state.model
-        query = np.append(vector, 1.0).astype(np.float32)[None]
-        n_model = model.n_items
-        scores, positions = model.index.search(query, k, eligible[:n_model])
-        scores, positions = scores[0], positions[0]
-        keep = positions >= 0
-        scores, positions = scores[keep], positions[keep]
-        if len(positions) < k and eligible[:n_model].sum() > len(positions):  # HNSW came up short: exact
-            candidates = np.flatnonzero(eligible[:n_model])
-            exact = model.item_vectors[candidates] @ query[0]
-            top = np.argsort(-exact)[:k]
-            scores, positions = exact[top], candidates[top]
-        if len(state.fresh_positions):
-            ok = eligible[state.fresh_positions]
-            fresh_scores = state.fresh_vectors[ok] @ query[0]
-            scores = np.concatenate([scores, fresh_scores])
-            positions = np.concatenate([positions, state.fresh_positions[ok]])
-        order = np.argsort(-scores, kind="stable")[:k]
-        return positions[order], scores[order]
+        query = np.append(vector, 1.0).astype(np.float32)
+        return _search(state, state.model.index, state.fresh_vectors, query, eligible, k)
 
     @staticmethod
     def _popular(state: State, eligible: np.ndarray, k: int):
@@ -331,20 +317,29 @@ class Recommender:
             positions, scores = self._popular(state, eligible, k)
             return Answer(state.model.version if state.model else None, "popular", self._items(state, positions,
                                                                                                 scores))
-        direction = vec[:-1] / max(float(np.linalg.norm(vec[:-1])), 1e-8)
-        n_model = state.model.n_items
-        scores, positions = state.model.similar.search(direction[None], k, eligible[:n_model])
-        scores, positions = scores[0], positions[0]
-        keep = positions >= 0
-        scores, positions = scores[keep], positions[keep]
-        if len(state.fresh_positions):
-            ok = eligible[state.fresh_positions]
-            fresh = state.fresh_vectors[ok][:, :-1]
-            fresh_scores = (fresh / np.maximum(np.linalg.norm(fresh, axis=1, keepdims=True), 1e-8)) @ direction
-            scores = np.concatenate([scores, fresh_scores])
-            positions = np.concatenate([positions, state.fresh_positions[ok]])
-        order = np.argsort(-scores, kind="stable")[:k]
-        return Answer(state.model.version, "personalized", self._items(state, positions[order], scores[order]))
+        direction = (vec[:-1] / max(float(np.linalg.norm(vec[:-1])), 1e-8)).astype(np.float32)
+        positions, scores = _search(state, state.model.similar, state.fresh_directions, direction, eligible, k)
+        return Answer(state.model.version, "personalized", self._items(state, positions, scores))
+
+
+def _search(state: State, index, fresh: np.ndarray, query: np.ndarray, eligible: np.ndarray, k: int):
+    """(positions, scores) of the top k eligible items by inner product: the version's FAISS index, scored
+    exactly over the eligible set when HNSW comes up short, merged with the items mapped in by text since."""
+    n_model = state.model.n_items
+    scores, positions = index.search(query[None], k, eligible[:n_model])
+    keep = positions[0] >= 0
+    scores, positions = scores[0][keep], positions[0][keep]
+    if len(positions) < k and eligible[:n_model].sum() > len(positions):
+        candidates = np.flatnonzero(eligible[:n_model])
+        exact = index.vectors[candidates] @ query
+        top = np.argsort(-exact)[:k]
+        scores, positions = exact[top], candidates[top]
+    if len(state.fresh_positions):
+        ok = eligible[state.fresh_positions]
+        scores = np.concatenate([scores, fresh[ok] @ query])
+        positions = np.concatenate([positions, state.fresh_positions[ok]])
+    order = np.argsort(-scores, kind="stable")[:k]
+    return positions[order], scores[order]
 
 
 def _softmax_fold_in(prior: np.ndarray, q: np.ndarray, b: np.ndarray, w: np.ndarray, items: np.ndarray,
