@@ -66,6 +66,7 @@ class ItemIndex:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+            _fsync_dir(path.parent)  # the rename itself survives a power cut only once the folder is synced
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -73,3 +74,11 @@ class ItemIndex:
     @classmethod
     def load(cls, path: Path, vectors: np.ndarray) -> ItemIndex:
         return cls(faiss.read_index(str(path)), np.ascontiguousarray(vectors, dtype=np.float32))
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
