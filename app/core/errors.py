@@ -1,11 +1,13 @@
 """Errors as JSON that names the offending field or id; bad input never becomes a 5xx or a stack trace."""
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("semrec")
 
@@ -39,7 +41,54 @@ async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
+def too_large_detail(max_body_size: int | None) -> str:
+    return f"request body larger than {max_body_size} bytes"
+
+
+async def content_too_large(request: Request, _exc: Exception) -> JSONResponse:
+    """A body that grew over the limit while being read (chunked, or longer than it declared)."""
+    return JSONResponse({"detail": too_large_detail(request.app.max_body_size)}, status_code=413)
+
+
+class JSONContentTooLarge:
+    """Starlette's body limit answers a declared Content-Length over the limit with a plain-text 413 of its own,
+    sent past every exception handler; this outermost layer re-words that answer as JSON ``{"detail": ...}``."""
+
+    def __init__(self, app: ASGIApp, max_body_size: int | None) -> None:
+        self.app = app
+        self.body = json.dumps({"detail": too_large_detail(max_body_size)}).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rewriting = False
+
+        async def send_json_413(message: Message) -> None:
+            nonlocal rewriting
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+                rewriting = content_type.startswith(b"text/plain")
+                if rewriting:
+                    headers = [(k, v) for k, v in message.get("headers", [])
+                               if k not in (b"content-type", b"content-length")]
+                    headers += [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(self.body)).encode())]
+                    message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body" and rewriting:
+                if message.get("more_body"):
+                    return  # the plain-text body is dropped whole; ours goes with the last part
+                message = {**message, "body": self.body}
+            await send(message)
+
+        await self.app(scope, receive, send_json_413)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(OperationalError, store_unavailable)
+    app.add_exception_handler(413, content_too_large)
     app.add_exception_handler(Exception, unexpected_error)
+    build_stack = app.build_middleware_stack
+    # outside the framework's body limit, so its own 413 passes through here too
+    app.build_middleware_stack = lambda: JSONContentTooLarge(build_stack(), app.max_body_size)
