@@ -1,11 +1,13 @@
 """``python -m app`` / ``semrec``: upgrade the schema, make sure an API key exists, serve with uvicorn."""
 
 import argparse
+import logging.config
 
 import uvicorn
 
 from app.core.config import get_settings
-from app.core.security import load_keys
+from app.core.logs import log_config
+from app.core.security import KeyStore
 from app.store import migrate
 from app.store.db import make_engine
 
@@ -18,12 +20,14 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = get_settings()
+    logging.config.dictConfig(log_config(settings.log_format))
     engine = make_engine(settings)
     migrate.upgrade(engine)
     engine.dispose()
-    load_keys(settings.api_keys, settings.data_dir)  # generates and prints the first key, once
+    KeyStore.from_settings(settings)  # bad keys stop the start here; the first key is generated and printed once
+    # Our access log (app.core.middleware) replaces uvicorn's: route templates, request ids, no query strings.
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                log_level="info", proxy_headers=True)
+                log_level="info", log_config=log_config(settings.log_format), access_log=False, proxy_headers=True)
 
 
 if __name__ == "__main__":

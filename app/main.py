@@ -5,14 +5,16 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
 from app.api.main import api_router
 from app.core import errors
 from app.core.config import Settings, get_settings
-from app.core.metrics import Metrics, MetricsMiddleware
-from app.core.security import load_keys
+from app.core.metrics import Metrics
+from app.core.middleware import RequestMiddleware
+from app.core.security import KeyStore, RateLimiter
 from app.recommender.service import Recommender
 from app.store import migrate
 from app.store.db import make_engine, make_sessionmaker
@@ -39,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.schema_head = migrate.head_revision()
-        app.state.api_keys = load_keys(settings.api_keys, settings.data_dir)
+        app.state.keys = KeyStore.from_settings(settings)
         app.state.recommender = Recommender(app.state.sessions, settings)
         stop = threading.Event()
         refresher = threading.Thread(target=_keep_fresh, args=(app.state.recommender, settings, stop),
@@ -65,10 +67,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,  # 413 before a too-large body is read whole
     )
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(app.state)
+    app.state.rate_limiter = (RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+                              if settings.rate_limit_per_second > 0 else None)
     errors.install(app)
     app.include_router(api_router)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    if settings.cors_origin_list:  # no CORS middleware at all unless origins are configured
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,
+                           allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["X-API-Key", "Content-Type", "X-Request-ID"],
+                           expose_headers=["X-Request-ID", "Retry-After"])
+    app.add_middleware(RequestMiddleware, metrics=app.state.metrics)  # outermost: sees every response
     return app
 
 

@@ -1,5 +1,6 @@
 """Named dependency types so routes read like prose: ``def put_item(session: SessionDep, _: WriteKey, ...)``."""
 
+import math
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.api.schemas import ID_PATTERN
 from app.core.config import Settings
-from app.core.security import Role, role_of
+from app.core.security import Role
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="A read or write API key.")
 
@@ -25,9 +26,14 @@ def get_app_settings(request: Request) -> Settings:
 
 
 def _role(request: Request, key: str | None = Security(api_key_header)) -> Role:
-    role = role_of(key, request.app.state.api_keys)
+    """The key's role; the rate limit is counted here, per key, once the key is known to be valid."""
+    state = request.app.state
+    role = state.keys.role_of(key)
     if role is None:
         raise HTTPException(401, "X-API-Key header missing or unknown", headers={"WWW-Authenticate": "X-API-Key"})
+    if state.rate_limiter is not None and (wait := state.rate_limiter.wait_seconds(key)):
+        raise HTTPException(429, "rate limit of this API key exceeded; retry after the Retry-After seconds",
+                            headers={"Retry-After": str(max(1, math.ceil(wait)))})
     return role
 
 

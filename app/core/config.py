@@ -14,6 +14,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("./var"), description="Model versions, indexes and the SQLite file live here.")
     database_url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file in data_dir.")
     api_keys: str = Field("", description="Comma-separated key:role pairs, role read or write.")
+    api_keys_file: Path | None = Field(None, description="A file of key:role lines, re-read when it changes "
+                                       "(rotation without restart); adds to api_keys.")
     encoder_model: str = Field("", description="Model name or local folder; empty means the packaged model.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
@@ -37,6 +39,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger request bodies get 413.")
     db_pool_size: int = Field(8, ge=1)
 
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty: no CORS at all.")
+    rate_limit_per_second: float = Field(0.0, ge=0, description="Requests per second per API key; 0: no limit.")
+    rate_limit_burst: int = Field(0, ge=0, description="Requests a key may send at once; 0: one second's worth.")
+    log_format: Literal["json", "text"] = Field("json", description="json: one JSON object per log line.")
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, url: str) -> str:
@@ -45,6 +52,10 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def sqlalchemy_url(self) -> str:

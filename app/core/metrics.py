@@ -1,13 +1,22 @@
-"""Prometheus metrics: request count and latency per route template."""
+"""Prometheus metrics: requests by route template (counted by the request middleware), and jobs, the served
+model and encoder throughput, read at scrape time."""
 
-import time
+import logging
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric, SummaryMetricFamily
+from sqlalchemy import func, select
+
+from app.store.models import Job
+
+log = logging.getLogger("semrec.metrics")
+RECENT_RESULTS = 20  # succeeded jobs searched, newest first, for the latest encoder throughput
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, state) -> None:
+        """``state`` is the app's state: the store and the recommender are read from it at scrape time."""
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "semrec_http_requests", "HTTP requests by route and status", ["method", "route", "status"],
@@ -18,33 +27,80 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        self.registry.register(StateCollector(state))
 
 
-class MetricsMiddleware:
-    """Pure ASGI (no per-request task): labels by the matched route's template, never the raw path."""
+class StateCollector:
+    """Figures computed when scraped: the worker may be another process, so jobs are read from the store
+    (never counted here), and the served model from this process's recommender. A store that cannot be read
+    leaves the job figures out; the scrape itself never fails."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
+    def __init__(self, state) -> None:
+        self.state = state
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        start = time.perf_counter()
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+    def collect(self) -> Iterator[Metric]:
+        yield from self._serving()
         try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
+            families = self._jobs()
+        except Exception as exc:
+            log.warning("metrics: store not readable, job figures left out (%s)", type(exc).__name__)
+            return
+        yield from families
+
+    def _serving(self) -> list[Metric]:
+        recommender = getattr(self.state, "recommender", None)
+        serving = recommender.state if recommender is not None else None
+        model = serving.model if serving is not None else None
+        index = GaugeMetricFamily("semrec_index_items", "Items in the served model's FAISS index",
+                                  value=len(model.index) if model is not None else 0)
+        if model is None:
+            return [index]
+        return [index, InfoMetricFamily("semrec_active_model", "The model version this process serves",
+                                        value={"version": model.version})]
+
+    def _jobs(self) -> list[Metric]:
+        engine = self.state.engine
+        with self.state.sessions() as session:
+            counts = session.execute(select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)).all()
+            durations = session.execute(
+                select(Job.kind, Job.status, func.count(), func.sum(_seconds(engine.dialect.name)))
+                .where(Job.status.in_(("succeeded", "failed")), Job.started_at.is_not(None),
+                       Job.finished_at.is_not(None))
+                .group_by(Job.kind, Job.status)
+            ).all()
+            results = session.scalars(
+                select(Job.result).where(Job.status == "succeeded", Job.kind.in_(("embedding", "training")))
+                .order_by(Job.finished_at.desc()).limit(RECENT_RESULTS)
+            ).all()
+        jobs = GaugeMetricFamily("semrec_jobs", "Jobs by kind and status (outcomes: succeeded, failed)",
+                                 labels=["kind", "status"])
+        for kind, status, n in counts:
+            jobs.add_metric([kind, status], n)
+        duration = SummaryMetricFamily("semrec_job_duration_seconds", "Run time of finished jobs, start to end",
+                                       labels=["kind", "status"])
+        for kind, status, n, total in durations:
+            duration.add_metric([kind, status], count_value=n, sum_value=float(total or 0))
+        families = [jobs, duration]
+        rate = _latest_texts_per_second(results)
+        if rate is not None:
+            families.append(GaugeMetricFamily(
+                "semrec_encoder_texts_per_second", "Encoder throughput of the latest job that embedded texts",
+                value=rate))
+        return families
+
+
+def _seconds(dialect: str):
+    """finished_at - started_at in seconds, in the store's own SQL (SQLite keeps datetimes as text)."""
+    if dialect == "sqlite":
+        return (func.julianday(Job.finished_at) - func.julianday(Job.started_at)) * 86400.0
+    return func.extract("epoch", Job.finished_at - Job.started_at)
+
+
+def _latest_texts_per_second(results: list[dict | None]) -> float | None:
+    """From an embedding job's result, or the embedding step a training job runs first; a job that found
+    nothing stale encoded nothing and has no rate."""
+    for result in results:
+        for part in (result or {}, (result or {}).get("embedding") or {}):
+            if part.get("texts_per_second"):
+                return float(part["texts_per_second"])
+    return None
