@@ -77,7 +77,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["X-API-Key", "Content-Type", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "Retry-After"])
-    app.add_middleware(RequestMiddleware, metrics=app.state.metrics)  # outermost: sees every response
+    build_stack = app.build_middleware_stack
+    # Outside even the framework's own layers, so its 413s and the 500s of unhandled errors get the headers,
+    # a request id, a log line and a count too.
+    app.build_middleware_stack = lambda: RequestMiddleware(build_stack(), app.state.metrics)
     return app
 
 

@@ -7,9 +7,11 @@ import re
 import sys
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from app.core.logs import JsonFormatter
+from app.main import create_app
 from app.store.db import make_sessionmaker
 from app.worker.runner import Worker
 from tests.conftest import WRITE_KEY, open_client
@@ -71,6 +73,22 @@ def test_lines_logged_while_serving_carry_the_request_id(settings, tmp_path, log
     error = next(line for line in lines(log_output) if line["level"] == "ERROR")
     assert error["logger"] == "semrec.security" and error["request_id"] == "req-reload"
     assert "broken-key-value" not in log_output.getvalue()
+
+
+def test_an_unhandled_error_is_logged_with_its_request_id(settings, log_output):
+    app = create_app(settings)
+
+    @app.get("/v1/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/v1/boom", headers={"X-Request-ID": "req-boom"})
+    assert r.status_code == 500 and r.json() == {"detail": "internal error"}
+    assert r.headers["X-Request-ID"] == "req-boom" and r.headers["X-Content-Type-Options"] == "nosniff"
+    logged = [line for line in lines(log_output) if line.get("request_id") == "req-boom"]
+    assert [(line["level"], line.get("status")) for line in logged] == [("ERROR", None), ("INFO", 500)]
+    assert "RuntimeError: boom" in logged[0]["exception"]
 
 
 def test_json_formatter_keeps_exceptions_on_one_line():

@@ -156,3 +156,12 @@ def test_cors_for_configured_origins(settings):
         r = c.put("/v1/items/i1", json={"title": "t"}, headers={"Origin": "https://admin.example"})
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://admin.example"
         assert "x-request-id" in r.headers["access-control-expose-headers"].lower()
+
+
+def test_framework_answers_get_the_headers_too(settings):
+    """The body limit's 413 is sent outside the routes; it still carries the headers and a request id."""
+    with open_client(settings.model_copy(update={"max_body_bytes": 1024})) as client:
+        r = client.post("/v1/items/batch", content=b"x" * 5000, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["detail"]
+        assert r.headers["X-Frame-Options"] == "DENY" and r.headers["Cache-Control"] == "no-store"
+        assert r.headers["X-Request-ID"]
