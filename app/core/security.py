@@ -119,22 +119,26 @@ class KeyStore:
         return self._keys
 
     def _reload_if_changed(self) -> None:
+        signature = _signature(self.path)
+        if signature == self._signature:
+            return
+        self._signature = signature  # a bad version is reported once, not at every check
         try:
-            signature = _signature(self.path)
-            if signature == self._signature:
-                return
             keys = _read(self.path)
         except (OSError, ValueError) as exc:
             log.error("API key file not reloaded, keeping the keys in force: %s", exc)
             return
-        self._signature = signature
         self._keys = {**self.static, **keys}
         log.info("API keys reloaded from %s: %d keys", self.path, len(self._keys))
 
 
-def _signature(path: Path) -> tuple:
-    """What changes when the file is rewritten or replaced (a rename, a Kubernetes secret's symlink swap)."""
-    st = path.stat()
+def _signature(path: Path) -> tuple | None:
+    """What changes when the file is rewritten or replaced (a rename, a Kubernetes secret's symlink swap);
+    None while it cannot be looked at."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
