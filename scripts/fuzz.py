@@ -216,7 +216,8 @@ def fuzz_store(store: str, args: argparse.Namespace) -> dict:
             "by_class": {k: tally.count(k) for k in ("2xx", "3xx", "4xx", "5xx", "transport error")},
             "by_status": dict(sorted(tally.by_status.items())),
             "by_operation": {label: dict(c) for label, c in sorted(tally.by_operation.items())},
-            "failures": tally.failures, "skipped": tally.skipped, "oversize": oversize, "alive_after": alive, "log_errors": log_errors[:50]}
+            "failures": tally.failures, "skipped": tally.skipped, "oversize": oversize, "alive_after": alive,
+            "log_errors": log_errors[:50]}
 
 
 def print_store(r: dict) -> None:

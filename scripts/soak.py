@@ -292,7 +292,8 @@ class Load:
                 r = self.rec.call(c, "POST /v1/interactions", "/v1/interactions", json={"interactions": events})
                 if r is not None and r.status_code == 200:
                     known = set(self.new_users)
-                    self.new_users += sorted({e["user_id"] for e in events if e["user_id"].startswith("soak-u")} - known)
+                    fresh = {e["user_id"] for e in events if e["user_id"].startswith("soak-u")} - known
+                    self.new_users += sorted(fresh)
                 if n % 5 == 0:
                     new = [f"soak-i{seed}-{n}-{j}" for j in range(20)]
                     batch = [{"item_id": i, "title": f"New arrival {i}", "category": rng.choice(self.categories)
