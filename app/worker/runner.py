@@ -17,6 +17,10 @@ from app.worker import queue
 
 log = logging.getLogger("semrec.worker")
 
+# A stopping worker gives its handler this long to hand the job back at its next progress report; after that
+# the heartbeat hands it back itself (one long step must not make another worker wait for the lease to lapse).
+SHUTDOWN_GRACE_S = 5.0
+
 Handler = Callable[["JobContext", dict[str, Any]], dict[str, Any]]
 
 
@@ -112,8 +116,10 @@ class Worker:
         try:
             result = self.handlers[job.kind](context, job.params or {})
             result = {**result, "seconds": round(time.perf_counter() - started, 3)}
-            queue.finish(self.sessions, job.job_id, self.worker_id, "succeeded", result=result)
-            log.info("job %s succeeded in %.1fs", job.job_id, result["seconds"])
+            if queue.finish(self.sessions, job.job_id, self.worker_id, "succeeded", result=result):
+                log.info("job %s succeeded in %.1fs", job.job_id, result["seconds"])
+            else:
+                log.warning("job %s ended here after it was handed on; its result is dropped", job.job_id)
         except queue.JobLost:
             log.warning("job %s was handed on (lease lapsed); dropping it here", job.job_id)
         except Interrupted:
@@ -127,9 +133,26 @@ class Worker:
             beat.join()
 
     def _heartbeat(self, job_id: str, done: threading.Event) -> None:
-        """Renew the lease while the handler works, even through one long step."""
+        """Renew the lease while the handler works, even through one long step. Once the worker is stopping
+        and the handler has not handed the job back within SHUTDOWN_GRACE_S, hand it back from here: the
+        handler then finds it lost at its next report, and a training job never activates its model."""
         interval = self.settings.job_lease_seconds / 3
-        while not done.wait(interval):
+        renew_at = time.monotonic() + interval
+        release_at = None
+        while not done.wait(min(interval, 0.2)):
+            now = time.monotonic()
+            if self.stop.is_set():
+                release_at = release_at or now + SHUTDOWN_GRACE_S
+                if now >= release_at:
+                    try:
+                        queue.release(self.sessions, job_id, self.worker_id)
+                        log.info("job %s handed back to the queue mid-step: this worker is stopping", job_id)
+                    except Exception:  # the store is unreachable: the lease lapses instead
+                        log.exception("could not hand job %s back", job_id)
+                    return
+            if now < renew_at:
+                continue
+            renew_at = now + interval
             try:
                 queue.renew(self.sessions, job_id, self.worker_id, self.settings.job_lease_seconds)
             except queue.JobLost:
