@@ -12,8 +12,9 @@ worker) and, all at once:
   - one client for similar items, rank and text-query recommendations;
   - ingestion: interaction batches (new users and items among them, some resent event ids) and item upserts
     (new items among them), and user profile upserts;
-  - every `--cycle-minutes`: an embedding job, then a training job, then a rollback (activate the previous
-    version) and a roll-forward (activate the newest), each followed until recommendations are served by it.
+  - every `--cycle-minutes`: an embedding job, then a training job (which activates its version), then a
+    rollback (activate the previous version) and a roll-forward (activate the newest); each new active version
+    is followed until recommendations come from it (served_s, rollback_s, roll_forward_s).
 After a warm-up (not counted) the server's RSS is the baseline; the report has every request by route and
 status, recommendation p50/p99 per minute, RSS at start and end, and every job. Exit status 1 on any 5xx,
 transport error, failed job, or job still queued or running at the end.
@@ -319,12 +320,14 @@ class Load:
         self.jobs_finished[(kind, status)] += 1
         return status, time.monotonic() - start
 
-    def follow_activation(self, c: httpx.Client, version: str) -> float | None:
-        """Activate a version and wait until recommendations come from it; seconds, or None if they never did."""
+    def follow_activation(self, c: httpx.Client, version: str, activate: bool = True) -> float | None:
+        """Activate a version (or not: the training job already did) and wait until recommendations come from
+        it; seconds, or None if they never did within 2 minutes."""
         start = time.monotonic()
-        r = self.rec.call(c, "POST /v1/models/{version}/activate", f"/v1/models/{version}/activate")
-        if r is None or r.status_code != 200:
-            return None
+        if activate:
+            r = self.rec.call(c, "POST /v1/models/{version}/activate", f"/v1/models/{version}/activate")
+            if r is None or r.status_code != 200:
+                return None
         while time.monotonic() - start < 120:
             r = self.rec.call(c, RECOMMEND, f"/v1/users/{self.users[0]}/recommendations")
             if r is not None and r.status_code == 200 and r.json()["model_version"] == version:
@@ -357,6 +360,7 @@ class Load:
                     models = r.json()["models"] if r is not None and r.status_code == 200 else []
                     if len(models) >= 2:
                         cycle["new_version"] = models[0]["version"]
+                        cycle["served_s"] = self.follow_activation(c, models[0]["version"], activate=False)
                         cycle["rollback_s"] = self.follow_activation(c, models[1]["version"])
                         cycle["roll_forward_s"] = self.follow_activation(c, models[0]["version"])
                 self.cycles.append(cycle)
