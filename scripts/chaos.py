@@ -168,7 +168,10 @@ class Streamer:
         return self
 
     def stop(self) -> None:
+        """No new batch after this; those in flight go on."""
         self._stop.set()
+
+    def join(self) -> None:
         for t in self._threads:
             t.join(timeout=90)
 
@@ -302,8 +305,9 @@ def kill_rounds(database_url: str, data_dir: Path, rounds: int, threads: int = 4
             while streamer.acked() < 5 and time.monotonic() < deadline:  # well into the stream
                 time.sleep(0.05)
             time.sleep(rng.uniform(0.1, 1.0))  # kill at a point no request expects
+            streamer.stop()  # the batches in flight meet the kill; none is sent to a dead server after it
             api.kill9()
-            streamer.stop()
+            streamer.join()
             api = Api(env, data_dir / "api.log", port=api.port).wait_ready()
             counts = tally(streamer.batches, stored_event_ids(database_url, f"{run_id}-"))
             results.append(counts)
