@@ -243,9 +243,11 @@ class JobList(BaseModel):
 class TrainingJobIn(Body):
     """Every field is optional; the defaults suit catalogs from thousands to a million items."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"objective": "auto", "factors": 64, "epochs": 60}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"objective": "auto", "epochs": 60}]})
 
     objective: Literal["auto", "rating", "ranking"] = "auto"
+    solver: Literal["auto", "gibbs", "adam"] | None = Field(
+        None, description="auto: Gibbs sampling (Bayesian MF) for ratings, Adam for implicit events.")
     factors: Annotated[int, Field(ge=1, le=1024)] | None = None
     epochs: Annotated[int, Field(ge=1, le=1000)] | None = None
     patience: Annotated[int, Field(ge=1, le=100)] | None = None

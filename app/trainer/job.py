@@ -15,7 +15,7 @@ from app.recommender.serving import build_indexes
 from app.store.models import Job, utcnow
 from app.trainer import data as store_data
 from app.trainer import versions
-from app.trainer.model import TrainParams, fit
+from app.trainer.model import TrainParams, choose_objective, fit
 from app.worker.queue import JobLost
 
 PARAM_NAMES = {f.name for f in fields(TrainParams)}
@@ -41,6 +41,7 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     if p.objective == "rating" and not (data.ratings == data.ratings).any():
         raise ValueError("objective 'rating' asked for, but the store holds no ratings")
 
+    p = p.resolved(choose_objective(data, p.objective))
     history: list[dict] = []
     ctx.progress(0, p.epochs)
 
@@ -63,7 +64,7 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     best = (min if factors.objective == "rating" else max)(h[val_key] for h in history)
     metrics = {val_key: round(best, 5), "epochs": len(history), "users": data.n_users, "items": data.n_items,
                "events": int(len(data.users)), "train_seconds": round(time.perf_counter() - started, 3)}
-    stored_params = {**asdict(p), "objective": factors.objective}
+    stored_params = asdict(p)
     with ctx.sessions() as session, session.begin():
         # Activate only while the job is still ours: a job that lost its lease must not switch the model.
         mine = session.scalar(select(Job.job_id).where(

@@ -4,7 +4,8 @@ Score: r̂(u, i) = μ + b_u + b_i + p_u · q_i, where an item's factors and bias
 ``e_i`` is its (centred) text vector, ``W`` a learned linear map shared by all items and ``δ_i`` a regularised
 per-item offset; users the same with their own map. An item or user known only by text gets ``W·e``.
 
-Objectives: ``rating`` (explicit 1-5: regularised squared error) and ``ranking`` (implicit events: softmax
+Objectives: ``rating`` (explicit 1-5: by default the Bayesian version of this model, Gibbs-sampled in
+``app.trainer.bayes``; ``solver="adam"`` minimises the regularised squared error instead) and ``ranking`` (implicit events: softmax
 over the catalog, the full one when it is small, else sampled negatives with a log-Q correction; each event
 weighted by its type). ``auto`` takes ``rating`` when most events are ratings.
 
@@ -24,6 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from app.trainer.bayes import fit_gibbs
+
 DEFAULT_EVENT_WEIGHTS = {"view": 1.0, "click": 2.0, "cart": 4.0, "purchase": 8.0, "rating": 4.0}
 
 
@@ -35,15 +38,20 @@ class TrainParams:
     objective : ``auto``, ``rating`` or ``ranking``.
     init : ``semantic`` (from text vectors) or ``random``.
     text_map : learn W (cold start by text); False keeps only the per-id offsets.
-    epochs, patience : at most this many epochs; stop after ``patience`` epochs without a better validation score.
+    epochs, patience : at most this many epochs (Gibbs sweeps); stop after ``patience`` without a better
+        validation score.
     val_fraction : share of the training events carved out for early stopping.
+    solver : ``auto`` (Gibbs sampling for ``rating``, Adam for ``ranking``), ``gibbs`` or ``adam``.
+    burn_in, noise_precision, text_ridge : Gibbs only: sweeps before averaging starts, the precision α of a
+        rating around its prediction (None: sampled), and the ridge weight of the text regression.
     """
 
-    factors: int = 64
+    factors: int | None = None  # None: 64 for Adam, 20 for Gibbs sampling
     objective: str = "auto"
+    solver: str = "auto"
     init: str = "semantic"
     text_map: bool = True
-    epochs: int = 60
+    epochs: int | None = None  # None: 60 epochs for Adam, 200 sweeps for Gibbs sampling
     patience: int = 4
     lr: float = 0.005
     batch_size: int = 512
@@ -54,8 +62,20 @@ class TrainParams:
     negatives: int = 1000  # sampled softmax, for catalogs above full_softmax_items
     full_softmax_items: int = 50_000
     event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+    burn_in: int = 20
+    noise_precision: float | None = None  # None: drawn from its posterior
+    text_ridge: float = 10.0
     seed: int = 0
     device: str = "cpu"
+
+    def resolved(self, objective: str) -> TrainParams:
+        """Every ``auto``/None replaced by what training ``objective`` will use (what a version records)."""
+        solver = self.solver if self.solver != "auto" else ("gibbs" if objective == "rating" else "adam")
+        gibbs = solver == "gibbs"
+        return replace(
+            self, objective=objective, solver=solver,
+            factors=self.factors or (20 if gibbs else 64), epochs=self.epochs or (200 if gibbs else 60),
+            reg=self.reg if self.reg is not None else (0.1 if objective == "rating" else 0.03))
 
 
 @dataclass
@@ -90,18 +110,25 @@ class Factors:
     user_map: np.ndarray | None
     user_text_mean: np.ndarray | None
     history: list[dict] = field(default_factory=list)
+    item_map_offset: np.ndarray | None = None  # (k + 1,): what the map adds to (the Bayesian model's prior mean)
+    user_map_offset: np.ndarray | None = None
 
     def item_from_text(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(factors, biases) for items known only by their text vectors."""
         if self.item_map is None:
             return np.zeros((len(vectors), self.item_factors.shape[1]), np.float32), np.zeros(len(vectors), np.float32)
         out = (vectors - self.item_text_mean) @ self.item_map.T
+        if self.item_map_offset is not None:
+            out = out + self.item_map_offset
         return out[:, :-1].astype(np.float32), out[:, -1].astype(np.float32)
 
     def user_from_text(self, vectors: np.ndarray) -> np.ndarray:
         if self.user_map is None:
             return np.zeros((len(vectors), self.user_factors.shape[1]), np.float32)
-        return ((vectors - self.user_text_mean) @ self.user_map.T)[:, :-1].astype(np.float32)
+        out = (vectors - self.user_text_mean) @ self.user_map.T
+        if self.user_map_offset is not None:
+            out = out + self.user_map_offset
+        return out[:, :-1].astype(np.float32)
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return (self.mu + self.user_bias[users] + self.item_bias[items]
@@ -204,10 +231,14 @@ def fit(data: TrainData, params: TrainParams | None = None,
     gen = torch.Generator().manual_seed(p.seed)
     rng = np.random.default_rng(p.seed)
 
-    if p.reg is None:
-        p = replace(p, reg=0.1 if objective == "rating" else 0.03)
+    p = p.resolved(objective)
     rows = np.arange(len(data.users)) if objective == "ranking" else np.flatnonzero(np.isfinite(data.ratings))
     train_rows, val_rows = _carve_validation(data, rows, objective, p.val_fraction, rng)
+    if p.solver == "gibbs":
+        with torch.no_grad():  # the same starting point (semantic or random) as the Adam solver's
+            start = HybridMF(data, p, gen)
+            item_start, user_start = start.item.all()[0].numpy(), start.user.all()[0].numpy()
+        return fit_gibbs(data, p, train_rows, val_rows, (item_start, user_start), callback)
     device = torch.device(p.device)
     model = HybridMF(data, p, gen).to(device)
     model.mu.data.fill_(float(np.mean(data.ratings[train_rows])) if objective == "rating" else 0.0)

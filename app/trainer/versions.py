@@ -17,7 +17,7 @@ from app.store.models import ModelVersion, utcnow
 from app.trainer.model import Factors
 
 ARRAYS = ("user_factors", "user_bias", "item_factors", "item_bias", "item_map", "item_text_mean", "user_map",
-          "user_text_mean")
+          "user_text_mean", "item_map_offset", "user_map_offset")
 
 
 @dataclass
