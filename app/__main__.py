@@ -27,7 +27,8 @@ def main() -> None:
     KeyStore.from_settings(settings)  # bad keys stop the start here; the first key is generated and printed once
     # Our access log (app.core.middleware) replaces uvicorn's: route templates, request ids, no query strings.
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                log_level="info", log_config=log_config(settings.log_format), access_log=False, proxy_headers=True)
+                log_level="info", log_config=log_config(settings.log_format), access_log=False, proxy_headers=True,
+                timeout_graceful_shutdown=20)  # SIGTERM: in-flight requests finish, within a 30 s stop window
 
 
 if __name__ == "__main__":

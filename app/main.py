@@ -18,7 +18,7 @@ from app.core.security import KeyStore, RateLimiter
 from app.recommender.service import Recommender
 from app.store import migrate
 from app.store.db import make_engine, make_sessionmaker
-from app.worker.runner import Worker, start_in_thread
+from app.worker.runner import SHUTDOWN_GRACE_S, Worker, start_in_thread
 
 log = logging.getLogger("semrec")
 
@@ -53,11 +53,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker_thread = start_in_thread(app.state.worker)
         log.info("semrec %s ready on %s", __version__, engine.url.render_as_string(hide_password=True))
         yield
+        if worker_thread is not None:
+            app.state.worker.stop.set()  # first: the running job goes back to the queue for another worker
         stop.set()
         refresher.join(timeout=10)
         if worker_thread is not None:
-            app.state.worker.stop.set()
-            worker_thread.join(timeout=30)
+            worker_thread.join(timeout=SHUTDOWN_GRACE_S + 2)
         engine.dispose()
 
     app = FastAPIOffline(

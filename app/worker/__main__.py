@@ -5,17 +5,19 @@ it up at once instead of waiting for its lease to lapse; then exit, even if the 
 """
 
 import logging
+import logging.config
 import signal
 
 from app.core.config import get_settings
+from app.core.logs import log_config
 from app.store import migrate
 from app.store.db import make_engine, make_sessionmaker
 from app.worker.runner import SHUTDOWN_GRACE_S, Worker, start_in_thread
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    logging.config.dictConfig(log_config(settings.log_format))  # the same JSON lines as the API's
     engine = make_engine(settings)
     if settings.migrate_on_start:
         migrate.upgrade(engine)
