@@ -470,7 +470,7 @@ def main() -> None:
 
             def sample_rss() -> None:
                 while not load.stop.wait(60):
-                    samples.append({"minute": recorder.minute(), **service.rss_mb()})
+                    samples.append({"minute": len(samples) + 1, **service.rss_mb()})
                     print(f"  minute {samples[-1]['minute']}: RSS {samples[-1]}, "
                           f"{sum(recorder.counts.values())} requests so far", flush=True)
 
