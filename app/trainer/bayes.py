@@ -29,7 +29,8 @@ warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta"
 if TYPE_CHECKING:
     from app.trainer.model import TrainData, TrainParams
 
-DTYPE = torch.float64  # the conditional precisions are Cholesky-factored: float32 loses too much
+DTYPE = torch.float64  # the conditional precisions are Cholesky-factored: float32 loses too much there
+SUMS = torch.float32  # ... but the per-row sums over ratings are 3-4x faster in float32, and exact enough
 
 
 class _Side:
@@ -42,7 +43,7 @@ class _Side:
         self.order = torch.as_tensor(np.argsort(rows, kind="stable"))
         self.crow = torch.as_tensor(np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]))
         self.col = torch.as_tensor(cols)[self.order]
-        self.ones = self._csr(torch.ones(len(rows), dtype=DTYPE))
+        self.ones = self._csr(torch.ones(len(rows), dtype=SUMS))
         self.theta = torch.zeros(n, k + 1, dtype=DTYPE)
         self.text = self.text_mean = self.map = self._ridge = None
         if text is not None and has_text is not None and has_text.any():
@@ -68,9 +69,10 @@ class _Side:
         offset = torch.zeros_like(self.theta) if self.map is None else self.text @ self.map.T
         self.mu, lam = _normal_wishart(self.theta - offset)
         d = other_design.shape[1]
-        outer = (other_design.unsqueeze(2) * other_design.unsqueeze(1)).reshape(len(other_design), d * d)
-        precision = lam + alpha * torch.sparse.mm(self.ones, outer).reshape(self.n, d, d)
-        rhs = alpha * torch.sparse.mm(self._csr(targets), other_design) + (self.mu + offset) @ lam
+        x = other_design.to(SUMS)
+        outer = (x.unsqueeze(2) * x.unsqueeze(1)).reshape(len(x), d * d)
+        precision = lam + alpha * torch.sparse.mm(self.ones, outer).to(DTYPE).reshape(self.n, d, d)
+        rhs = alpha * torch.sparse.mm(self._csr(targets.to(SUMS)), x).to(DTYPE) + (self.mu + offset) @ lam
         chol = torch.linalg.cholesky(precision)
         mean = torch.cholesky_solve(rhs.unsqueeze(-1), chol).squeeze(-1)
         noise = torch.linalg.solve_triangular(chol.mT, torch.randn(self.n, d, 1, dtype=DTYPE), upper=True)
