@@ -1,4 +1,4 @@
-# semrec API (and, later, worker) image. CPU by default; for a CUDA image:
+# semrec image: the API (default command) and the worker (`python -m app.worker`). CPU by default; for a CUDA image:
 #   docker build --build-arg BASE_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04 \
 #                --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu126 -t semrec:cuda .
 # Everything (dependencies, the packaged encoder model) is baked in: the container needs no network at start.

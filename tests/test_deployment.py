@@ -20,6 +20,10 @@ def test_compose_services_and_health():
     assert services["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["api"]["command"][:3] == ["python", "-m", "app"]
     assert (ROOT / "app" / "__main__.py").exists()
+    # Migrations run once, in the API; workers start when it is healthy and do not migrate themselves.
+    assert services["worker"]["depends_on"]["api"]["condition"] == "service_healthy"
+    assert services["worker"]["environment"]["SEMREC_MIGRATE_ON_START"] == "false"
+    assert "HEALTHCHECK" in (ROOT / "Dockerfile").read_text()
     for volume in services["postgres"]["volumes"] + services["api"]["volumes"]:
         assert volume.split(":")[0] in compose["volumes"]
 
