@@ -93,10 +93,21 @@ def _normal_wishart(x: torch.Tensor, beta0: float = 2.0) -> tuple[torch.Tensor, 
     scatter = centred.T @ centred
     w_inv = torch.eye(d, dtype=DTYPE) + scatter + (beta0 * n / (beta0 + n)) * torch.outer(mean, mean)
     w = torch.linalg.inv(w_inv)
-    lam = torch.distributions.Wishart(torch.tensor(float(d + n), dtype=DTYPE), covariance_matrix=(w + w.T) / 2).sample()
+    lam = _wishart(d + n, torch.linalg.cholesky((w + w.T) / 2))
     cov = torch.linalg.inv((beta0 + n) * lam)
     mu = torch.distributions.MultivariateNormal(n * mean / (beta0 + n), covariance_matrix=(cov + cov.T) / 2).sample()
     return mu, lam
+
+
+def _wishart(df: int, scale_tril: torch.Tensor) -> torch.Tensor:
+    """One Wishart(df, LLᵀ) draw by the Bartlett decomposition. (torch's own ``Wishart.rsample`` in 2.13 takes
+    every valid draw for a singular one: it warns and draws twice each time.)"""
+    d = scale_tril.shape[0]
+    a = torch.diag(torch.distributions.Chi2(torch.arange(df, df - d, -1, dtype=DTYPE)).sample().sqrt())
+    rows, cols = torch.tril_indices(d, d, -1)
+    a[rows, cols] = torch.randn(len(rows), dtype=DTYPE)
+    la = scale_tril @ a
+    return la @ la.T
 
 
 def fit_gibbs(data: TrainData, p: TrainParams, train_rows: np.ndarray, val_rows: np.ndarray,
