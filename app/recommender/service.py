@@ -26,7 +26,7 @@ from app.recommender import catalog as catalog_mod
 from app.recommender import serving
 from app.recommender.catalog import Catalog
 from app.recommender.serving import ServingModel
-from app.store.models import Embedding, Interaction, ModelVersion
+from app.store.models import Embedding, Interaction, Item, ModelVersion
 from app.trainer.model import DEFAULT_EVENT_WEIGHTS
 
 log = logging.getLogger("semrec.recommender")
@@ -304,12 +304,17 @@ class Recommender:
         items = self._items(state, positions[order], np.asarray(scores)[order])
         return Answer(state.model.version if state.model else None, strategy, items, unknown)
 
-    def similar(self, item_id: str, k: int) -> Answer | None:
+    def similar(self, session: Session, item_id: str, k: int) -> Answer | None:
         """Items whose factors point the same way (cosine), recommendable ones only; None if unknown."""
         state = self.state or self.refresh()
         pos = state.catalog.positions.get(item_id)
-        if pos is None:
-            return None
+        if pos is None:  # unknown, or stored since the last catalog refresh (a few seconds): popular items then
+            item = session.get(Item, item_id)
+            if item is None or item.deleted_at is not None:
+                return None
+            positions, scores = self._popular(state, state.catalog.eligible(), k)
+            return Answer(state.model.version if state.model else None, "popular",
+                          self._items(state, positions, scores))
         eligible = state.catalog.eligible()
         eligible[pos] = False
         vec = self._item_vector(state, pos)

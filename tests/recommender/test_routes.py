@@ -158,6 +158,17 @@ def test_similar_items(trained):
     assert client.get("/v1/items/nope/similar").status_code == 404
 
 
+def test_similar_for_an_item_stored_since_the_last_refresh(trained):
+    """Serving has not seen it yet (no refresh in this client): popular items, not a 404 for a stored item."""
+    client, version = trained
+    assert client.put("/v1/items/brand-new", json={"title": "Rain jacket, new"}).status_code == 200
+    r = client.get("/v1/items/brand-new/similar", params={"k": 3}, headers={"X-API-Key": READ_KEY})
+    assert r.status_code == 200, r.text
+    assert r.json()["strategy"] == "popular" and len(r.json()["items"]) == 3
+    client.delete("/v1/items/brand-new")
+    assert client.get("/v1/items/brand-new/similar").status_code == 404
+
+
 def test_new_item_with_text_enters_without_retraining(trained, packaged_encoder):
     client, _ = trained
     client.put("/v1/items/new-shoe", json={"title": "Trail running shoes no. 99", "category": "c0", "price": 5})

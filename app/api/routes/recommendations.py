@@ -38,9 +38,10 @@ def rank(request: Request, user_id: UserId, body: RankIn, session: SessionDep, _
 
 @router.get("/items/{item_id}/similar", response_model=RecommendationList,
             responses={404: {"description": "Unknown item"}})
-def similar(request: Request, item_id: ItemId, _: ReadKey, k: K = 10) -> RecommendationList:
-    """Available items most like this one in the model's factor space."""
-    answer = _recommender(request).similar(item_id, k)
+def similar(request: Request, item_id: ItemId, session: SessionDep, _: ReadKey, k: K = 10) -> RecommendationList:
+    """Available items most like this one in the model's factor space (popular ones for an item stored
+    since serving last refreshed its catalog)."""
+    answer = _recommender(request).similar(session, item_id, k)
     if answer is None:
         raise HTTPException(404, f"item_id {item_id!r} not found")
     return RecommendationList(**answer.__dict__)
