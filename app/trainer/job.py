@@ -41,7 +41,7 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     if p.objective == "rating" and not (data.ratings == data.ratings).any():
         raise ValueError("objective 'rating' asked for, but the store holds no ratings")
 
-    p = p.resolved(choose_objective(data, p.objective))
+    p = p.resolved(choose_objective(data, p.objective), data.n_users + data.n_items)
     history: list[dict] = []
     ctx.progress(0, p.epochs)
 

@@ -5,9 +5,9 @@ Score: r̂(u, i) = μ + b_u + b_i + p_u · q_i, where an item's factors and bias
 per-item offset; users the same with their own map. An item or user known only by text gets ``W·e``.
 
 Objectives: ``rating`` (explicit 1-5: by default the Bayesian version of this model, Gibbs-sampled in
-``app.trainer.bayes``; ``solver="adam"`` minimises the regularised squared error instead) and ``ranking`` (implicit events: softmax
-over the catalog, the full one when it is small, else sampled negatives with a log-Q correction; each event
-weighted by its type). ``auto`` takes ``rating`` when most events are ratings.
+``app.trainer.bayes``; ``solver="adam"`` minimises the regularised squared error instead) and ``ranking``
+(implicit events: softmax over the catalog, the full one when it is small, else sampled negatives with a log-Q
+correction; each event weighted by its type). ``auto`` takes ``rating`` when most events are ratings.
 
 Initialisation (``init="semantic"``): ``W`` starts as the top-k PCA directions of the item text vectors, scaled
 to the initialisation scale, so the starting item factors are the text's principal coordinates; a user without
@@ -27,6 +27,7 @@ from torch import nn
 
 from app.trainer.bayes import fit_gibbs
 
+GIBBS_MAX_ROWS = 200_000  # users + items: about 1 GB of per-row precision matrices at 20 factors
 DEFAULT_EVENT_WEIGHTS = {"view": 1.0, "click": 2.0, "cart": 4.0, "purchase": 8.0, "rating": 4.0}
 
 
@@ -68,9 +69,12 @@ class TrainParams:
     seed: int = 0
     device: str = "cpu"
 
-    def resolved(self, objective: str) -> TrainParams:
-        """Every ``auto``/None replaced by what training ``objective`` will use (what a version records)."""
-        solver = self.solver if self.solver != "auto" else ("gibbs" if objective == "rating" else "adam")
+    def resolved(self, objective: str, rows: int = 0) -> TrainParams:
+        """Every ``auto``/None replaced by what training ``objective`` on ``rows`` users + items will use
+        (what a version records). Gibbs holds a (k+1)² matrix per row: above GIBBS_MAX_ROWS, Adam."""
+        solver = self.solver
+        if solver == "auto":
+            solver = "gibbs" if objective == "rating" and rows <= GIBBS_MAX_ROWS else "adam"
         gibbs = solver == "gibbs"
         return replace(
             self, objective=objective, solver=solver,
@@ -231,7 +235,7 @@ def fit(data: TrainData, params: TrainParams | None = None,
     gen = torch.Generator().manual_seed(p.seed)
     rng = np.random.default_rng(p.seed)
 
-    p = p.resolved(objective)
+    p = p.resolved(objective, data.n_users + data.n_items)
     rows = np.arange(len(data.users)) if objective == "ranking" else np.flatnonzero(np.isfinite(data.ratings))
     train_rows, val_rows = _carve_validation(data, rows, objective, p.val_fraction, rng)
     if p.solver == "gibbs":

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app.trainer.model import TrainData, TrainParams, fit
+from app.trainer.model import GIBBS_MAX_ROWS, TrainData, TrainParams, fit
 
 
 def planted(n_users=300, n_items=200, k=4, density=0.15, noise=0.2, text_dim=32, seed=0):
@@ -106,3 +106,11 @@ def test_ranking_objective_learns_who_likes_what():
     scores = model.user_factors @ model.item_factors.T + model.item_bias
     corr = [np.corrcoef(scores[u], true[u])[0, 1] for u in range(true.shape[0])]
     assert np.mean(corr) > 0.5
+
+
+def test_auto_solver_samples_ratings_unless_the_matrices_would_not_fit():
+    p = TrainParams()
+    assert p.resolved("rating", 10_000).solver == "gibbs" and p.resolved("rating", 10_000).factors == 20
+    assert p.resolved("rating", GIBBS_MAX_ROWS + 1).solver == "adam"
+    assert p.resolved("ranking", 10).solver == "adam" and p.resolved("ranking", 10).factors == 64
+    assert TrainParams(solver="gibbs", factors=8).resolved("rating", 10**7).solver == "gibbs"  # asked for: kept
