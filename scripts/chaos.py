@@ -283,9 +283,9 @@ def tally(batches: list[Batch], stored: set[str]) -> dict[str, int]:
     return {
         "sent": len(batches),
         "acknowledged": sum(b.acked for b in batches),
-        "found": sum(n == len(b.event_ids) for n, b in zip(found, batches)),
-        "partial": sum(0 < n < len(b.event_ids) for n, b in zip(found, batches)),
-        "lost_acks": sum(b.acked and n < len(b.event_ids) for n, b in zip(found, batches)),
+        "found": sum(n == len(b.event_ids) for n, b in zip(found, batches, strict=True)),
+        "partial": sum(0 < n < len(b.event_ids) for n, b in zip(found, batches, strict=True)),
+        "lost_acks": sum(b.acked and n < len(b.event_ids) for n, b in zip(found, batches, strict=True)),
     }
 
 

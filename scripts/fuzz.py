@@ -215,7 +215,8 @@ def fuzz_store(store: str, args: argparse.Namespace) -> dict:
         log_errors = service.log_errors()
     if not tally.failures:
         shutil.rmtree(data_dir, ignore_errors=True)  # kept, with api.log, when something failed
-    return {"store": store, "data_dir": str(data_dir), "operations": len(operations), "requests": tally.total, "seconds": round(seconds),
+    return {"store": store, "data_dir": str(data_dir), "operations": len(operations), "requests": tally.total,
+            "seconds": round(seconds),
             "by_class": {k: tally.count(k) for k in ("2xx", "3xx", "4xx", "5xx", "transport error")},
             "by_status": dict(sorted(tally.by_status.items())),
             "by_operation": {label: dict(c) for label, c in sorted(tally.by_operation.items())},

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-
-import warnings
 
 import numpy as np
 import torch
@@ -27,7 +26,7 @@ import torch
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 if TYPE_CHECKING:
-    from app.trainer.model import TrainData, TrainParams
+    from app.trainer.model import Factors, TrainData, TrainParams
 
 DTYPE = torch.float64  # the conditional precisions are Cholesky-factored: float32 loses too much there
 SUMS = torch.float32  # ... but the per-row sums over ratings are 3-4x faster in float32, and exact enough
