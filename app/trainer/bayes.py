@@ -60,9 +60,6 @@ class _Side:
         return torch.sparse_csr_tensor(self.crow, self.col, values[self.order], size=(self.n, self.n_other),
                                        check_invariants=False)  # built sorted from valid indexes above
 
-    def prior_mean(self) -> torch.Tensor:
-        return self.mu if self.map is None else self.mu + self.text @ self.map.T
-
     def draw(self, other_design: torch.Tensor, targets: torch.Tensor, alpha: float) -> None:
         """Hyper-prior, then every row from N(Λ*⁻¹(α Σ y x + Λ m), Λ*⁻¹), Λ* = Λ + α Σ x xᵀ, in one batch."""
         offset = torch.zeros_like(self.theta) if self.map is None else self.text @ self.map.T
