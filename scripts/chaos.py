@@ -50,20 +50,20 @@ TYPES = ["view", "view", "click", "click", "cart", "purchase", "rating"]
 
 
 @contextmanager
-def fresh_store(kind: str, folder: Path) -> Iterator[str]:
+def fresh_store(kind: str, folder: Path, pg_admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
     """A SQLite file in ``folder``, or a PostgreSQL database made for the run and dropped after it."""
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'semrec.db'}"
         return
     import psycopg
 
-    name = f"semrec_chaos_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    name = f"semrec_run_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+        yield f"{pg_admin_url.rsplit('/', 1)[0]}/{name}"
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

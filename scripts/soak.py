@@ -34,8 +34,6 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -45,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 from bench_serving import _free_port, ml100k_store, rss_mb, synthetic_store  # noqa: E402
+from chaos import fresh_store  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from app.core.config import Settings  # noqa: E402
@@ -59,24 +58,6 @@ QUERIES = ["a funny film for the weekend", "space adventure with robots", "roman
 
 
 # ---- the service under test: a fresh store, the API and its worker as subprocesses ----
-
-@contextmanager
-def fresh_store(store: str, data_dir: Path, pg_admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
-    """The SQLAlchemy URL of an empty store made for this run; a PostgreSQL database is dropped afterwards."""
-    if store == "sqlite":
-        yield f"sqlite:///{data_dir / 'semrec.db'}"
-        return
-    import psycopg
-
-    name = f"semrec_run_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
 
 class Service:
     """`python -m app` (and, unless the worker is embedded, `python -m app.worker`) on one store; their output

@@ -3,7 +3,6 @@ stored in part; a worker killed mid-training leaves the active model serving and
 are written to a temp name, synced, renamed and the folder synced, so a crash never leaves half a file under
 a name serving reads. The process helpers are scripts/chaos.py's (the script prints the same figures)."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -22,15 +21,12 @@ from app.recommender import serving
 from app.store.models import ModelVersion
 from app.trainer import versions
 from app.trainer.model import Factors
+from tests.utils import load_script
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-if "chaos" not in sys.modules:
-    _spec = importlib.util.spec_from_file_location("chaos", ROOT / "scripts" / "chaos.py")
-    sys.modules["chaos"] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules["chaos"])
-chaos = sys.modules["chaos"]
+chaos = load_script("chaos")  # its process and store helpers
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

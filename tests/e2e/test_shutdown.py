@@ -2,15 +2,12 @@
 process or the API's embedded thread, hands its running job back to the queue, where the next worker takes
 it up at once (not after its lease lapses), and it neither fails nor stays running."""
 
-import importlib.util
 import json
 import signal
 import socket
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -19,15 +16,11 @@ from app.core.config import Settings
 from app.store.models import Job
 from app.worker import queue, runner
 from app.worker.runner import Worker
+from tests.utils import load_script
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-if "chaos" not in sys.modules:
-    _spec = importlib.util.spec_from_file_location("chaos", ROOT / "scripts" / "chaos.py")
-    sys.modules["chaos"] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules["chaos"])
-chaos = sys.modules["chaos"]
+chaos = load_script("chaos")  # its process and store helpers
 
 SIGTERM_EXIT = (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has shut down
 
