@@ -25,7 +25,7 @@ def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _role(request: Request, key: str | None = Security(api_key_header)) -> Role:
+async def _role(request: Request, key: str | None = Security(api_key_header)) -> Role:
     """The key's role; the rate limit is counted here, per key, once the key is known to be valid."""
     state = request.app.state
     role = state.keys.role_of(key)
@@ -37,7 +37,7 @@ def _role(request: Request, key: str | None = Security(api_key_header)) -> Role:
     return role
 
 
-def require_write(role: Role = Depends(_role)) -> Role:
+async def require_write(role: Role = Depends(_role)) -> Role:
     if role is not Role.write:
         raise HTTPException(403, "X-API-Key has role read; this route needs role write")
     return role

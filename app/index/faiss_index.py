@@ -16,17 +16,20 @@ import faiss
 import numpy as np
 
 EXACT_MAX = 50_000
+EF_SEARCH = 64  # HNSW candidate list per query: recall@10 0.985 at 100k items, 0.950 at 1M (docs/serving.md)
 
 
 class ItemIndex:
-    def __init__(self, index: faiss.Index, vectors: np.ndarray):
+    def __init__(self, index: faiss.Index, vectors: np.ndarray, ef_search: int | None = None):
         self.index = index
         self.vectors = vectors  # kept for exact fallbacks and for rank()
         self.exact = isinstance(index, faiss.IndexFlat)
+        if ef_search is not None and not self.exact:
+            index.hnsw.efSearch = ef_search  # a search-time knob: the saved graph stays as built
 
     @classmethod
     def build(cls, vectors: np.ndarray, exact_max: int = EXACT_MAX, hnsw_m: int = 32,
-              ef_construction: int = 200, ef_search: int = 256) -> ItemIndex:
+              ef_construction: int = 200, ef_search: int = EF_SEARCH) -> ItemIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, d = vectors.shape
         if n <= exact_max:
@@ -72,8 +75,8 @@ class ItemIndex:
             raise
 
     @classmethod
-    def load(cls, path: Path, vectors: np.ndarray) -> ItemIndex:
-        return cls(faiss.read_index(str(path)), np.ascontiguousarray(vectors, dtype=np.float32))
+    def load(cls, path: Path, vectors: np.ndarray, ef_search: int | None = None) -> ItemIndex:
+        return cls(faiss.read_index(str(path)), np.ascontiguousarray(vectors, dtype=np.float32), ef_search)
 
 
 def _fsync_dir(folder: Path) -> None:

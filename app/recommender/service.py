@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
@@ -32,6 +32,15 @@ from app.trainer.model import DEFAULT_EVENT_WEIGHTS
 log = logging.getLogger("semrec.recommender")
 RECENT_EVENTS = 500
 POPULARITY_S = 300  # the popularity aggregate scans the events: rarely, in the background
+
+# The request path's reads, built once: building a statement costs more than SQLite takes to run it.
+_EVENTS = (select(Interaction.id, Interaction.item_id, Interaction.type, Interaction.value)
+           .where(Interaction.user_id == bindparam("user_id")).order_by(Interaction.ts.desc(), Interaction.id.desc())
+           .limit(RECENT_EVENTS))
+_EVENTS_SINCE = _EVENTS.where(Interaction.received_at > bindparam("since"))
+_USER_TEXT = select(Embedding.vector).where(Embedding.owner_kind == "user", Embedding.owner_id == bindparam("user_id"),
+                                            Embedding.model == bindparam("model"))
+_LIVE_ITEM = select(Item.item_id).where(Item.item_id == bindparam("item_id"), Item.deleted_at.is_(None))
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class Answer:
 class Recommender:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, context_hook=None) -> None:
         self.sessions = sessions
+        self.engine = sessions.kw["bind"]  # requests read through a pooled connection, no ORM session
         self.settings = settings
         self.state: State | None = None
         self.context_hook = context_hook or (lambda items, context: items)
@@ -76,7 +86,8 @@ class Recommender:
             if active is None:
                 model = None
             elif model is None or model.version != active.version:
-                model = serving.load(active.version, Path(active.artifact_path), self.settings.index_exact_max)
+                model = serving.load(active.version, Path(active.artifact_path), self.settings.index_exact_max,
+                                      self.settings.hnsw_ef_search)
                 log.info("serving model version %s (%d items)", model.version, model.n_items)
             model_changed = old is None or model is not (old.model if old else None)
             previous = None if model_changed else old.catalog
@@ -127,15 +138,13 @@ class Recommender:
     # ------------------------------------------------------------ users
 
     @staticmethod
-    def _events(session: Session, state: State, user_id: str) -> list:
+    def _events(conn: Connection, state: State, user_id: str) -> list:
         """The user's latest events the model has not seen (all of them before any model): what training
         already holds is in the model's factors and its seen-items table."""
-        stmt = select(Interaction.id, Interaction.item_id, Interaction.type, Interaction.value).where(
-            Interaction.user_id == user_id)
-        if state.model is not None and state.model.trained_until is not None:
-            stmt = stmt.where(Interaction.received_at > state.model.trained_until)
-        return session.execute(stmt.order_by(Interaction.ts.desc(), Interaction.id.desc()).limit(RECENT_EVENTS)
-                               ).all()
+        since = state.model.trained_until if state.model is not None else None
+        if since is None:
+            return conn.execute(_EVENTS, {"user_id": user_id}).all()
+        return conn.execute(_EVENTS_SINCE, {"user_id": user_id, "since": since}).all()
 
     def _seen(self, state: State, user_pos: int | None, events: list) -> set[int]:
         seen = {state.catalog.positions[e.item_id] for e in events if e.item_id in state.catalog.positions}
@@ -144,7 +153,7 @@ class Recommender:
             seen.update(trained.seen_items[trained.seen_indptr[user_pos]: trained.seen_indptr[user_pos + 1]].tolist())
         return seen
 
-    def user_vector(self, session: Session, state: State, user_id: str, events: list
+    def user_vector(self, conn: Connection, state: State, user_id: str, events: list
                     ) -> tuple[np.ndarray | None, int | None, str]:
         """(vector, model position, strategy). Known users get their factors, with ``events`` (those newer
         than the model) folded in; unknown users with events are folded in from the prior; users known only
@@ -158,7 +167,7 @@ class Recommender:
         if events:
             prior = model.factors.user_factors[pos] if pos is not None else model.mean_user
             return self._fold_in(user_id, state, prior, events), pos, "personalized"
-        text = self._user_text_vector(session, model, user_id)
+        text = self._user_text_vector(conn, model, user_id)
         if text is not None:
             f = model.factors
             if f.user_map is not None:
@@ -201,10 +210,9 @@ class Recommender:
                 self._fold_cache.popitem(last=False)
         return p
 
-    def _user_text_vector(self, session: Session, model: ServingModel, user_id: str) -> np.ndarray | None:
-        blob = session.scalar(select(Embedding.vector).where(
-            Embedding.owner_kind == "user", Embedding.owner_id == user_id,
-            Embedding.model == model.trained.encoder_model))
+    @staticmethod
+    def _user_text_vector(conn: Connection, model: ServingModel, user_id: str) -> np.ndarray | None:
+        blob = conn.scalar(_USER_TEXT, {"user_id": user_id, "model": model.trained.encoder_model})
         return None if blob is None else np.frombuffer(blob, dtype="<f4")
 
     @staticmethod
@@ -235,13 +243,16 @@ class Recommender:
 
     # ------------------------------------------------------------ answers
 
-    def recommend(self, session: Session, user_id: str | None, k: int, exclude_seen: bool = True,
+    def recommend(self, user_id: str | None, k: int, exclude_seen: bool = True,
                   category: str | None = None, min_price: float | None = None, max_price: float | None = None,
                   query: str | None = None, context: dict | None = None) -> Answer:
         state = self.state or self.refresh()
-        events = self._events(session, state, user_id) if user_id else []
-        vector, pos, strategy = (self.user_vector(session, state, user_id, events) if user_id
-                                 else (None, None, "popular"))
+        if user_id:
+            with self.engine.connect() as conn:
+                events = self._events(conn, state, user_id)
+                vector, pos, strategy = self.user_vector(conn, state, user_id, events)
+        else:
+            events, (vector, pos, strategy) = [], (None, None, "popular")
         if query and state.model is not None and state.model.factors.item_map is not None:
             query_vector = self._query_vector(state.model, query)
             vector = query_vector if vector is None else 0.5 * vector + 0.5 * query_vector
@@ -285,11 +296,12 @@ class Recommender:
         return [{"item_id": cat.item_ids[p], "score": round(float(s), 6), "title": cat.titles[p]}
                 for p, s in zip(positions.tolist(), scores.tolist(), strict=True)]
 
-    def rank(self, session: Session, user_id: str, item_ids: list[str]) -> Answer:
+    def rank(self, user_id: str, item_ids: list[str]) -> Answer:
         """Every known candidate, best first; ids the catalog does not know are listed under ``unknown``."""
         state = self.state or self.refresh()
-        events = self._events(session, state, user_id)
-        vector, pos, strategy = self.user_vector(session, state, user_id, events)
+        with self.engine.connect() as conn:
+            events = self._events(conn, state, user_id)
+            vector, pos, strategy = self.user_vector(conn, state, user_id, events)
         known, unknown = [], []
         for item_id in dict.fromkeys(item_ids):
             p = state.catalog.positions.get(item_id)
@@ -304,14 +316,14 @@ class Recommender:
         items = self._items(state, positions[order], np.asarray(scores)[order])
         return Answer(state.model.version if state.model else None, strategy, items, unknown)
 
-    def similar(self, session: Session, item_id: str, k: int) -> Answer | None:
+    def similar(self, item_id: str, k: int) -> Answer | None:
         """Items whose factors point the same way (cosine), recommendable ones only; None if unknown."""
         state = self.state or self.refresh()
         pos = state.catalog.positions.get(item_id)
         if pos is None:  # unknown, or stored since the last catalog refresh (a few seconds): popular items then
-            item = session.get(Item, item_id)
-            if item is None or item.deleted_at is not None:
-                return None
+            with self.engine.connect() as conn:
+                if conn.scalar(_LIVE_ITEM, {"item_id": item_id}) is None:
+                    return None
             positions, scores = self._popular(state, state.catalog.eligible(), k)
             return Answer(state.model.version if state.model else None, "popular",
                           self._items(state, positions, scores))

@@ -68,14 +68,14 @@ def build_indexes(artifact: Path, trained: Trained, exact_max: int) -> tuple[Ite
     return index, similar
 
 
-def load(version: str, artifact: Path, exact_max: int) -> ServingModel:
+def load(version: str, artifact: Path, exact_max: int, ef_search: int | None = None) -> ServingModel:
     trained = load_trained(artifact)
     main_path, similar_path = index_paths(artifact)
     scores, directions = item_vectors(trained)
-    if main_path.exists() and similar_path.exists():
-        index, similar = ItemIndex.load(main_path, scores), ItemIndex.load(similar_path, directions)
-    else:
-        index, similar = build_indexes(artifact, trained, exact_max)
+    if not (main_path.exists() and similar_path.exists()):
+        build_indexes(artifact, trained, exact_max)
+    index = ItemIndex.load(main_path, scores, ef_search)
+    similar = ItemIndex.load(similar_path, directions, ef_search)
     f = trained.factors
     return ServingModel(
         version=version, trained=trained, user_positions={u: n for n, u in enumerate(trained.user_ids)},
