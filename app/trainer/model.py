@@ -68,6 +68,7 @@ class TrainParams:
     text_ridge: float = 10.0
     seed: int = 0
     device: str = "cpu"
+    precision: str = "auto"  # Adam's matrix products: "bf16", "fp32", or auto (ranking: bf16 where the CPU/GPU has it)
 
     def resolved(self, objective: str, rows: int = 0) -> TrainParams:
         """Every ``auto``/None replaced by what training ``objective`` on ``rows`` users + items will use
@@ -261,6 +262,7 @@ def fit(data: TrainData, params: TrainParams | None = None,
     step = _rating_loss if objective == "rating" else _ranking_loss
     evaluate = _val_rmse if objective == "rating" else _val_recall
     best, best_state, stale, history = math.inf, None, 0, []
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=_use_bf16(p, device))
 
     for epoch in range(1, p.epochs + 1):
         start = time.perf_counter()
@@ -268,7 +270,8 @@ def fit(data: TrainData, params: TrainParams | None = None,
         order = torch.as_tensor(rng.permutation(train_rows), device=device)
         total = 0.0
         for batch in order.split(p.batch_size):
-            loss = step(model, u_all[batch], i_all[batch], r_all[batch], w_all[batch], data, p, gen)
+            with autocast:
+                loss = step(model, u_all[batch], i_all[batch], r_all[batch], w_all[batch], data, p, gen)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -292,6 +295,18 @@ def fit(data: TrainData, params: TrainParams | None = None,
     if best_state is not None:
         model.load_state_dict(best_state)
     return _export(model, objective, history, np.bincount(data.items, minlength=data.n_items) > 0)
+
+
+def _use_bf16(p: TrainParams, device: torch.device) -> bool:
+    """bfloat16 matrix products (parameters and the softmax stay float32) where the hardware has them: the
+    ranking objective's (batch x catalog) products run about 2x faster, at the same validation recall."""
+    if p.precision != "auto":
+        return p.precision == "bf16"
+    if p.objective != "ranking":  # the rating loss has no large products to speed up
+        return False
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and torch.cpu._is_avx512_bf16_supported()
 
 
 def _carve_validation(data: TrainData, rows: np.ndarray, objective: str, fraction: float,
@@ -326,7 +341,7 @@ def _ranking_loss(model, u, i, r, w, data, p, gen):
     n_items = data.n_items
     if n_items <= p.full_softmax_items:
         q, b = model.item.all()
-        logits = pu @ q.T + b + model.unseen_logit
+        logits = torch.addmm(b + model.unseen_logit, pu, q.T)  # one pass over the (batch, catalog) scores
         nll = nn.functional.cross_entropy(logits, i, reduction="none")
     else:  # sampled softmax: the positive against shared uniform negatives (log-Q correction is a constant)
         neg = torch.randint(0, n_items, (p.negatives,), generator=gen).to(i.device)

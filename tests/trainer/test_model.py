@@ -95,13 +95,14 @@ def test_cold_item_known_only_by_text_ranks_sensibly(solver):
     assert not q0.any()
 
 
-def test_ranking_objective_learns_who_likes_what():
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # bf16: what "auto" picks on CPUs with native bf16
+def test_ranking_objective_learns_who_likes_what(precision):
     true, users, items, ratings, text, _ = planted(density=0.2)
     liked = ratings >= 4
     data = TrainData(*true.shape, users[liked].astype(np.int64), items[liked].astype(np.int64),
                      np.full(liked.sum(), np.nan, np.float32), np.ones(liked.sum(), np.float32), text,
                      np.ones(true.shape[1], bool))
-    model = fit(data, TrainParams(factors=8, objective="auto", seed=0))
+    model = fit(data, TrainParams(factors=8, objective="auto", seed=0, precision=precision))
     assert model.objective == "ranking"
     scores = model.user_factors @ model.item_factors.T + model.item_bias
     corr = [np.corrcoef(scores[u], true[u])[0, 1] for u in range(true.shape[0])]
