@@ -381,19 +381,22 @@ def _val_rmse(model, data, train_rows, val_rows) -> float:
     return float(torch.sqrt(((pred - torch.as_tensor(data.ratings[val_rows])) ** 2).mean()))
 
 
-def _val_recall(model, data, train_rows, val_rows, k: int = 20) -> float:
-    users = data.users[val_rows]
-    pu, _ = model.user(torch.as_tensor(users, device=model.mu.device))
+def _val_recall(model, data, train_rows, val_rows, k: int = 20, chunk: int = 256) -> float:
+    """Share of validation events in their user's top k, training items excluded. Users go in chunks: a
+    large catalog never needs a (validation users x catalog) matrix at once (2,000 x 1M floats is 8 GB)."""
     q, b = model.item.all()
-    scores = (pu @ q.T + b).cpu()
-    seen = torch.zeros(len(users), data.n_items, dtype=torch.bool)
-    pos = {u: n for n, u in enumerate(users)}
-    train_users = data.users[train_rows]
-    keep = np.isin(train_users, users)
-    seen[[pos[u] for u in train_users[keep]], data.items[train_rows][keep]] = True
-    scores = scores.masked_fill(seen, -torch.inf)
-    top = scores.topk(k, dim=1).indices
-    return float((top == torch.as_tensor(data.items[val_rows]).unsqueeze(1)).any(1).float().mean())
+    train_users, train_items = data.users[train_rows], data.items[train_rows]
+    hits = 0
+    for rows in np.array_split(val_rows, math.ceil(len(val_rows) / chunk)):
+        users = data.users[rows]
+        pu, _ = model.user(torch.as_tensor(users, device=q.device))
+        scores = (pu @ q.T + b).float().cpu()
+        pos = {u: n for n, u in enumerate(users)}
+        keep = np.isin(train_users, users)
+        scores[[pos[u] for u in train_users[keep]], train_items[keep]] = -torch.inf
+        top = scores.topk(k, dim=1).indices
+        hits += int((top == torch.as_tensor(data.items[rows]).unsqueeze(1)).any(1).sum())
+    return hits / len(val_rows)
 
 
 @torch.no_grad()
