@@ -249,7 +249,7 @@ def fit(data: TrainData, params: TrainParams | None = None,
     model.mu.data.fill_(float(np.mean(data.ratings[train_rows])) if objective == "rating" else 0.0)
     if objective == "ranking":
         model.mu.requires_grad_(False)
-    optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=p.lr, fused=True)  # one kernel for all parameters
 
     # Items without a single training event are new, not unpopular: keep them out of the softmax, and let
     # their factors come from the text map alone.
