@@ -42,7 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = make_sessionmaker(engine)
         app.state.schema_head = migrate.head_revision()
         app.state.keys = KeyStore.from_settings(settings)
-        app.state.recommender = Recommender(app.state.sessions, settings)
+        # SQLite answers are read on the event loop: give them a pool of their own, so they never wait for a
+        # connection that a write in the thread pool is holding.
+        reads = make_engine(settings) if settings.is_sqlite else engine
+        app.state.recommender = Recommender(app.state.sessions, settings, reads=reads)
         stop = threading.Event()
         refresher = threading.Thread(target=_keep_fresh, args=(app.state.recommender, settings, stop),
                                      name="semrec-refresh", daemon=True)
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         refresher.join(timeout=10)
         if worker_thread is not None:
             worker_thread.join(timeout=SHUTDOWN_GRACE_S + 2)
+        reads.dispose()
         engine.dispose()
 
     app = FastAPIOffline(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
@@ -63,9 +63,10 @@ class Answer:
 
 
 class Recommender:
-    def __init__(self, sessions: sessionmaker[Session], settings: Settings, context_hook=None) -> None:
-        self.sessions = sessions
-        self.engine = sessions.kw["bind"]  # requests read through a pooled connection, no ORM session
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, context_hook=None,
+                 reads: Engine | None = None) -> None:
+        self.sessions = sessions  # the background refresh
+        self.engine = reads or sessions.kw["bind"]  # requests: a pooled Core connection, no ORM session
         self.settings = settings
         self.state: State | None = None
         self.context_hook = context_hook or (lambda items, context: items)

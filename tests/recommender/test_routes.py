@@ -225,3 +225,25 @@ def test_swap_under_load(trained, packaged_encoder):
     for t in threads:
         t.join()
     assert not errors and versions <= {v1, v2} and len(versions) == 2
+
+
+def test_sqlite_reads_never_wait_for_the_write_pool(trained):
+    """On SQLite answers are read on the event loop; with every connection of the write pool held (by writes
+    in the thread pool, say) they still come, from a pool of their own."""
+    client, _ = trained
+    if not client.app.state.settings.is_sqlite:
+        pytest.skip("PostgreSQL answers run in the thread pool")
+    engine = client.app.state.engine
+    engine.pool._timeout = 0.5  # a wait for this pool fails fast instead of stalling the test for 30 s
+    held = []
+    try:
+        while True:
+            held.append(engine.connect())
+    except Exception:  # the pool is exhausted
+        pass
+    try:
+        assert len(held) >= 1
+        assert recs(client, "u1", k=3)["strategy"] == "personalized"
+    finally:
+        for conn in held:
+            conn.close()
