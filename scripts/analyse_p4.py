@@ -49,7 +49,7 @@ def main() -> None:
         print(f"  {name:52s} NDCG@10 {m['ndcg@10']:.4f}  Recall@10 {m['recall@10']:.4f}", flush=True)
 
     print(f"P4 on {args.data.name}: {len(users)} cold users, each with 3 training events")
-    report("popularity", np.tile(counts, (len(users), 1)))
+    report("popularity", methods.popularity(task)(users))
 
     f = fit(methods._train_data(task, ratings=False), TrainParams(objective="ranking"))
     report("semrec (semantic init + text map), as evaluated", f.user_factors[users] @ f.item_factors.T + f.item_bias)

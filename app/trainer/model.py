@@ -306,7 +306,8 @@ def _use_bf16(p: TrainParams, device: torch.device) -> bool:
         return False
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and torch.cpu._is_avx512_bf16_supported()
+    native = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # private in torch 2.x: absent means no
+    return device.type == "cpu" and native is not None and native()
 
 
 def _carve_validation(data: TrainData, rows: np.ndarray, objective: str, fraction: float,
