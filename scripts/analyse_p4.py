@@ -23,7 +23,7 @@ import numpy as np
 
 from app.encoder.model import Encoder
 from app.evaluation import datasets, methods
-from app.evaluation.protocols import Indexed, RankingSplit, p4_cold_users, ranking_metrics
+from app.evaluation.protocols import Indexed, p4_cold_users, ranking_metrics
 from app.trainer.model import TrainParams, fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,12 +57,11 @@ def main() -> None:
     f = fit(methods._train_data(task, ratings=False), TrainParams(objective="ranking"))
     report("semrec (semantic init + text map), as evaluated", f.user_factors[users] @ f.item_factors.T + f.item_bias)
     report("semrec item biases only (no personal term)", np.tile(f.item_bias, (len(users), 1)))
-    warm = np.bincount(task.users, minlength=task.n_users) >= 10
-    mean_user = f.user_factors[warm].mean(0)
+    events = np.bincount(task.users, minlength=task.n_users).astype(np.float64)
+    mean_user = f.user_factors[events >= 10].mean(0)
     report("semrec with each cold user moved to the average user", np.tile(mean_user @ f.item_factors.T + f.item_bias,
                                                                        (len(users), 1)))
     # The average weighted by events: what a typical interaction's user looks like, not a typical user.
-    events = np.bincount(task.users, minlength=task.n_users).astype(np.float64)
     active_mean = (events[:, None] * f.user_factors).sum(0) / events.sum()
     report("semrec, cold users moved to the activity-weighted average",
            np.tile(active_mean @ f.item_factors.T + f.item_bias, (len(users), 1)))
@@ -93,7 +92,7 @@ def main() -> None:
     # Other users' histories, weighted by profile similarity and (tempered) by how likely semrec's model finds
     # the cold user's three events under each of them: a user-kNN posterior over "who is this visitor like".
     # (tau, beta) chosen on a validation split carved from the training data by the same P4 rule.
-    val_split = _p4_within(ix, split.train, exclude=users)
+    val_split = p4_cold_users(ix, seed=2, within=split.train, exclude=users)
     val_task = ix.task(val_split.train, **vectors)
     f_val = fit(methods._train_data(val_task, ratings=False), TrainParams(objective="ranking"))
     grid = [(tau, beta) for tau in (0.0, 0.05, 0.1, 0.2, 0.5) for beta in (0.0, 3.0, 10.0, 30.0)]
@@ -110,25 +109,6 @@ def main() -> None:
            _neighbour_mixture(f, task, profile, users, tau, beta))
 
 
-def _p4_within(ix: Indexed, train: np.ndarray, exclude: np.ndarray, seed: int = 2) -> RankingSplit:
-    """The P4 rule applied inside a training set: 20% of its users with >= 10 events (other than ``exclude``)
-    keep their first 3 events; the rest of theirs is the validation target."""
-    counts = np.bincount(ix.u[train], minlength=len(ix.user_ids))
-    eligible = np.setdiff1d(np.flatnonzero(counts >= 10), exclude)
-    cold = set(np.random.default_rng(seed).choice(eligible, size=round(0.2 * len(eligible)), replace=False).tolist())
-    keep = train.copy()
-    relevant: dict[int, set[int]] = {}
-    kept: dict[int, int] = {}
-    for e in ix.time_order():
-        user = int(ix.u[e])
-        if train[e] and user in cold:
-            kept[user] = kept.get(user, 0) + 1
-            if kept[user] > 3:
-                keep[e] = False
-                relevant.setdefault(user, set()).add(int(ix.i[e]))
-    return RankingSplit(keep, np.array(sorted(relevant)), relevant)
-
-
 def _neighbour_mixture(f, task, profile: np.ndarray, targets: np.ndarray, tau: float, beta: float) -> np.ndarray:
     """Scores: the training items of users with >= 10 events, weighted by ``exp(beta * profile cosine)`` times
     the model's likelihood of the target's training events under them, to the power ``tau``."""
@@ -142,6 +122,7 @@ def _neighbour_mixture(f, task, profile: np.ndarray, targets: np.ndarray, tau: f
     lw = tau * log_lik + beta * (profile[targets] @ profile[others].T)
     w = np.exp(lw - lw.max(1, keepdims=True))
     return (w / w.sum(1, keepdims=True)) @ seen[others]
+
 
 if __name__ == "__main__":
     main()

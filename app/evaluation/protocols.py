@@ -103,18 +103,23 @@ def p3_cold_items(ix: Indexed, share: float = 0.2, min_events: int = 5) -> Ranki
     return RankingSplit(~is_cold, np.array(sorted(relevant)), relevant, candidates=cold, exclude_train=False)
 
 
-def p4_cold_users(ix: Indexed, share: float = 0.2, min_events: int = 10, keep: int = 3) -> RankingSplit:
-    """20% of users with >= 10 events (default_rng(1)) keep only their first 3 events (by time) in training."""
-    counts = np.bincount(ix.u, minlength=len(ix.user_ids))
+def p4_cold_users(ix: Indexed, share: float = 0.2, min_events: int = 10, keep: int = 3, seed: int = 1,
+                  within: np.ndarray | None = None, exclude: np.ndarray | None = None) -> RankingSplit:
+    """20% of users with >= 10 events (default_rng(1)) keep only their first 3 events (by time) in training.
+    ``within`` (a training mask) and ``exclude`` (user indexes) apply the same rule inside a training set, to
+    carve a validation split from it."""
+    train = np.ones(len(ix.u), bool) if within is None else within.copy()
+    counts = np.bincount(ix.u[train], minlength=len(ix.user_ids))
     eligible = np.flatnonzero(counts >= min_events)
+    if exclude is not None:
+        eligible = np.setdiff1d(eligible, exclude)
     n_cold = int(round(share * len(eligible)))
-    cold = set(np.random.default_rng(1).choice(eligible, size=n_cold, replace=False).tolist())
-    train = np.ones(len(ix.u), bool)
+    cold = set(np.random.default_rng(seed).choice(eligible, size=n_cold, replace=False).tolist())
     relevant: dict[int, set[int]] = {}
     seen: dict[int, int] = {}
     for e in ix.time_order():
         user = int(ix.u[e])
-        if user in cold:
+        if train[e] and user in cold:
             seen[user] = seen.get(user, 0) + 1
             if seen[user] > keep:
                 train[e] = False
