@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     refresh_seconds: float = Field(2.0, gt=0, description="How often serving checks for a new active model and "
                                    "catalog changes.")
     fold_in_reg: float = Field(0.1, gt=0, description="Pull of the prior when folding in a user's new events.")
+    few_events_max: int = Field(8, ge=0, description="Users with at most this many events are ranked by the "
+                                "established users they resemble (profile text and events), not by their own "
+                                "loosely fitted factors (docs/serving.md); 0: never.")
 
     migrate_on_start: bool = Field(True, description="Upgrade the schema to head when the service starts.")
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger request bodies get 413.")

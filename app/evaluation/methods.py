@@ -10,7 +10,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from app.core.config import Settings
 from app.evaluation.protocols import Task
+from app.recommender import neighbours
 from app.trainer.model import TrainData, TrainParams, fit
 
 
@@ -38,10 +40,28 @@ def _train_data(task: Task, ratings: bool) -> TrainData:
     )
 
 
-def semrec_ranker(params: TrainParams):
+def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fields["few_events_max"].default):
+    """The trained factors, and for users with at most ``few_events_max`` training events the service's
+    few-event ranking (``app.recommender.neighbours``): both as the service answers them."""
     def fit_task(task: Task):
-        f = fit(_train_data(task, ratings=False), replace(params, objective="ranking"))
-        return lambda users: f.user_factors[users] @ f.item_factors.T + f.item_bias
+        data = _train_data(task, ratings=False)
+        f = fit(data, replace(params, objective="ranking"))
+        item_vectors = np.hstack([f.item_factors, f.item_bias[:, None]]).astype(np.float32)
+        indptr, items = neighbours.histories(data.users, data.items, data.n_users)
+        chosen = neighbours.pick(indptr)
+        profiles = neighbours.unit_profiles(data.user_text, data.user_has_text)
+        refs = neighbours.build(chosen, f.user_factors, item_vectors, indptr, items,
+                                None if profiles is None else profiles[chosen])
+
+        def score(users):
+            out = f.user_factors[users] @ f.item_factors.T + f.item_bias
+            for row, u in enumerate(users):
+                if 0 < indptr[u + 1] - indptr[u] <= few_events_max and len(refs.users):
+                    out[row] = neighbours.scores(refs, item_vectors, items[indptr[u]: indptr[u + 1]],
+                                                 None if data.user_text is None or not data.user_has_text[u]
+                                                 else data.user_text[u], exclude_user=u)
+            return out
+        return score
     return fit_task
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.recommender import catalog as catalog_mod
-from app.recommender import serving
+from app.recommender import neighbours, serving
 from app.recommender.catalog import Catalog
 from app.recommender.serving import ServingModel
 from app.store.models import Embedding, Interaction, Item, ModelVersion
@@ -177,6 +177,25 @@ class Recommender:
                 return self._to_user_scale(model, f.item_from_text(text[None])[0][0]), None, "text"
         return None, None, "popular"
 
+    def _few_events_scores(self, conn: Connection, state: State, user_id: str, events: list) -> np.ndarray | None:
+        """Scores over the catalog for a user with 1 to ``few_events_max`` events, from the established users
+        they resemble (``neighbours``): a few events fit a factor vector too loosely to rank by. None for
+        anyone else."""
+        model = state.model
+        if model is None or model.references is None:
+            return None
+        pos = model.user_positions.get(user_id)
+        trained = model.trained
+        held = trained.seen_items[trained.seen_indptr[pos]: trained.seen_indptr[pos + 1]] if pos is not None else []
+        if not 0 < len(held) + len(events) <= self.settings.few_events_max:
+            return None
+        new = [p for e in events if (p := state.catalog.positions.get(e.item_id)) is not None and p < model.n_items]
+        items = np.concatenate([np.asarray(held, np.int64), np.array(new, np.int64)])
+        profile = self._user_text_vector(conn, model, user_id)
+        scores = np.zeros(len(state.catalog.item_ids))
+        scores[: model.n_items] = neighbours.scores(model.references, model.item_vectors, items, profile, pos)
+        return scores
+
     def _fold_in(self, user_id: str, state: State, prior: np.ndarray, events: list) -> np.ndarray:
         """Fit the user's vector to their recent events on fixed item factors, pulled towards the prior (their
         trained vector, or the average user's): ridge least squares on the ratings for a rating model, a
@@ -248,10 +267,15 @@ class Recommender:
                   category: str | None = None, min_price: float | None = None, max_price: float | None = None,
                   query: str | None = None, context: dict | None = None) -> Answer:
         state = self.state or self.refresh()
+        dense = None
         if user_id:
             with self.engine.connect() as conn:
                 events = self._events(conn, state, user_id)
-                vector, pos, strategy = self.user_vector(conn, state, user_id, events)
+                dense = None if query else self._few_events_scores(conn, state, user_id, events)
+                if dense is None:
+                    vector, pos, strategy = self.user_vector(conn, state, user_id, events)
+                else:
+                    vector, pos, strategy = None, state.model.user_positions.get(user_id), "personalized"
         else:
             events, (vector, pos, strategy) = [], (None, None, "popular")
         if query and state.model is not None and state.model.factors.item_map is not None:
@@ -263,7 +287,9 @@ class Recommender:
             seen = self._seen(state, pos, events)
             if seen:
                 eligible[list(seen)] = False
-        if vector is None:
+        if dense is not None:
+            positions, scores = self._top_dense(state, dense, eligible, k)
+        elif vector is None:
             positions, scores = self._popular(state, eligible, k)
             strategy = "popular"
         else:
@@ -291,6 +317,23 @@ class Recommender:
         order = np.lexsort((candidates, -counts))[:k]
         return candidates[order], counts[order].astype(np.float64)
 
+    @classmethod
+    def _top_dense(cls, state: State, scores: np.ndarray, eligible: np.ndarray, k: int):
+        """Top k eligible items by a dense score, ties (and items nobody scored) by popularity."""
+        candidates = np.flatnonzero(eligible & (scores > 0))
+        s = scores[candidates]
+        if len(candidates) > 4 * k:
+            keep = np.argpartition(-s, 4 * k)[: 4 * k]
+            candidates, s = candidates[keep], s[keep]
+        order = np.lexsort((candidates, -state.popularity[candidates], -s))[:k]
+        positions, top = candidates[order], s[order]
+        if len(positions) < k:
+            rest = eligible.copy()
+            rest[positions] = False
+            more, _ = cls._popular(state, rest, k - len(positions))
+            positions, top = np.concatenate([positions, more]), np.concatenate([top, np.zeros(len(more))])
+        return positions, top
+
     @staticmethod
     def _items(state: State, positions: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
         cat = state.catalog
@@ -302,18 +345,25 @@ class Recommender:
         state = self.state or self.refresh()
         with self.engine.connect() as conn:
             events = self._events(conn, state, user_id)
-            vector, pos, strategy = self.user_vector(conn, state, user_id, events)
+            dense = self._few_events_scores(conn, state, user_id, events)
+            if dense is None:
+                vector, pos, strategy = self.user_vector(conn, state, user_id, events)
+            else:
+                vector, pos, strategy = None, None, "personalized"
         known, unknown = [], []
         for item_id in dict.fromkeys(item_ids):
             p = state.catalog.positions.get(item_id)
             (known if p is not None else unknown).append(p if p is not None else item_id)
         positions = np.array(known, np.int64)
-        if vector is None:
+        if dense is not None:
+            scores = dense[positions]
+        elif vector is None:
             scores = state.popularity[positions] if len(positions) else np.zeros(0)
         else:
             scores = self._scores(state, np.append(vector, 1.0).astype(np.float32), positions)
             scores = scores + state.model.score_offset(pos)
-        order = np.argsort(-scores, kind="stable") if len(positions) else np.zeros(0, np.int64)
+        # Equal scores (a model that cannot tell them apart): the more popular first.
+        order = np.lexsort((-state.popularity[positions], -scores)) if len(positions) else np.zeros(0, np.int64)
         items = self._items(state, positions[order], np.asarray(scores)[order])
         return Answer(state.model.version if state.model else None, strategy, items, unknown)
 

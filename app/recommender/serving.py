@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from app.index.faiss_index import ItemIndex
+from app.recommender import neighbours
 from app.trainer.versions import Trained
 from app.trainer.versions import load as load_trained
 
@@ -25,6 +26,7 @@ class ServingModel:
     mean_user: np.ndarray  # prior for new visitors
     user_norm: float  # typical ||p_u||, the scale a text-derived vector is brought to
     floor_score: float  # below every item's score: for items the model knows nothing about
+    references: neighbours.References | None = None  # established users, for users with few events
 
     @property
     def trained_until(self) -> datetime | None:
@@ -83,4 +85,12 @@ def load(version: str, artifact: Path, exact_max: int, ef_search: int | None = N
         mean_user=f.user_factors.mean(0) if len(f.user_factors) else np.zeros(f.item_factors.shape[1], np.float32),
         user_norm=float(np.linalg.norm(f.user_factors, axis=1).mean()) if len(f.user_factors) else 1.0,
         floor_score=(float(f.item_bias.min()) if len(f.item_bias) else 0.0) - 1e3,
+        references=_references(trained, scores),
     )
+
+
+def _references(trained: Trained, scores: np.ndarray) -> neighbours.References | None:
+    if trained.reference_users is None or not len(trained.reference_users) or trained.seen_indptr is None:
+        return None
+    return neighbours.build(trained.reference_users, trained.factors.user_factors, scores, trained.seen_indptr,
+                            trained.seen_items, trained.reference_profiles)

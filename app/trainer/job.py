@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.encoder.model import pick_device
 from app.encoder.pipeline import run_embedding_job
+from app.recommender import neighbours
 from app.recommender.serving import build_indexes
 from app.store.models import Job, utcnow
 from app.trainer import data as store_data
@@ -52,11 +53,12 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     factors = fit(data, p, callback=on_epoch)
     version = f"{utcnow():%Y%m%d-%H%M%S}-{ctx.job.job_id[:8]}"
     path = versions.artifact_path(settings.data_dir, version)
-    order = np.argsort(data.users, kind="stable")
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(data.users, minlength=data.n_users))])
+    indptr, seen_items = neighbours.histories(data.users, data.items, data.n_users)
+    references = neighbours.pick(indptr)
+    profiles = neighbours.unit_profiles(data.user_text, data.user_has_text)
     trained = versions.Trained(factors, loaded.user_ids, loaded.item_ids, embedded["model"],
                                trained_until.isoformat(), float(np.mean(factors.predict(data.users, data.items))),
-                               indptr.astype(np.int64), data.items[order].astype(np.int32))
+                               indptr, seen_items, references, None if profiles is None else profiles[references])
     versions.save(path, trained)
     build_indexes(path, trained, settings.index_exact_max)  # FAISS indexes beside the version, built once
 

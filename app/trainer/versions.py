@@ -30,6 +30,8 @@ class Trained:
     positive_score: float = 0.0  # mean score of the training events: the target when folding in new ones
     seen_indptr: np.ndarray | None = None  # CSR of each user's training items, for exclude-seen
     seen_items: np.ndarray | None = None
+    reference_users: np.ndarray | None = None  # established users few-event users are compared with
+    reference_profiles: np.ndarray | None = None  # their unit profile text vectors (rows aligned)
 
 
 def save(path: Path, trained: Trained) -> None:
@@ -41,6 +43,9 @@ def save(path: Path, trained: Trained) -> None:
             "trained_until": trained.trained_until, "positive_score": trained.positive_score}
     if trained.seen_indptr is not None:
         arrays |= {"seen_indptr": trained.seen_indptr, "seen_items": trained.seen_items}
+    for name in ("reference_users", "reference_profiles"):
+        if getattr(trained, name) is not None:
+            arrays[name] = getattr(trained, name)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -65,8 +70,9 @@ def load(path: Path) -> Trained:
         arrays = {name: (z[name] if name in z.files else None) for name in ARRAYS}
         factors = Factors(objective=meta["objective"], mu=meta["mu"], history=meta["history"], **arrays)
         seen = (z["seen_indptr"], z["seen_items"]) if "seen_indptr" in z.files else (None, None)
+        references = [z[name] if name in z.files else None for name in ("reference_users", "reference_profiles")]
         return Trained(factors, z["user_ids"].tolist(), z["item_ids"].tolist(), meta["encoder_model"],
-                       meta.get("trained_until"), meta.get("positive_score", 0.0), *seen)
+                       meta.get("trained_until"), meta.get("positive_score", 0.0), *seen, *references)
 
 
 def artifact_path(data_dir: Path, version: str) -> Path:

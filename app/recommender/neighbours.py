@@ -1,0 +1,112 @@
+"""Users with a handful of events: "which established users is this visitor like?"
+
+A factor vector fitted to three events is mostly noise, and its top-k loses to plain popularity (P4). Instead a
+few-event user gets the training histories of established users (the *references*), each weighted by how close
+their profile texts are and how likely the model finds the visitor's events under the reference's factors:
+
+    score(i) = Σ_r w_r [r has an event on i],   w_r ∝ exp(BETA · cos(profile, profile_r)) · P(events | p_r)^TAU
+
+a posterior over "who is this" that tends to popularity among similar users when little is known. TAU and BETA
+were chosen on a validation split carved from the P4 training data by the P4 rule (``scripts/analyse_p4.py``),
+never on its test users. The same functions serve requests and the evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+TAU = 0.05  # weight of the events' log-likelihood: small, three events say little about a 64-d vector
+BETA = 10.0  # sharpness of the profile similarity
+MIN_EVENTS = 10  # a reference user has at least this many training items
+MIN_REFERENCES = 100  # fewer established users than this say too little: the factors rank everyone
+MAX_REFERENCES = 10_000  # a random sample above this: each request costs O(references)
+NORMALISER_ITEMS = 20_000  # the softmax normaliser over a fixed sample of items above this
+SMOOTHING = 1e-3  # share of uniform weight over the references: ties go to what more of them have
+
+
+@dataclass(frozen=True)
+class References:
+    users: np.ndarray  # (R,) model positions of the reference users
+    queries: np.ndarray  # (R, k + 1): [p_r, 1], so that item_vectors @ query is the logit
+    log_norm: np.ndarray  # (R,) log Σ_i exp(logit): the softmax normaliser over the catalog
+    profiles: np.ndarray | None  # (R, d) unit profile text vectors; zero rows for users without text
+    history: csr_matrix  # (R, n_items): 1 where the reference has a training event
+
+
+def histories(users: np.ndarray, items: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every user's training items as CSR (indptr, items), in the order the events came."""
+    order = np.argsort(users, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n_users))])
+    return indptr.astype(np.int64), items[order].astype(np.int32)
+
+
+def pick(indptr: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Model positions of the reference users: those with >= MIN_EVENTS training items, a fixed random sample
+    of MAX_REFERENCES of them when there are more; none when there are fewer than MIN_REFERENCES."""
+    users = np.flatnonzero(np.diff(indptr) >= MIN_EVENTS)
+    if len(users) < MIN_REFERENCES:
+        return np.zeros(0, np.int64)
+    if len(users) > MAX_REFERENCES:
+        users = np.sort(np.random.default_rng(seed).choice(users, MAX_REFERENCES, replace=False))
+    return users
+
+
+def unit_profiles(text: np.ndarray | None, has_text: np.ndarray | None) -> np.ndarray | None:
+    """Text vectors scaled to unit length; rows without text stay zero (no pull either way)."""
+    if text is None:
+        return None
+    norms = np.linalg.norm(text, axis=1, keepdims=True)
+    out = np.where(norms > 1e-8, text / np.maximum(norms, 1e-8), 0.0).astype(np.float32)
+    if has_text is not None:
+        out[~has_text] = 0.0
+    return out
+
+
+def build(users: np.ndarray, user_factors: np.ndarray, item_vectors: np.ndarray, indptr: np.ndarray,
+          items: np.ndarray, profiles: np.ndarray | None) -> References:
+    """``item_vectors`` are the serving vectors [q_i, b_i]; ``indptr``/``items`` every user's training items;
+    ``profiles`` the references' unit profile vectors (rows aligned with ``users``)."""
+    n_items = len(item_vectors)
+    queries = np.hstack([user_factors[users], np.ones((len(users), 1))]).astype(np.float32)
+    sample, log_scale = item_vectors, 0.0
+    if n_items > NORMALISER_ITEMS:
+        sample = item_vectors[np.random.default_rng(0).choice(n_items, NORMALISER_ITEMS, replace=False)]
+        log_scale = float(np.log(n_items / NORMALISER_ITEMS))
+    log_norm = np.empty(len(users), np.float64)
+    for start in range(0, len(users), 1024):
+        logits = queries[start: start + 1024].astype(np.float64) @ sample.T.astype(np.float64)
+        top = logits.max(1, keepdims=True)
+        log_norm[start: start + 1024] = (top + np.log(np.exp(logits - top).sum(1, keepdims=True)))[:, 0] + log_scale
+    starts, ends = indptr[users], indptr[users + 1]
+    columns = np.concatenate([items[s:e] for s, e in zip(starts, ends, strict=True)]) if len(users) else \
+        np.zeros(0, np.int64)
+    row_ptr = np.concatenate([[0], np.cumsum(ends - starts)])
+    history = csr_matrix((np.ones(len(columns), np.float32), columns, row_ptr), shape=(len(users), n_items))
+    history.sum_duplicates()
+    history.data[:] = 1.0
+    return References(users, queries, log_norm, profiles, history)
+
+
+def scores(refs: References, item_vectors: np.ndarray, event_items: np.ndarray,
+           profile: np.ndarray | None, exclude_user: int | None = None) -> np.ndarray:
+    """Dense scores over the model's items for a visitor with these events (model item positions) and this
+    profile text vector (raw; None when there is none). ``exclude_user``: the visitor's own model position,
+    which must not count as their own neighbour."""
+    log_w = np.zeros(len(refs.users), np.float64)
+    if len(event_items):
+        logits = item_vectors[event_items].astype(np.float64) @ refs.queries.T.astype(np.float64)  # (events, R)
+        log_w += TAU * (logits.sum(0) - len(event_items) * refs.log_norm)
+    if profile is not None and refs.profiles is not None:
+        norm = float(np.linalg.norm(profile))
+        if norm > 1e-8:
+            log_w += BETA * (refs.profiles @ (profile / norm).astype(np.float32))
+    if exclude_user is not None:
+        log_w[refs.users == exclude_user] = -np.inf
+    if not np.isfinite(log_w).any():
+        return np.zeros(refs.history.shape[1])
+    w = np.exp(log_w - log_w.max())
+    w = (1 - SMOOTHING) * w / w.sum() + SMOOTHING * np.isfinite(log_w) / np.isfinite(log_w).sum()
+    return refs.history.T @ w

@@ -1,0 +1,114 @@
+"""Users with a handful of events are ranked by the established users they resemble (profile text and events),
+through the routes, on SQLite and PostgreSQL, with a model trained by the worker."""
+
+import numpy as np
+import pytest
+
+from app.recommender import neighbours
+from app.trainer import versions
+from app.worker.runner import Worker
+from tests.conftest import READ_KEY, open_client
+from tests.recommender.test_routes import TITLES, train
+
+PROFILES = ["I run mountain trails every weekend", "Coffee lover: an espresso every morning",
+            "Hiking in the rain and storms"]
+
+
+@pytest.fixture
+def crowd(settings, packaged_encoder):
+    """120 established users (12 clicks each in their group's category, a profile saying so) and one user
+    who had only 3 clicks when the model was trained."""
+    with open_client(settings.model_copy(update={"embedded_worker": False, "refresh_seconds": 3600})) as client:
+        yield _seeded(client, packaged_encoder)
+
+
+def _seeded(client, packaged_encoder):
+    client.post("/v1/items/batch", json={"items": [
+        {"item_id": f"i{n}", "title": f"{TITLES[n % 3]} no. {n}", "category": f"c{n % 3}", "price": float(n)}
+        for n in range(60)]})
+    n_users = neighbours.MIN_REFERENCES + 20
+    client.post("/v1/users/batch", json={"users": [
+        {"user_id": f"u{u}", "profile_text": PROFILES[u % 3]} for u in range(n_users)]})
+    rng = np.random.default_rng(0)
+    events = [{"user_id": f"u{u}", "item_id": f"i{n}", "type": "click"} for u in range(n_users)
+              for n in rng.choice([n for n in range(60) if n % 3 == u % 3], size=12, replace=False)]
+    events += [{"user_id": "light", "item_id": f"i{n}", "type": "click"} for n in (1, 4, 7)]
+    client.post("/v1/interactions", json={"interactions": events})
+    version = train(client, packaged_encoder)
+    return client, version
+
+
+def _top(client, user, k=10, **query):
+    r = client.get(f"/v1/users/{user}/recommendations", params={"k": k, **query}, headers={"X-API-Key": READ_KEY})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    return out["strategy"], [i["item_id"] for i in out["items"]], [i["score"] for i in out["items"]]
+
+
+def _mean_by_category(ids, scores) -> np.ndarray:
+    return np.array([np.mean([s for i, s in zip(ids, scores, strict=True) if int(i[1:]) % 3 == c]) for c in range(3)])
+
+
+def _category_share(ids, category: int) -> float:
+    return sum(int(i[1:]) % 3 == category for i in ids) / len(ids)
+
+
+def test_the_version_holds_its_reference_users(crowd):
+    client, version = crowd
+    path = versions.artifact_path(client.app.state.settings.data_dir, version)
+    trained = versions.load(path)
+    assert len(trained.reference_users) == neighbours.MIN_REFERENCES + 20  # "light" has 3 events: not one
+    assert trained.reference_profiles.shape[0] == len(trained.reference_users)
+    np.testing.assert_allclose(np.linalg.norm(trained.reference_profiles, axis=1), 1.0, rtol=1e-5)
+
+
+def test_profile_text_and_clicks_of_a_new_visitor_both_count(crowd, packaged_encoder):
+    client, _ = crowd
+    client.put("/v1/users/barista", json={"profile_text": "I love coffee, espresso is my morning ritual"})
+    client.post("/v1/embeddings/jobs", json={"target": "users"})
+    Worker(client.app.state.sessions, client.app.state.settings, encoder=packaged_encoder).run_once()
+    for user in ("barista", "silent"):  # one click on a running item each; only the barista has a profile
+        client.post("/v1/interactions", json={"interactions": [{"user_id": user, "item_id": "i0", "type": "click"}]})
+    strategy, ids, scores = _top(client, "barista")
+    assert strategy == "personalized" and "i0" not in ids and scores == sorted(scores, reverse=True)
+    assert _category_share(ids, 1) >= 0.9  # the profile reads like the coffee crowd's
+    strategy, ids, scores = _top(client, "silent", k=59)
+    assert strategy == "personalized" and "i0" not in ids
+    assert _mean_by_category(ids, scores).argmax() == 0  # no profile: the click tilts the list its way (TAU is small)
+
+    r = client.post("/v1/users/barista/rank", json={"item_ids": ["i3", "i6", "i4", "i7", "ghost"]},
+                    headers={"X-API-Key": READ_KEY}).json()
+    assert [i["item_id"] for i in r["items"]][:2] in (["i4", "i7"], ["i7", "i4"]) and r["unknown"] == ["ghost"]
+    assert r["strategy"] == "personalized"
+
+
+def test_a_user_trained_on_three_clicks_never_gets_them_back(crowd):
+    client, _ = crowd
+    strategy, ids, scores = _top(client, "light", k=60)
+    assert strategy == "personalized" and len(ids) == 57 and not {"i1", "i4", "i7"} & set(ids)
+    assert _mean_by_category(ids, scores).argmax() == 1  # their clicks' category
+    _, with_seen, _ = _top(client, "light", k=60, exclude_seen="false")
+    assert {"i1", "i4", "i7"} <= set(with_seen)
+
+
+def test_filters_and_availability_hold(crowd):
+    client, _ = crowd
+    client.put("/v1/items/i10", json={"title": "gone for now", "category": "c1", "available": False})
+    client.app.state.recommender.refresh()
+    _, ids, _ = _top(client, "light", k=50, category="c2")
+    assert ids and all(int(i[1:]) % 3 == 2 for i in ids)
+    _, ids, _ = _top(client, "light", k=60)
+    assert "i10" not in ids and len(ids) == 60 - 3 - 1  # every eligible item, those nobody like them had last
+
+
+def test_more_events_than_the_threshold_use_the_factors(crowd):
+    client, _ = crowd
+    settings = client.app.state.recommender.settings
+    strategy, neighbour_ids, neighbour_scores = _top(client, "light")
+    client.app.state.recommender.settings = settings.model_copy(update={"few_events_max": 2})
+    try:
+        strategy, factor_ids, factor_scores = _top(client, "light")
+    finally:
+        client.app.state.recommender.settings = settings
+    assert strategy == "personalized" and factor_scores != neighbour_scores
+    assert not {"i1", "i4", "i7"} & set(factor_ids)

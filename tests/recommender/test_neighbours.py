@@ -1,0 +1,102 @@
+"""The few-event ranking (``app.recommender.neighbours``) on planted data: two kinds of established users,
+told apart by their profile text and by their factors, each with their own items."""
+
+import numpy as np
+import pytest
+
+from app.recommender import neighbours
+
+N_ITEMS, K, D = 40, 4, 8
+
+
+@pytest.fixture
+def planted():
+    """Users 0-99 like items 0-19 (profile direction 0, factors +v), users 100-199 items 20-39 (direction 1, -v).
+    Items 0-19 have factors +v, items 20-39 -v: the model scores each group's items high for its users."""
+    rng = np.random.default_rng(0)
+    v = np.array([2.0, 0.0, 0.0, 0.0])
+    group = np.repeat([0, 1], 100)
+    user_factors = np.where(group[:, None] == 0, v, -v) + 0.1 * rng.standard_normal((200, K))
+    item_factors = np.vstack([np.tile(v, (20, 1)), np.tile(-v, (20, 1))])
+    item_vectors = np.hstack([item_factors, np.zeros((N_ITEMS, 1))]).astype(np.float32)
+    text = 0.3 * rng.standard_normal((200, D)).astype(np.float32)
+    text[np.arange(200), group] += 1.0
+    users = np.repeat(np.arange(200), 12)
+    items = np.concatenate([rng.choice(20, 12, replace=False) + 20 * g for g in group])
+    indptr, seen = neighbours.histories(users, items, 200)
+    chosen = neighbours.pick(indptr)
+    refs = neighbours.build(chosen, user_factors.astype(np.float32), item_vectors, indptr, seen,
+                            neighbours.unit_profiles(text, None)[chosen])
+    return refs, item_vectors, text
+
+
+def _share_of_group(scores: np.ndarray, lo: int, k: int = 10) -> float:
+    top = np.argsort(-scores)[:k]
+    return float(np.mean((top >= lo) & (top < lo + 20)))
+
+
+def test_every_established_user_is_a_reference_and_the_normaliser_is_exact(planted):
+    refs, item_vectors, _ = planted
+    assert len(refs.users) == 200 and refs.history.shape == (200, N_ITEMS)
+    assert refs.history.sum() == 200 * 12  # one entry per (user, item), all ones
+    logits = refs.queries.astype(np.float64) @ item_vectors.T.astype(np.float64)
+    np.testing.assert_allclose(refs.log_norm, np.log(np.exp(logits).sum(1)), rtol=1e-6)
+
+
+def test_profile_text_alone_picks_the_users_like_them(planted):
+    refs, item_vectors, _ = planted
+    profile = np.eye(D, dtype=np.float32)[1]  # reads like group 1
+    scores = neighbours.scores(refs, item_vectors, np.zeros(0, np.int64), profile)
+    assert _share_of_group(scores, 20) == 1.0
+    assert scores.shape == (N_ITEMS,) and scores.sum() == pytest.approx(12.0)  # a mixture of 12-item histories
+
+
+def test_events_alone_pick_the_users_like_them(planted):
+    refs, item_vectors, _ = planted
+    for events, lo in ((np.array([1, 5, 9]), 0), (np.array([21, 25, 29]), 20)):
+        scores = neighbours.scores(refs, item_vectors, events, None)
+        assert _share_of_group(scores, lo) == 1.0
+
+
+def test_profile_and_events_both_count(planted):
+    refs, item_vectors, _ = planted
+    profile = np.eye(D, dtype=np.float32)[0]
+    with_events = neighbours.scores(refs, item_vectors, np.array([21, 25, 29]), profile)
+    alone = neighbours.scores(refs, item_vectors, np.zeros(0, np.int64), profile)
+    assert with_events[20:].sum() > alone[20:].sum()  # the events pull towards group 1 ...
+    assert _share_of_group(with_events, 0) == 1.0  # ... but the profile (BETA) still decides
+
+
+def test_a_user_is_not_their_own_neighbour(planted):
+    refs, item_vectors, text = planted
+    indptr_items = refs.history[7].indices  # reference user 7's items
+    own = neighbours.scores(refs, item_vectors, indptr_items, text[7], exclude_user=7)
+    counted = neighbours.scores(refs, item_vectors, indptr_items, text[7])
+    assert own[indptr_items].sum() < counted[indptr_items].sum()
+    assert own.sum() == pytest.approx(12.0)
+
+
+def test_too_few_established_users_means_no_references():
+    indptr = np.arange(0, 12 * (neighbours.MIN_REFERENCES - 1) + 1, 12)  # 99 users with 12 events
+    assert len(neighbours.pick(indptr)) == 0
+    indptr = np.concatenate([indptr, [indptr[-1] + 12, indptr[-1] + 15]])  # one more with 12, one with 3
+    assert neighbours.pick(indptr).tolist() == list(range(neighbours.MIN_REFERENCES))
+
+
+def test_many_established_users_are_sampled_the_same_way_every_time():
+    indptr = np.arange(0, 10 * (neighbours.MAX_REFERENCES + 500) + 1, 10)
+    first, second = neighbours.pick(indptr), neighbours.pick(indptr)
+    assert len(first) == neighbours.MAX_REFERENCES and np.array_equal(first, second)
+    assert np.all(np.diff(first) > 0)
+
+
+def test_large_catalogs_estimate_the_normaliser_from_a_sample(monkeypatch):
+    rng = np.random.default_rng(1)
+    item_vectors = np.hstack([0.3 * rng.standard_normal((3000, K)), 0.1 * rng.standard_normal((3000, 1))])
+    user_factors = 0.3 * rng.standard_normal((5, K))
+    indptr, seen = neighbours.histories(np.repeat(np.arange(5), 10), rng.integers(0, 3000, 50), 5)
+    exact = neighbours.build(np.arange(5), user_factors, item_vectors.astype(np.float32), indptr, seen, None)
+    monkeypatch.setattr(neighbours, "NORMALISER_ITEMS", 1000)
+    sampled = neighbours.build(np.arange(5), user_factors, item_vectors.astype(np.float32), indptr, seen, None)
+    np.testing.assert_allclose(sampled.log_norm, exact.log_norm, atol=0.05)
+    assert not np.allclose(sampled.log_norm, exact.log_norm, atol=1e-9)  # it did sample
