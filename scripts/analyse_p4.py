@@ -24,6 +24,7 @@ import numpy as np
 from app.encoder.model import Encoder
 from app.evaluation import datasets, methods
 from app.evaluation.protocols import Indexed, p4_cold_users, ranking_metrics
+from app.recommender import neighbours
 from app.trainer.model import TrainParams, fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,38 +91,41 @@ def main() -> None:
            by_segment[label[users]] + 0.1 * counts)
 
     # Other users' histories, weighted by profile similarity and (tempered) by how likely semrec's model finds
-    # the cold user's three events under each of them: a user-kNN posterior over "who is this visitor like".
-    # (tau, beta) chosen on a validation split carved from the training data by the same P4 rule.
+    # the cold user's three events under each of them: the service's few-event ranking (app.recommender.
+    # neighbours), its (tau, beta) chosen here on a validation split carved from the training data by the P4 rule.
     val_split = p4_cold_users(ix, seed=2, within=split.train, exclude=users)
     val_task = ix.task(val_split.train, **vectors)
-    f_val = fit(methods._train_data(val_task, ratings=False), TrainParams(objective="ranking"))
+    val_data = methods._train_data(val_task, ratings=False)
+    val_refs, val_vectors, val_history = _references(fit(val_data, TrainParams(objective="ranking")), val_data)
     grid = [(tau, beta) for tau in (0.0, 0.05, 0.1, 0.2, 0.5) for beta in (0.0, 3.0, 10.0, 30.0)]
     val_ndcg = {}
     for tau, beta in grid:
-        scores = _neighbour_mixture(f_val, val_task, profile, val_split.eval_users, tau, beta)
+        scores = _mixture(val_refs, val_vectors, val_history, val_task, val_split.eval_users, tau, beta)
         val_ndcg[tau, beta] = ranking_metrics(scores, val_split.eval_users, val_split, ix, (10,))["ndcg@10"]
     tau, beta = max(grid, key=val_ndcg.get)
     val_users = val_split.eval_users
     val_popularity = ranking_metrics(methods.popularity(val_task)(val_users), val_users, val_split, ix, (10,))
     print(f"  (validation: {len(val_users)} simulated cold users; best tau {tau:g}, beta {beta:g}, "
-          f"NDCG@10 {val_ndcg[tau, beta]:.4f}; popularity there {val_popularity['ndcg@10']:.4f})")
+          f"NDCG@10 {val_ndcg[tau, beta]:.4f}; popularity there {val_popularity['ndcg@10']:.4f}; "
+          f"the service uses tau {neighbours.TAU:g}, beta {neighbours.BETA:g})")
+    refs, item_vectors, history = _references(f, methods._train_data(task, ratings=False))
     report(f"other users' items, events^{tau:g} x exp({beta:g} profile cos)",
-           _neighbour_mixture(f, task, profile, users, tau, beta))
+           _mixture(refs, item_vectors, history, task, users, tau, beta))
 
 
-def _neighbour_mixture(f, task, profile: np.ndarray, targets: np.ndarray, tau: float, beta: float) -> np.ndarray:
-    """Scores: the training items of users with >= 10 events, weighted by ``exp(beta * profile cosine)`` times
-    the model's likelihood of the target's training events under them, to the power ``tau``."""
-    events = np.bincount(task.users, minlength=task.n_users)
-    others = np.setdiff1d(np.flatnonzero(events >= 10), targets)
-    seen = np.zeros((task.n_users, task.n_items))
-    seen[task.users, task.items] = 1.0
-    logits = f.user_factors[others] @ f.item_factors.T + f.item_bias
-    log_p = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
-    log_lik = np.stack([log_p[:, task.items[task.users == u]].sum(1) for u in targets])
-    lw = tau * log_lik + beta * (profile[targets] @ profile[others].T)
-    w = np.exp(lw - lw.max(1, keepdims=True))
-    return (w / w.sum(1, keepdims=True)) @ seen[others]
+def _references(f, data):
+    item_vectors = np.hstack([f.item_factors, f.item_bias[:, None]]).astype(np.float32)
+    indptr, items = neighbours.histories(data.users, data.items, data.n_users)
+    chosen = neighbours.pick(indptr)
+    profiles = neighbours.unit_profiles(data.user_text, data.user_has_text)[chosen]
+    return neighbours.build(chosen, f.user_factors, item_vectors, indptr, items, profiles), item_vectors, \
+        (indptr, items)
+
+
+def _mixture(refs, item_vectors, history, task, targets, tau: float, beta: float) -> np.ndarray:
+    indptr, items = history
+    return np.stack([neighbours.scores(refs, item_vectors, items[indptr[u]: indptr[u + 1]], task.user_vectors[u],
+                                       exclude_user=u, tau=tau, beta=beta) for u in targets])
 
 
 if __name__ == "__main__":

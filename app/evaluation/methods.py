@@ -57,9 +57,10 @@ def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fiel
             out = f.user_factors[users] @ f.item_factors.T + f.item_bias
             for row, u in enumerate(users):
                 if 0 < indptr[u + 1] - indptr[u] <= few_events_max and len(refs.users):
-                    out[row] = neighbours.scores(refs, item_vectors, items[indptr[u]: indptr[u + 1]],
-                                                 None if data.user_text is None or not data.user_has_text[u]
-                                                 else data.user_text[u], exclude_user=u)
+                    mixture = neighbours.scores(refs, item_vectors, items[indptr[u]: indptr[u + 1]],
+                                                None if data.user_text is None or not data.user_has_text[u]
+                                                else data.user_text[u], exclude_user=u)
+                    out[row] = neighbours.ranked(mixture, out[row])
             return out
         return score
     return fit_task

@@ -8,7 +8,8 @@ their profile texts are and how likely the model finds the visitor's events unde
 
 a posterior over "who is this" that tends to popularity among similar users when little is known. TAU and BETA
 were chosen on a validation split carved from the P4 training data by the P4 rule (``scripts/analyse_p4.py``),
-never on its test users. The same functions serve requests and the evaluation.
+never on its test users. Items none of the similar users had (new ones, rare ones) follow, in the model's
+order (``ranked``). The same functions serve requests and the evaluation.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
+from scipy.special import expit
 
 TAU = 0.05  # weight of the events' log-likelihood: small, three events say little about a 64-d vector
 BETA = 10.0  # sharpness of the profile similarity
@@ -90,19 +92,19 @@ def build(users: np.ndarray, user_factors: np.ndarray, item_vectors: np.ndarray,
     return References(users, queries, log_norm, profiles, history)
 
 
-def scores(refs: References, item_vectors: np.ndarray, event_items: np.ndarray,
-           profile: np.ndarray | None, exclude_user: int | None = None) -> np.ndarray:
+def scores(refs: References, item_vectors: np.ndarray, event_items: np.ndarray, profile: np.ndarray | None,
+           exclude_user: int | None = None, tau: float = TAU, beta: float = BETA) -> np.ndarray:
     """Dense scores over the model's items for a visitor with these events (model item positions) and this
     profile text vector (raw; None when there is none). ``exclude_user``: the visitor's own model position,
     which must not count as their own neighbour."""
     log_w = np.zeros(len(refs.users), np.float64)
     if len(event_items):
         logits = item_vectors[event_items].astype(np.float64) @ refs.queries.T.astype(np.float64)  # (events, R)
-        log_w += TAU * (logits.sum(0) - len(event_items) * refs.log_norm)
+        log_w += tau * (logits.sum(0) - len(event_items) * refs.log_norm)
     if profile is not None and refs.profiles is not None:
         norm = float(np.linalg.norm(profile))
         if norm > 1e-8:
-            log_w += BETA * (refs.profiles @ (profile / norm).astype(np.float32))
+            log_w += beta * (refs.profiles @ (profile / norm).astype(np.float32))
     if exclude_user is not None:
         log_w[refs.users == exclude_user] = -np.inf
     if not np.isfinite(log_w).any():
@@ -110,3 +112,9 @@ def scores(refs: References, item_vectors: np.ndarray, event_items: np.ndarray,
     w = np.exp(log_w - log_w.max())
     w = (1 - SMOOTHING) * w / w.sum() + SMOOTHING * np.isfinite(log_w) / np.isfinite(log_w).sum()
     return refs.history.T @ w
+
+
+def ranked(mixture: np.ndarray, model_scores: np.ndarray) -> np.ndarray:
+    """One score order: items some similar user had come first, by ``1 + mixture``; items none of them had
+    (new ones, rare ones) after them, by the model's own score squashed into (0, 1)."""
+    return np.where(mixture > 0, 1.0 + mixture, expit(model_scores))

@@ -271,11 +271,8 @@ class Recommender:
         if user_id:
             with self.engine.connect() as conn:
                 events = self._events(conn, state, user_id)
+                vector, pos, strategy = self.user_vector(conn, state, user_id, events)
                 dense = None if query else self._few_events_scores(conn, state, user_id, events)
-                if dense is None:
-                    vector, pos, strategy = self.user_vector(conn, state, user_id, events)
-                else:
-                    vector, pos, strategy = None, state.model.user_positions.get(user_id), "personalized"
         else:
             events, (vector, pos, strategy) = [], (None, None, "popular")
         if query and state.model is not None and state.model.factors.item_map is not None:
@@ -287,8 +284,8 @@ class Recommender:
             seen = self._seen(state, pos, events)
             if seen:
                 eligible[list(seen)] = False
-        if dense is not None:
-            positions, scores = self._top_dense(state, dense, eligible, k)
+        if dense is not None and vector is not None:
+            positions, scores = self._top_few_events(state, dense, vector, pos, eligible, k)
         elif vector is None:
             positions, scores = self._popular(state, eligible, k)
             strategy = "popular"
@@ -317,21 +314,22 @@ class Recommender:
         order = np.lexsort((candidates, -counts))[:k]
         return candidates[order], counts[order].astype(np.float64)
 
-    @classmethod
-    def _top_dense(cls, state: State, scores: np.ndarray, eligible: np.ndarray, k: int):
-        """Top k eligible items by a dense score, ties (and items nobody scored) by popularity."""
-        candidates = np.flatnonzero(eligible & (scores > 0))
-        s = scores[candidates]
+    def _top_few_events(self, state: State, mixture: np.ndarray, vector: np.ndarray, pos: int | None,
+                        eligible: np.ndarray, k: int):
+        """Top k in ``neighbours.ranked`` order: the eligible items similar users had, by their mixture score
+        (ties by popularity), then, if fewer than k, the rest by the user's factor score."""
+        had = eligible & (mixture > 0)
+        candidates = np.flatnonzero(had)
+        s = mixture[candidates]
         if len(candidates) > 4 * k:
             keep = np.argpartition(-s, 4 * k)[: 4 * k]
             candidates, s = candidates[keep], s[keep]
         order = np.lexsort((candidates, -state.popularity[candidates], -s))[:k]
-        positions, top = candidates[order], s[order]
+        positions, top = candidates[order], 1.0 + s[order]
         if len(positions) < k:
-            rest = eligible.copy()
-            rest[positions] = False
-            more, _ = cls._popular(state, rest, k - len(positions))
-            positions, top = np.concatenate([positions, more]), np.concatenate([top, np.zeros(len(more))])
+            more, model_scores = self._top_k(state, vector, eligible & ~had, k - len(positions))
+            squashed = neighbours.ranked(np.zeros(len(more)), model_scores + state.model.score_offset(pos))
+            positions, top = np.concatenate([positions, more]), np.concatenate([top, squashed])
         return positions, top
 
     @staticmethod
@@ -345,23 +343,20 @@ class Recommender:
         state = self.state or self.refresh()
         with self.engine.connect() as conn:
             events = self._events(conn, state, user_id)
+            vector, pos, strategy = self.user_vector(conn, state, user_id, events)
             dense = self._few_events_scores(conn, state, user_id, events)
-            if dense is None:
-                vector, pos, strategy = self.user_vector(conn, state, user_id, events)
-            else:
-                vector, pos, strategy = None, None, "personalized"
         known, unknown = [], []
         for item_id in dict.fromkeys(item_ids):
             p = state.catalog.positions.get(item_id)
             (known if p is not None else unknown).append(p if p is not None else item_id)
         positions = np.array(known, np.int64)
-        if dense is not None:
-            scores = dense[positions]
-        elif vector is None:
+        if vector is None:
             scores = state.popularity[positions] if len(positions) else np.zeros(0)
         else:
             scores = self._scores(state, np.append(vector, 1.0).astype(np.float32), positions)
             scores = scores + state.model.score_offset(pos)
+            if dense is not None:
+                scores = neighbours.ranked(dense[positions], scores)
         # Equal scores (a model that cannot tell them apart): the more popular first.
         order = np.lexsort((-state.popularity[positions], -scores)) if len(positions) else np.zeros(0, np.int64)
         items = self._items(state, positions[order], np.asarray(scores)[order])

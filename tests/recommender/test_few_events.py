@@ -112,3 +112,21 @@ def test_more_events_than_the_threshold_use_the_factors(crowd):
         client.app.state.recommender.settings = settings
     assert strategy == "personalized" and factor_scores != neighbour_scores
     assert not {"i1", "i4", "i7"} & set(factor_ids)
+
+
+def test_items_no_similar_user_had_follow_in_the_models_order(crowd, packaged_encoder):
+    client, _ = crowd
+    client.post("/v1/items/batch", json={"items": [  # new since training: known by their text only
+        {"item_id": "new-espresso", "title": "Espresso machine, new model", "category": "c1", "price": 1.0},
+        {"item_id": "new-shoes", "title": "Trail running shoes, new model", "category": "c0", "price": 1.0}]})
+    client.post("/v1/embeddings/jobs", json={"target": "items"})
+    Worker(client.app.state.sessions, client.app.state.settings, encoder=packaged_encoder).run_once()
+    client.app.state.recommender.refresh()
+    strategy, ids, scores = _top(client, "light", k=100)
+    assert strategy == "personalized" and len(ids) == 59  # 60 + 2 new, less the 3 seen
+    assert ids[-2:] in (["new-espresso", "new-shoes"], ["new-shoes", "new-espresso"])
+    assert all(s > 1 for s in scores[:-2]) and all(0 < s < 1 for s in scores[-2:])
+    r = client.post("/v1/users/light/rank", json={"item_ids": ["new-shoes", "new-espresso", "i3"]},
+                    headers={"X-API-Key": READ_KEY}).json()
+    assert [i["item_id"] for i in r["items"]][0] == "i3"
+    assert [i["item_id"] for i in r["items"]][1:] == ids[-2:]  # the two routes agree
