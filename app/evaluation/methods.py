@@ -49,7 +49,8 @@ def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fiel
         item_vectors = np.hstack([f.item_factors, f.item_bias[:, None]]).astype(np.float32)
         indptr, items = neighbours.histories(data.users, data.items, data.n_users)
         chosen = neighbours.pick(indptr)
-        profiles = neighbours.unit_profiles(data.user_text, data.user_has_text)
+        uses_text = params.init == "semantic" or params.text_map  # the "no text" ablation reads no profile either
+        profiles = neighbours.unit_profiles(data.user_text, data.user_has_text) if uses_text else None
         refs = neighbours.build(chosen, f.user_factors, item_vectors, indptr, items,
                                 None if profiles is None else profiles[chosen])
 
@@ -58,7 +59,7 @@ def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fiel
             for row, u in enumerate(users):
                 if 0 < indptr[u + 1] - indptr[u] <= few_events_max and len(refs.users):
                     mixture = neighbours.scores(refs, item_vectors, items[indptr[u]: indptr[u + 1]],
-                                                None if data.user_text is None or not data.user_has_text[u]
+                                                None if profiles is None or not data.user_has_text[u]
                                                 else data.user_text[u], exclude_user=u)
                     out[row] = neighbours.ranked(mixture, out[row])
             return out
