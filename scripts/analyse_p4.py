@@ -9,9 +9,10 @@ and with the cold users moved to the average user; item-to-item co-occurrence fr
 (Steck 2019) at several L2 weights; and popularity among users of the same profile segment (k-means over the
 profile text vectors), which ignores the three events; cold users moved or shrunk toward the activity-weighted
 average user; and a user-kNN mixture weighting other users by profile similarity and by the likelihood of the
-three events. An exploration, not a protocol result: the settings here were chosen by looking at this split's
+three events: the service's few-event ranking (``app.recommender.neighbours``), what scripts/evaluate.py now
+reports for P4. An exploration, not a protocol result: the settings here were chosen by looking at this split's
 test figures, except the last row's, which come from a validation split carved from the training data by the
-same P4 rule (seed 2, the test users left out).
+same P4 rule (seed 2, the test users left out) and are the service's constants.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def main() -> None:
     report("popularity", methods.popularity(task)(users))
 
     f = fit(methods._train_data(task, ratings=False), TrainParams(objective="ranking"))
-    report("semrec (semantic init + text map), as evaluated", f.user_factors[users] @ f.item_factors.T + f.item_bias)
+    report("semrec factors alone (semantic init + text map)", f.user_factors[users] @ f.item_factors.T + f.item_bias)
     report("semrec item biases only (no personal term)", np.tile(f.item_bias, (len(users), 1)))
     events = np.bincount(task.users, minlength=task.n_users).astype(np.float64)
     mean_user = f.user_factors[events >= 10].mean(0)
