@@ -271,8 +271,11 @@ class Recommender:
         if user_id:
             with self.engine.connect() as conn:
                 events = self._events(conn, state, user_id)
-                vector, pos, strategy = self.user_vector(conn, state, user_id, events)
                 dense = None if query else self._few_events_scores(conn, state, user_id, events)
+                if dense is None:
+                    vector, pos, strategy = self.user_vector(conn, state, user_id, events)
+                else:
+                    vector, pos, strategy = None, state.model.user_positions.get(user_id), "personalized"
         else:
             events, (vector, pos, strategy) = [], (None, None, "popular")
         if query and state.model is not None and state.model.factors.item_map is not None:
@@ -284,8 +287,8 @@ class Recommender:
             seen = self._seen(state, pos, events)
             if seen:
                 eligible[list(seen)] = False
-        if dense is not None and vector is not None:
-            positions, scores = self._top_few_events(state, dense, vector, pos, eligible, k)
+        if dense is not None:
+            positions, scores = self._top_few_events(state, dense, user_id, pos, events, eligible, k)
         elif vector is None:
             positions, scores = self._popular(state, eligible, k)
             strategy = "popular"
@@ -314,7 +317,16 @@ class Recommender:
         order = np.lexsort((candidates, -counts))[:k]
         return candidates[order], counts[order].astype(np.float64)
 
-    def _top_few_events(self, state: State, mixture: np.ndarray, vector: np.ndarray, pos: int | None,
+    def _factors_of(self, state: State, user_id: str, pos: int | None, events: list) -> np.ndarray:
+        """A user's factor vector, their new events folded in: for a few-event user, only when items none of
+        their similar users had must be ranked (a fold-in costs far more than the neighbours do)."""
+        model = state.model
+        if not events:
+            return model.factors.user_factors[pos]
+        prior = model.factors.user_factors[pos] if pos is not None else model.mean_user
+        return self._fold_in(user_id, state, prior, events)
+
+    def _top_few_events(self, state: State, mixture: np.ndarray, user_id: str, pos: int | None, events: list,
                         eligible: np.ndarray, k: int):
         """Top k in ``neighbours.ranked`` order: the eligible items similar users had, by their mixture score
         (ties by popularity), then, if fewer than k, the rest by the user's factor score."""
@@ -327,6 +339,7 @@ class Recommender:
         order = np.lexsort((candidates, -state.popularity[candidates], -s))[:k]
         positions, top = candidates[order], 1.0 + s[order]
         if len(positions) < k:
+            vector = self._factors_of(state, user_id, pos, events)
             more, model_scores = self._top_k(state, vector, eligible & ~had, k - len(positions))
             squashed = neighbours.ranked(np.zeros(len(more)), model_scores + state.model.score_offset(pos))
             positions, top = np.concatenate([positions, more]), np.concatenate([top, squashed])
@@ -343,20 +356,28 @@ class Recommender:
         state = self.state or self.refresh()
         with self.engine.connect() as conn:
             events = self._events(conn, state, user_id)
-            vector, pos, strategy = self.user_vector(conn, state, user_id, events)
             dense = self._few_events_scores(conn, state, user_id, events)
+            if dense is None:
+                vector, pos, strategy = self.user_vector(conn, state, user_id, events)
+            else:
+                vector, pos, strategy = None, state.model.user_positions.get(user_id), "personalized"
         known, unknown = [], []
         for item_id in dict.fromkeys(item_ids):
             p = state.catalog.positions.get(item_id)
             (known if p is not None else unknown).append(p if p is not None else item_id)
         positions = np.array(known, np.int64)
-        if vector is None:
+        if dense is not None:
+            scores = 1.0 + dense[positions]
+            rest = dense[positions] <= 0  # items none of the similar users had: in the model's order
+            if rest.any():
+                vector = self._factors_of(state, user_id, pos, events)
+                model_scores = self._scores(state, np.append(vector, 1.0).astype(np.float32), positions[rest])
+                scores[rest] = neighbours.ranked(np.zeros(rest.sum()), model_scores + state.model.score_offset(pos))
+        elif vector is None:
             scores = state.popularity[positions] if len(positions) else np.zeros(0)
         else:
             scores = self._scores(state, np.append(vector, 1.0).astype(np.float32), positions)
             scores = scores + state.model.score_offset(pos)
-            if dense is not None:
-                scores = neighbours.ranked(dense[positions], scores)
         # Equal scores (a model that cannot tell them apart): the more popular first.
         order = np.lexsort((-state.popularity[positions], -scores)) if len(positions) else np.zeros(0, np.int64)
         items = self._items(state, positions[order], np.asarray(scores)[order])
