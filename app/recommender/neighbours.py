@@ -99,8 +99,8 @@ def scores(refs: References, item_vectors: np.ndarray, event_items: np.ndarray, 
     which must not count as their own neighbour."""
     log_w = np.zeros(len(refs.users), np.float64)
     if len(event_items):
-        logits = item_vectors[event_items].astype(np.float64) @ refs.queries.T.astype(np.float64)  # (events, R)
-        log_w += tau * (logits.sum(0) - len(event_items) * refs.log_norm)
+        logits = (item_vectors[event_items] @ refs.queries.T).sum(0, dtype=np.float64)  # summed over the events
+        log_w += tau * (logits - len(event_items) * refs.log_norm)
     if profile is not None and refs.profiles is not None:
         norm = float(np.linalg.norm(profile))
         if norm > 1e-8:
