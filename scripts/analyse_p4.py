@@ -25,7 +25,7 @@ import numpy as np
 from app.encoder.model import Encoder
 from app.evaluation import datasets, methods
 from app.evaluation.protocols import Indexed, p4_cold_users, ranking_metrics
-from app.recommender import neighbours
+from app.recommender import neighbours, serving
 from app.trainer.model import TrainParams, fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,10 +115,8 @@ def main() -> None:
 
 
 def _references(f, data):
-    item_vectors = np.hstack([f.item_factors, f.item_bias[:, None]]).astype(np.float32)
-    indptr, items = neighbours.histories(data.users, data.items, data.n_users)
-    chosen = neighbours.pick(indptr)
-    profiles = neighbours.unit_profiles(data.user_text, data.user_has_text)[chosen]
+    item_vectors, _ = serving.item_vectors(f)
+    indptr, items, chosen, profiles = neighbours.choose(data)
     return neighbours.build(chosen, f.user_factors, item_vectors, indptr, items, profiles), item_vectors, \
         (indptr, items)
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from app.core.config import Settings
 from app.evaluation.protocols import Task
-from app.recommender import neighbours
+from app.recommender import neighbours, serving
 from app.trainer.model import TrainData, TrainParams, fit
 
 
@@ -46,13 +46,11 @@ def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fiel
     def fit_task(task: Task):
         data = _train_data(task, ratings=False)
         f = fit(data, replace(params, objective="ranking"))
-        item_vectors = np.hstack([f.item_factors, f.item_bias[:, None]]).astype(np.float32)
-        indptr, items = neighbours.histories(data.users, data.items, data.n_users)
-        chosen = neighbours.pick(indptr)
-        uses_text = params.init == "semantic" or params.text_map  # the "no text" ablation reads no profile either
-        profiles = neighbours.unit_profiles(data.user_text, data.user_has_text) if uses_text else None
-        refs = neighbours.build(chosen, f.user_factors, item_vectors, indptr, items,
-                                None if profiles is None else profiles[chosen])
+        item_vectors, _ = serving.item_vectors(f)
+        indptr, items, chosen, profiles = neighbours.choose(data)
+        if not (params.init == "semantic" or params.text_map):  # the "no text" ablation reads no profile either
+            profiles = None
+        refs = neighbours.build(chosen, f.user_factors, item_vectors, indptr, items, profiles)
 
         def score(users):
             out = f.user_factors[users] @ f.item_factors.T + f.item_bias

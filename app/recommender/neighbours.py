@@ -20,6 +20,8 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.special import expit
 
+from app.trainer.model import TrainData
+
 TAU = 0.05  # weight of the events' log-likelihood: small, three events say little about a 64-d vector
 BETA = 10.0  # sharpness of the profile similarity
 MIN_EVENTS = 10  # a reference user has at least this many training items
@@ -43,6 +45,16 @@ def histories(users: np.ndarray, items: np.ndarray, n_users: int) -> tuple[np.nd
     order = np.argsort(users, kind="stable")
     indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n_users))])
     return indptr.astype(np.int64), items[order].astype(np.int32)
+
+
+def choose(data: TrainData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """What a version keeps for this: every user's training items (indptr, items), the reference users and
+    their unit profile vectors (None without user text)."""
+    indptr, items = histories(data.users, data.items, data.n_users)
+    chosen = pick(indptr)
+    has_text = None if data.user_has_text is None else data.user_has_text[chosen]
+    profiles = None if data.user_text is None else unit_profiles(data.user_text[chosen], has_text)
+    return indptr, items, chosen, profiles
 
 
 def pick(indptr: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -107,10 +119,11 @@ def scores(refs: References, item_vectors: np.ndarray, event_items: np.ndarray, 
             log_w += beta * (refs.profiles @ (profile / norm).astype(np.float32))
     if exclude_user is not None:
         log_w[refs.users == exclude_user] = -np.inf
-    if not np.isfinite(log_w).any():
+    counted = np.isfinite(log_w)
+    if not counted.any():
         return np.zeros(refs.history.shape[1])
     w = np.exp(log_w - log_w.max())
-    w = (1 - SMOOTHING) * w / w.sum() + SMOOTHING * np.isfinite(log_w) / np.isfinite(log_w).sum()
+    w = (1 - SMOOTHING) * w / w.sum() + SMOOTHING * counted / counted.sum()
     return refs.history.T @ w
 
 

@@ -163,11 +163,8 @@ class Recommender:
         if model is None:
             return None, None, "popular"
         pos = model.user_positions.get(user_id)
-        if pos is not None and not events:
-            return model.factors.user_factors[pos], pos, "personalized"
-        if events:
-            prior = model.factors.user_factors[pos] if pos is not None else model.mean_user
-            return self._fold_in(user_id, state, prior, events), pos, "personalized"
+        if pos is not None or events:
+            return self._factors_of(state, user_id, pos, events), pos, "personalized"
         text = self._user_text_vector(conn, model, user_id)
         if text is not None:
             f = model.factors
@@ -318,8 +315,9 @@ class Recommender:
         return candidates[order], counts[order].astype(np.float64)
 
     def _factors_of(self, state: State, user_id: str, pos: int | None, events: list) -> np.ndarray:
-        """A user's factor vector, their new events folded in: for a few-event user, only when items none of
-        their similar users had must be ranked (a fold-in costs far more than the neighbours do)."""
+        """A known user's trained factors, or a fold-in of their new events from them (from the average user
+        for someone the model does not know). Few-event users need it only for items none of their similar
+        users had: a fold-in costs far more than the neighbours do."""
         model = state.model
         if not events:
             return model.factors.user_factors[pos]

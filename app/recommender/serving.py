@@ -11,6 +11,7 @@ import numpy as np
 
 from app.index.faiss_index import ItemIndex
 from app.recommender import neighbours
+from app.trainer.model import Factors
 from app.trainer.versions import Trained
 from app.trainer.versions import load as load_trained
 
@@ -53,8 +54,8 @@ def index_paths(artifact: Path) -> tuple[Path, Path]:
     return artifact.with_suffix(".faiss"), artifact.with_suffix(".similar.faiss")
 
 
-def item_vectors(trained: Trained) -> tuple[np.ndarray, np.ndarray]:
-    f = trained.factors
+def item_vectors(f: Factors) -> tuple[np.ndarray, np.ndarray]:
+    """([q_i, b_i], q_i / ||q_i||): what the main index and the similar-items index hold."""
     scores = np.hstack([f.item_factors, f.item_bias[:, None]]).astype(np.float32)
     norms = np.linalg.norm(f.item_factors, axis=1, keepdims=True)
     return scores, (f.item_factors / np.maximum(norms, 1e-8)).astype(np.float32)
@@ -62,7 +63,7 @@ def item_vectors(trained: Trained) -> tuple[np.ndarray, np.ndarray]:
 
 def build_indexes(artifact: Path, trained: Trained, exact_max: int) -> tuple[ItemIndex, ItemIndex]:
     """Build both indexes and save them beside the artifact (the training job does this once)."""
-    scores, directions = item_vectors(trained)
+    scores, directions = item_vectors(trained.factors)
     index, similar = ItemIndex.build(scores, exact_max), ItemIndex.build(directions, exact_max)
     main_path, similar_path = index_paths(artifact)
     index.save(main_path)
@@ -73,7 +74,7 @@ def build_indexes(artifact: Path, trained: Trained, exact_max: int) -> tuple[Ite
 def load(version: str, artifact: Path, exact_max: int, ef_search: int | None = None) -> ServingModel:
     trained = load_trained(artifact)
     main_path, similar_path = index_paths(artifact)
-    scores, directions = item_vectors(trained)
+    scores, directions = item_vectors(trained.factors)
     if not (main_path.exists() and similar_path.exists()):
         build_indexes(artifact, trained, exact_max)
     index = ItemIndex.load(main_path, scores, ef_search)

@@ -53,12 +53,10 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     factors = fit(data, p, callback=on_epoch)
     version = f"{utcnow():%Y%m%d-%H%M%S}-{ctx.job.job_id[:8]}"
     path = versions.artifact_path(settings.data_dir, version)
-    indptr, seen_items = neighbours.histories(data.users, data.items, data.n_users)
-    references = neighbours.pick(indptr)
-    profiles = neighbours.unit_profiles(data.user_text, data.user_has_text)
+    indptr, seen_items, references, profiles = neighbours.choose(data)
     trained = versions.Trained(factors, loaded.user_ids, loaded.item_ids, embedded["model"],
                                trained_until.isoformat(), float(np.mean(factors.predict(data.users, data.items))),
-                               indptr, seen_items, references, None if profiles is None else profiles[references])
+                               indptr, seen_items, references, profiles)
     versions.save(path, trained)
     build_indexes(path, trained, settings.index_exact_max)  # FAISS indexes beside the version, built once
 
