@@ -1,0 +1,411 @@
+"""The evaluation through the service (shared PROTOCOLS.md, "Through the service"): one protocol's split,
+run the way a storefront uses semrec, over HTTP only.
+
+A fresh store, ``python -m app`` on a free port (and ``python -m app.worker`` on PostgreSQL, where the API
+runs no jobs), the catalog, users and the split's *training* events posted in batches, one training job with
+default parameters, then the recommendation routes asked right after the job reports ``succeeded``. The figures
+come from the protocol module's own ``ranking_metrics`` over the ids the service returned, so they compare
+with ``scripts/evaluate.py``'s library figures: same split functions, same metric code.
+
+    with spawned_service(database_url=None) as svc:
+        result = run_protocol(svc, "P2", ds, ix, data_root)
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from app.evaluation.datasets import ML100K_GENRES, Dataset
+from app.evaluation.protocols import Indexed, RankingSplit, p2_temporal, p3_cold_items, p4_cold_users, ranking_metrics
+
+SPLITS = {"P2": p2_temporal, "P3": p3_cold_items, "P4": p4_cold_users}
+KS = {"P2": (10, 20), "P3": (10,), "P4": (10,)}
+BATCH = 10_000  # the API's batch limit
+MAX_TEXT = 20_000  # the API's text field limit
+KEY = "eval-key"
+
+
+# ---------------------------------------------------------------- the service process
+
+
+@dataclass
+class Service:
+    url: str
+    key: str
+    database: str  # "sqlite" or "postgresql"
+    client: httpx.Client
+    log: Path  # the server's (and worker's) stdout and stderr
+
+    def call(self, method: str, path: str, **kw) -> httpx.Response:
+        return self.client.request(method, path, **kw)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@contextmanager
+def spawned_service(database_url: str | None = None, source: Path | None = None,
+                    ready_timeout_s: float = 120) -> Iterator[Service]:
+    """``python -m app`` on a fresh store: a SQLite file in a temporary data dir, or, given a PostgreSQL URL
+    (of any database on the server, used to connect for CREATE/DROP), a new database on that server, dropped
+    afterwards; on PostgreSQL a ``python -m app.worker`` runs the jobs. ``source``: the folder whose ``app``
+    package runs (default: the current one's)."""
+    tmp = Path(tempfile.mkdtemp(prefix="semrec-eval-service-"))
+    admin_url, dbname = None, None
+    if database_url and database_url.startswith(("postgres://", "postgresql")):
+        import psycopg
+
+        admin_url = database_url.replace("postgresql+psycopg://", "postgresql://").replace("postgres://",
+                                                                                            "postgresql://", 1)
+        dbname = f"semrec_eval_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        db_url = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{dbname}"
+    elif database_url:
+        raise ValueError("--database-url takes a postgresql:// URL (SQLite is the default: a fresh file)")
+    else:
+        db_url = f"sqlite:///{tmp}/semrec.db"
+    port = _free_port()
+    env = {**os.environ, "SEMREC_DATABASE_URL": db_url, "SEMREC_DATA_DIR": str(tmp),
+           "SEMREC_API_KEYS": f"{KEY}:write"}
+    env.pop("SEMREC_API_KEYS_FILE", None)
+    log_path = tmp / "service.log"
+    log = log_path.open("ab")
+    cwd = source or Path.cwd()
+    procs = [subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], env=env, stdout=log,
+                              stderr=subprocess.STDOUT, cwd=cwd)]
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout_s
+        while True:
+            if procs[0].poll() is not None:
+                raise RuntimeError(f"the service exited ({procs[0].returncode}):\n{log_tail(log_path)}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the service was not ready within {ready_timeout_s:.0f} s:\n{log_tail(log_path)}")
+            time.sleep(0.2)
+        if dbname:  # the schema is current now (the API migrated it), so the worker starts on it
+            procs.append(subprocess.Popen([sys.executable, "-m", "app.worker"], env=env, stdout=log,
+                                          stderr=subprocess.STDOUT, cwd=cwd))
+        limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+        with httpx.Client(base_url=url, headers={"X-API-Key": KEY}, timeout=600, limits=limits) as client:
+            try:
+                yield Service(url, KEY, "postgresql" if dbname else "sqlite", client, log_path)
+            except (RuntimeError, httpx.HTTPError) as exc:  # the server's side of it, before the log goes
+                raise RuntimeError(f"{exc}\nservice log, last lines:\n{log_tail(log_path, 8)}") from exc
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        if dbname:
+            import psycopg
+
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+# ---------------------------------------------------------------- what is posted
+
+
+def item_records(ds: Dataset, ix: Indexed, data_root: Path) -> list[dict]:
+    """The catalog of the data set's items as the API takes it: title, category, description (and brand,
+    price), read from the raw files where the loader folded them into one text."""
+    if ds.name == "ml-100k":
+        out = []
+        rows = {line.split("|")[0]: line.split("|")
+                for line in (data_root / "ml-100k" / "u.item").read_text(encoding="latin-1").splitlines()}
+        for item_id in ix.item_ids:
+            parts = rows[item_id]
+            genres = [g for g, flag in zip(ML100K_GENRES, parts[5:24], strict=True) if flag == "1" and g != "unknown"]
+            year = parts[2][-4:] if parts[2] else ""
+            out.append({"item_id": item_id, "title": parts[1] or item_id, "category": genres[0] if genres else None,
+                        "description": f"Genres: {', '.join(genres) or 'unknown'}." + (f" Released {year}." if year
+                                                                                        else ""),
+                        "attributes": {"year": int(year)} if year.isdigit() else {}})
+        return out
+    if ds.name == "amazon-giftcards":
+        meta = {}
+        with gzip.open(data_root / "amazon2018-giftcards" / "meta_Gift_Cards.json.gz", "rt") as f:
+            for line in f:
+                m = json.loads(line)
+                meta[m["asin"]] = m
+        out = []
+        for item_id in ix.item_ids:
+            m = meta.get(item_id, {})
+            record = {"item_id": item_id, "title": (m.get("title") or "").strip() or item_id,
+                      "category": ", ".join(c for c in m.get("category", []) if c != "Gift Cards")[:256] or None,
+                      "description": " ".join(m.get("description", []))[:1000] or None,
+                      "attributes": {"brand": m["brand"][:200]} if m.get("brand") else {}}
+            price = (m.get("price") or "").replace("$", "").replace(",", "").strip()
+            try:
+                record["price"] = float(price)
+            except ValueError:
+                pass
+            out.append(record)
+        return out
+    return [{"item_id": i, "title": (ds.item_text.get(i) or i)[:MAX_TEXT]} for i in ix.item_ids]
+
+
+def user_records(ix: Indexed) -> list[dict]:
+    """Users with a profile text (ML-100K demographics); the others are created bare by their events."""
+    return [{"user_id": u, "profile_text": t[:MAX_TEXT]} for u, t in zip(ix.user_ids, ix.user_texts, strict=True)
+            if t]
+
+
+def review_texts(ds: Dataset, data_root: Path) -> dict[tuple[str, str], str]:
+    """(user, item) -> the review text, for data sets whose events carry one (Amazon), with the loader's rule
+    for repeated pairs (the last one wins)."""
+    if ds.name != "amazon-giftcards":
+        return {}
+    texts = {}
+    with gzip.open(data_root / "amazon2018-giftcards" / "Gift_Cards_5.json.gz", "rt") as f:
+        for line in f:
+            r = json.loads(line)
+            texts[(r["reviewerID"], r["asin"])] = (r.get("reviewText") or "").strip()[:MAX_TEXT]
+    return texts
+
+
+def training_events(ds: Dataset, split: RankingSplit, texts: dict[tuple[str, str], str]) -> list[dict]:
+    """The split's training events only, as star ratings with their original time and review text."""
+    out = []
+    for e in np.flatnonzero(split.train):
+        user, item = str(ds.users[e]), str(ds.items[e])
+        event = {"user_id": user, "item_id": item, "type": "rating", "value": float(ds.ratings[e]),
+                 "timestamp": datetime.fromtimestamp(int(ds.timestamps[e]), UTC).isoformat(),
+                 "event_id": f"{user}:{item}"}
+        if texts.get((user, item)):
+            event["text"] = texts[(user, item)]
+        out.append(event)
+    return out
+
+
+# ---------------------------------------------------------------- the figures
+
+
+def service_metrics(lists: dict[int, list[int]], split: RankingSplit, ix: Indexed, ks: tuple[int, ...]) -> dict:
+    """The protocol module's ``ranking_metrics`` over the lists the service returned (item indexes, best
+    first). The returned items get descending scores; every other item -inf. So that a short or empty list is
+    not topped up by the metric's tie-break with items the service never named, ``max(ks)`` phantom items
+    (never relevant) score just above -inf and fill it."""
+    kmax = max(ks)
+    n_items = len(ix.item_ids)
+    users = split.eval_users
+    scores = np.full((len(users), n_items + kmax), -np.inf)
+    scores[:, n_items:] = -1e300
+    for row, user in enumerate(users):
+        ranked = lists.get(int(user), [])[:kmax]
+        scores[row, ranked] = np.arange(len(ranked), 0, -1, dtype=np.float64)
+    if split.candidates is not None:
+        split = replace(split, candidates=np.concatenate([split.candidates, np.arange(n_items, n_items + kmax)]))
+    return ranking_metrics(scores, users, split, ix, ks)
+
+
+# ---------------------------------------------------------------- one protocol through the service
+
+
+@dataclass
+class Answers:
+    """What the query phase saw, for the report."""
+
+    statuses: Counter = field(default_factory=Counter)
+    strategies: Counter = field(default_factory=Counter)
+    version_mismatch: int = 0  # answers whose model_version is not the job's
+    versions_seen: Counter = field(default_factory=Counter)
+    empty: int = 0
+    short: int = 0  # fewer items than asked for
+    seen_returned: int = 0  # training items of the user in a list that should leave them out
+    unknown_ids: int = 0  # ids in the answer the evaluation does not know
+    non_finite_scores: int = 0
+    first_mismatch_after_s: float | None = None
+    last_mismatch_after_s: float | None = None
+
+    def as_dict(self) -> dict:
+        return {"requests": sum(self.statuses.values()), "statuses": {str(k): v for k, v in self.statuses.items()},
+                "non_200": sum(v for k, v in self.statuses.items() if k != 200),
+                "model_version_mismatch": self.version_mismatch,
+                "versions_seen": dict(self.versions_seen), "strategies": dict(self.strategies),
+                "empty_lists": self.empty, "short_lists": self.short, "seen_items_returned": self.seen_returned,
+                "unknown_ids_returned": self.unknown_ids, "non_finite_scores": self.non_finite_scores,
+                "first_mismatch_after_s": self.first_mismatch_after_s,
+                "last_mismatch_after_s": self.last_mismatch_after_s}
+
+
+def _post_batches(svc: Service, path: str, key: str, records: list[dict]) -> dict:
+    totals: Counter = Counter()
+    for start in range(0, len(records), BATCH):
+        r = svc.call("POST", path, json={key: records[start:start + BATCH]})
+        if r.status_code != 200:
+            raise RuntimeError(f"POST {path}: {r.status_code} {r.text[:500]}")
+        totals.update({k: v for k, v in r.json().items() if isinstance(v, int)})
+    return dict(totals)
+
+
+def _train(svc: Service, log=print, poll_s: float = 0.25, timeout_s: float = 3600) -> dict:
+    r = svc.call("POST", "/v1/training/jobs", json={})
+    if r.status_code != 202:
+        raise RuntimeError(f"POST /v1/training/jobs: {r.status_code} {r.text[:500]}")
+    job_id, last, started = r.json()["job_id"], None, time.monotonic()
+    last_at, deadline = started, started + timeout_s
+    while True:
+        job = svc.call("GET", f"/v1/jobs/{job_id}").json()
+        shown = (job["status"], job["progress"]["total"])  # a new status or step, or every 10 s
+        if shown != last or time.monotonic() - last_at > 10 or job["status"] in ("succeeded", "failed"):
+            log(f"      job {job_id[:8]} {job['status']:9s} {job['progress']['done']}/{job['progress']['total']}"
+                f"  ({time.monotonic() - started:.0f} s)")
+            last, last_at = shown, time.monotonic()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"training job {job_id} not done within {timeout_s:.0f} s")
+        time.sleep(poll_s)
+
+
+def run_protocol(svc: Service, protocol: str, ds: Dataset, ix: Indexed, data_root: Path, concurrency: int = 4,
+                 log=print) -> dict:
+    """Post the protocol's training data to a fresh service, train once with defaults, ask the routes."""
+    split = SPLITS[protocol](ix)
+    ks = KS[protocol]
+    phases: dict[str, float] = {}
+
+    start = time.perf_counter()
+    items = item_records(ds, ix, data_root)
+    events = training_events(ds, split, review_texts(ds, data_root))
+    users = user_records(ix)  # every profile the data has (P4's cold users keep theirs), as a shop holds them
+    ingest = {"items": _post_batches(svc, "/v1/items/batch", "items", items),
+              "users": _post_batches(svc, "/v1/users/batch", "users", users) if users else {},
+              "interactions": _post_batches(svc, "/v1/interactions", "interactions", events),
+              "events_with_text": sum(1 for e in events if "text" in e)}
+    phases["ingest_s"] = time.perf_counter() - start
+    log(f"      ingest: {len(items)} items, {len(users)} users with text, {len(events)} training events "
+        f"({ingest['events_with_text']} with text) in {phases['ingest_s']:.1f} s")
+
+    start = time.perf_counter()
+    job = _train(svc, log)
+    phases["train_s"] = time.perf_counter() - start
+    succeeded_at = time.perf_counter()
+    result = {"users": int(len(split.eval_users)), "train_events": len(events), "ingest": ingest,
+              "job": {k: job.get(k) for k in ("job_id", "status", "error", "result", "params", "attempts")}}
+    if job["status"] != "succeeded":
+        phases["query_s"] = 0.0
+        result["phases"] = {k: round(v, 2) for k, v in phases.items()}
+        result["error"] = f"training job {job['status']}: {job.get('error')}"
+        log(f"      {result['error']}")
+        return result
+    version = (job.get("result") or {}).get("model_version")
+    log(f"      trained {version} in {phases['train_s']:.1f} s; asking {len(split.eval_users)} users")
+
+    index_of = {item_id: n for n, item_id in enumerate(ix.item_ids)}
+    train_items: dict[int, set[int]] = {}
+    for u, i in zip(ix.u[split.train], ix.i[split.train], strict=True):
+        train_items.setdefault(int(u), set()).add(int(i))
+    answers = Answers()
+    cold_ids = [ix.item_ids[i] for i in split.candidates] if split.candidates is not None else []
+
+    def ask(user: int) -> tuple[int, dict[int, list[int]], list[tuple]]:
+        user_id = ix.user_ids[user]
+        if protocol == "P3":
+            requests = [("rank", None, lambda: svc.call("POST", f"/v1/users/{user_id}/rank",
+                                                         json={"item_ids": cold_ids}))]
+        else:
+            requests = [("recs", k, lambda k=k: svc.call("GET", f"/v1/users/{user_id}/recommendations",
+                                                         params={"k": k})) for k in ks]
+        lists, seen = {}, []
+        for _name, k, send in requests:
+            r = send()
+            at = time.perf_counter() - succeeded_at
+            body = r.json() if r.status_code == 200 else {}
+            ids = [it["item_id"] for it in body.get("items", [])]
+            seen.append((r.status_code, body.get("model_version"), body.get("strategy"), ids,
+                         [it.get("score") for it in body.get("items", [])], k, at))
+            lists[k] = [index_of[i] for i in ids if i in index_of]
+        return user, lists, seen
+
+    start = time.perf_counter()
+    by_k: dict[int | None, dict[int, list[int]]] = {}
+    with ThreadPoolExecutor(concurrency) as pool:
+        for user, lists, seen in pool.map(ask, split.eval_users.tolist()):
+            for k, ranked in lists.items():
+                by_k.setdefault(k, {})[user] = ranked
+            for status, got_version, strategy, ids, scores, k, at in seen:
+                answers.statuses[status] += 1
+                if status != 200:
+                    continue
+                answers.strategies[strategy] += 1
+                answers.versions_seen[str(got_version)] += 1
+                if got_version != version:
+                    answers.version_mismatch += 1
+                    answers.first_mismatch_after_s = min(answers.first_mismatch_after_s or at, at)
+                    answers.last_mismatch_after_s = max(answers.last_mismatch_after_s or 0.0, at)
+                want = len(cold_ids) if k is None else k
+                answers.empty += not ids
+                answers.short += len(ids) < want
+                answers.unknown_ids += sum(1 for i in ids if i not in index_of)
+                answers.non_finite_scores += sum(1 for s in scores if not (isinstance(s, int | float)
+                                                                           and math.isfinite(s)))
+                if protocol != "P3":
+                    answers.seen_returned += sum(1 for i in ids if index_of.get(i) in train_items.get(user, ()))
+    phases["query_s"] = time.perf_counter() - start
+
+    metrics = {}
+    if protocol == "P3":
+        metrics.update(service_metrics(by_k[None], split, ix, ks))
+    else:
+        for k in ks:
+            metrics.update(service_metrics(by_k[k], split, ix, (k,)))
+    result.update(metrics)
+    result["model_version"] = version
+    result["answers"] = answers.as_dict()
+    result["phases"] = {k: round(v, 2) for k, v in phases.items()}
+    a = result["answers"]
+    log(f"      {protocol}: " + "  ".join(f"{m} {v:.4f}" for m, v in metrics.items())
+        + f"  | {a['requests']} requests in {phases['query_s']:.1f} s, non-200 {a['non_200']}, "
+          f"version mismatch {a['model_version_mismatch']}, empty {a['empty_lists']}, strategies {a['strategies']}")
+    return result
+
+
+def smoke_slice(ds: Dataset, n_users: int) -> Dataset:
+    """The first ``n_users`` users in id order with all their events (as scripts/evaluate.py --smoke)."""
+    keep = set(sorted(np.unique(ds.users), key=lambda u: int(u) if u.isdigit() else u)[:n_users])
+    small = ds.subset(np.array([u in keep for u in ds.users]))
+    small.user_text = ds.user_text
+    return small

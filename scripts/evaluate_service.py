@@ -1,0 +1,226 @@
+"""The evaluation through the service (shared PROTOCOLS.md, "Through the service"): P2, P3 and P4 on every
+data set, each on a fresh store, over HTTP only, as a storefront uses semrec.
+
+For each data set and protocol: start `python -m app` on a fresh store (a SQLite file in a temporary data dir;
+with --database-url a new database on that PostgreSQL server, plus `python -m app.worker`), post the catalog,
+the users' profile texts and the split's training events (star ratings with their time and review text), run
+ONE training job with default parameters (body {}), and right after it reports `succeeded` ask
+`GET /v1/users/{id}/recommendations` (P2: k=10 and k=20; P4: k=10) or `POST /v1/users/{id}/rank` over the
+cold items (P3). The splits and the metric code are app.evaluation.protocols', so the figures stand next to
+scripts/evaluate.py's (read from docs/evaluation.json). Also counted: non-200 answers, answers whose
+model_version is not the job's, empty and short lists, seen items returned; wall time per phase.
+
+    python scripts/evaluate_service.py                            # everything -> docs/evaluation-service.*
+    python scripts/evaluate_service.py --datasets ml-100k --protocols P2
+    python scripts/evaluate_service.py --database-url postgresql://postgres@127.0.0.1:5432/test
+    python scripts/evaluate_service.py --smoke --out /tmp/svc     # 100 users a data set, for the test
+    python scripts/evaluate_service.py --docs-only                # rewrite the .md and evaluation.md's section
+
+The default --out also rewrites the "Through the service" section of docs/evaluation.md (scripts/evaluate.py
+rewrites that file whole: run this one after it, or with --docs-only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.evaluation import datasets  # noqa: E402
+from app.evaluation.protocols import Indexed  # noqa: E402
+from app.evaluation.service_run import KS, run_protocol, smoke_slice, spawned_service  # noqa: E402
+
+DEFAULT_OUT = ROOT / "docs" / "evaluation-service"
+LIBRARY_METHOD = "semrec: semantic init + text map"  # the library run with the trainer's default parameters
+BEGIN, END = "<!-- evaluate_service:begin -->", "<!-- evaluate_service:end -->"
+
+
+def library_figures(path: Path) -> dict:
+    """{data set: {protocol: {"semrec": {...}, "best peer": (name, {...})}}} from scripts/evaluate.py's JSON."""
+    if not path.is_file():
+        return {}
+    report = json.loads(path.read_text())
+    out = {}
+    for ds_name, protocols in report.get("results", {}).items():
+        for protocol, methods in protocols.items():
+            if protocol not in KS or "_skipped" in methods:
+                continue
+            peers = {n: r for n, r in methods.items()
+                     if not n.startswith(("_", "semrec")) and "ndcg@10" in r and n != "random"}
+            best = max(peers, key=lambda n: peers[n]["ndcg@10"]) if peers else None
+            out.setdefault(ds_name, {})[protocol] = {
+                "semrec": {k: v for k, v in methods.get(LIBRARY_METHOD, {}).items() if "@" in k},
+                "best_peer": [best, {k: v for k, v in peers[best].items() if "@" in k}] if best else None,
+                "users": methods.get("_users")}
+    return out
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "numpy", "transformers", "faiss-cpu", "fastapi", "sqlalchemy", "httpx"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "app", "migrations"],
+                               cwd=ROOT, capture_output=True, text=True).stdout.split("\n")
+        out["semrec"] = commit + (f" + uncommitted changes in {sum(1 for d in dirty if d.strip())} files of app/, "
+                                  "migrations/" if any(d.strip() for d in dirty) else "")
+    except (OSError, subprocess.CalledProcessError):
+        out["semrec"] = "unknown"
+    return out
+
+
+def _metric_names(protocol: str) -> list[str]:
+    return [f"{m}@{k}" for k in KS[protocol] for m in ("recall", "ndcg")]
+
+
+def markdown_tables(report: dict) -> list[str]:
+    """The figures table (service next to library) and the defects/timings table."""
+    lines = ["| data set | protocol | users | metric | service | library (semrec defaults) | best library peer |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    checks = ["| data set | protocol | requests | non-200 | model_version ≠ job's | empty | short | seen returned "
+              "| strategies | ingest s | train s | query s |", "| --- |" * 1 + " --- |" * 11]
+    library = report.get("library", {})
+    for ds_name, protocols in report["results"].items():
+        for protocol, r in protocols.items():
+            lib = library.get(ds_name, {}).get(protocol, {})
+            if "error" in r and not any("@" in k for k in r):
+                lines.append(f"| {ds_name} | {protocol} | {r.get('users', '')} | — | failed: {r['error'][:120]} "
+                             "| | |")
+            else:
+                for m in _metric_names(protocol):
+                    peer = lib.get("best_peer")
+                    lines.append(f"| {ds_name} | {protocol} | {r.get('users', '')} | {m} | **{r[m]:.4f}** | "
+                                 + (f"{lib['semrec'][m]:.4f}" if m in lib.get("semrec", {}) else "—") + " | "
+                                 + (f"{peer[1][m]:.4f} ({peer[0]})" if peer and m in peer[1] else "—") + " |")
+            a, ph = r.get("answers", {}), r.get("phases", {})
+            strategies = ", ".join(f"{k} {v}" for k, v in sorted(a.get("strategies", {}).items()))
+            checks.append(f"| {ds_name} | {protocol} | {a.get('requests', 0)} | {a.get('non_200', '—')} | "
+                          f"{a.get('model_version_mismatch', '—')} | {a.get('empty_lists', '—')} | "
+                          f"{a.get('short_lists', '—')} | {a.get('seen_items_returned', '—')} | {strategies} | "
+                          f"{ph.get('ingest_s', 0):.1f} | {ph.get('train_s', 0):.1f} | {ph.get('query_s', 0):.1f} |")
+    return lines + [""] + checks
+
+
+def write_outputs(out: Path, report: dict, evaluation_md: Path | None) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    head = [f"Command: `{report['command']}`  ", f"Run: {report['started_at']}, {report['seconds']:.0f} s, "
+            f"store {report['database']}  ",
+            "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + "  ",
+            f"Library figures: `{report['library_source']}` (method \"{LIBRARY_METHOD}\"; best peer by NDCG@10)",
+            ""]
+    if report.get("smoke"):
+        head += ["**Smoke run** (a slice of users): the library figures are the full data set's, not comparable.", ""]
+    body = markdown_tables(report)
+    notes = ["", "Service figures: the ids each answer returned, scored by `app.evaluation.protocols.ranking_metrics`"
+             " (a short list is not topped up). *model_version ≠ job's*: answers, asked right after the job reported"
+             " `succeeded`, made by another state than the job's version (a Consistency defect of the service)."
+             " *seen returned*: training items of the user in a P2/P4 list (the service should leave them out).", ""]
+    out.with_suffix(".md").write_text("\n".join(["# The evaluation through the service", "", *head, *body, *notes]))
+    if evaluation_md is not None and evaluation_md.is_file():
+        rel = out.with_suffix(".md").relative_to(evaluation_md.parent) if out.is_relative_to(evaluation_md.parent) \
+            else out.with_suffix(".md")
+        section = [BEGIN, "", "## Through the service", "",
+                   f"The same splits run through the HTTP API on a fresh store, one training job with default "
+                   f"parameters, the routes asked right after it succeeded (`{report['command']}`, "
+                   f"{report['started_at']}, {report['database']}). Details, defect counts and timings: "
+                   f"[{rel}]({rel}).", "", *body, "", END]
+        text = evaluation_md.read_text()
+        pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+        text = pattern.sub(lambda _: "\n".join(section), text) if pattern.search(text) else \
+            text.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
+        evaluation_md.write_text(text)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--datasets", default="", help="comma-separated (default: every data set present)")
+    p.add_argument("--protocols", default="P2,P3,P4")
+    p.add_argument("--database-url", default=None,
+                   help="a postgresql:// URL: each run gets a new database on that server (dropped after)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--library", type=Path, default=ROOT / "docs" / "evaluation.json",
+                   help="scripts/evaluate.py's JSON, for the library figures")
+    p.add_argument("--smoke", action="store_true", help="the first --smoke-users users of each data set")
+    p.add_argument("--smoke-users", type=int, default=100)
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight in the query phase")
+    p.add_argument("--commit", default=None,
+                   help="run the service from this commit (a `git archive` snapshot), not the working tree")
+    p.add_argument("--docs-only", action="store_true", help="only rewrite the markdown and evaluation.md's section")
+    args = p.parse_args()
+    evaluation_md = ROOT / "docs" / "evaluation.md" if args.out.resolve() == DEFAULT_OUT.resolve() else None
+    if args.docs_only:
+        report = json.loads(args.out.with_suffix(".json").read_text())
+        write_outputs(args.out, report, evaluation_md)
+        return
+
+    started, started_at = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
+    names = args.datasets.split(",") if args.datasets else datasets.available(args.data_root)
+    protocols = args.protocols.split(",")
+    unknown = [x for x in protocols if x not in KS]
+    if unknown:
+        p.error(f"protocols through the service: {', '.join(KS)} (not {', '.join(unknown)})")
+    report = {"command": " ".join(["python scripts/evaluate_service.py", *map(shlex.quote, sys.argv[1:])]),
+              "started_at": started_at, "versions": versions(),
+              "database": "postgresql" if args.database_url else "sqlite", "smoke": args.smoke,
+              "library_source": str(args.library.relative_to(ROOT) if args.library.is_relative_to(ROOT)
+                                    else args.library),
+              "library": library_figures(args.library), "results": {}}
+    source = None
+    if args.commit:
+        source = Path(tempfile.mkdtemp(prefix="semrec-eval-source-"))
+        archive = subprocess.run(["git", "archive", args.commit], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+        rev = subprocess.run(["git", "rev-parse", "--short", args.commit], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        report["versions"]["semrec"] = f"{rev} (snapshot of --commit {args.commit})"
+    failures = 0
+    for name in names:
+        ds = datasets.load(name, args.data_root)
+        if args.smoke:
+            ds = smoke_slice(ds, args.smoke_users)
+        ix = Indexed(ds)
+        print(f"{name}: {len(ds)} events, {len(ix.user_ids)} users, {len(ix.item_ids)} items", flush=True)
+        results = report["results"].setdefault(name, {})
+        for protocol in protocols:
+            print(f"  {protocol} on a fresh {report['database']} store", flush=True)
+            t0 = time.perf_counter()
+            try:
+                with spawned_service(args.database_url, source) as svc:
+                    results[protocol] = run_protocol(svc, protocol, ds, ix, args.data_root, args.concurrency,
+                                                     log=lambda s: print(s, flush=True))
+            except Exception as exc:  # one broken run is reported, the others still run
+                results[protocol] = {"error": f"{type(exc).__name__}: {exc}"}
+                print(f"      failed: {results[protocol]['error']}", flush=True)
+            results[protocol].setdefault("phases", {})["total_s"] = round(time.perf_counter() - t0, 2)
+            failures += "error" in results[protocol]
+    if source:
+        shutil.rmtree(source, ignore_errors=True)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    write_outputs(args.out, report, evaluation_md)
+    print(f"wrote {args.out.with_suffix('.json')} and .md in {report['seconds']:.0f} s"
+          + (" (and the section of docs/evaluation.md)" if evaluation_md else ""), flush=True)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
