@@ -108,10 +108,10 @@ class Process:
 
 
 class Api(Process):
-    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None, workers: int = 1) -> None:
         self.port = port or _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        super().__init__(["-m", "app", "--port", str(self.port)], env, log_path)
+        super().__init__(["-m", "app", "--port", str(self.port), "--workers", str(workers)], env, log_path)
 
     def wait_ready(self, timeout: float = 90) -> Api:
         deadline = time.monotonic() + timeout

@@ -1,57 +1,52 @@
-"""The recommendation logic over the loaded model and catalog.
+"""The answers: a user's recommendations, ranked candidates, similar items, free-text queries.
 
-Per request the store is read once (the user's latest events, by the ``(user_id, ts)`` index); everything
-else is in memory: the model version, its FAISS indexes, the catalog view, popularity. A background refresh
-(``Recommender.refresh``) swaps in a new state whole when another version is activated or the catalog
-changes, so a request works on one consistent state and never waits for a swap.
+Per request the store is read once: the serving epoch together with the user's latest events (by the
+``(user_id, ts)`` index). Everything else is in memory, in the served ``State`` (``app.recommender.state``):
+the model version, its FAISS indexes, the catalog view, popularity. A state older than the epoch read is
+refreshed first, so a write acknowledged by any API process is in the next answer of every one.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
-import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy import Connection, Engine, bindparam, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.recommender import catalog as catalog_mod
-from app.recommender import neighbours, serving
-from app.recommender.catalog import Catalog
+from app.recommender import neighbours
 from app.recommender.serving import ServingModel
-from app.store.models import Embedding, Interaction, Item, ModelVersion
-from app.trainer.model import DEFAULT_EVENT_WEIGHTS
+from app.recommender.state import EPOCH, Served, State
+from app.store.models import Embedding, Interaction, Item, ServingEpoch
+from app.trainer.types import DEFAULT_EVENT_WEIGHTS
 
 log = logging.getLogger("semrec.recommender")
 RECENT_EVENTS = 500
-POPULARITY_S = 300  # the popularity aggregate scans the events: rarely, in the background
+
+
+def _epoch_and_events(since: bool):
+    """The serving epoch and the user's latest events in one round trip: one row even without events."""
+    events = select(Interaction.id, Interaction.item_id, Interaction.type, Interaction.value, Interaction.ts) \
+        .where(Interaction.user_id == bindparam("user_id"))
+    if since:
+        events = events.where(Interaction.received_at > bindparam("since"))
+    events = events.order_by(Interaction.ts.desc(), Interaction.id.desc()).limit(RECENT_EVENTS).subquery()
+    return (select(ServingEpoch.epoch, events.c.id, events.c.item_id, events.c.type, events.c.value)
+            .select_from(ServingEpoch).outerjoin(events, literal(True)).where(ServingEpoch.id == 1)
+            .order_by(events.c.ts.desc(), events.c.id.desc()))
+
 
 # The request path's reads, built once: building a statement costs more than SQLite takes to run it.
-_EVENTS = (select(Interaction.id, Interaction.item_id, Interaction.type, Interaction.value)
-           .where(Interaction.user_id == bindparam("user_id")).order_by(Interaction.ts.desc(), Interaction.id.desc())
-           .limit(RECENT_EVENTS))
-_EVENTS_SINCE = _EVENTS.where(Interaction.received_at > bindparam("since"))
+_EVENTS = _epoch_and_events(since=False)
+_EVENTS_SINCE = _epoch_and_events(since=True)
 _USER_TEXT = select(Embedding.vector).where(Embedding.owner_kind == "user", Embedding.owner_id == bindparam("user_id"),
                                             Embedding.model == bindparam("model"))
 _LIVE_ITEM = select(Item.item_id).where(Item.item_id == bindparam("item_id"), Item.deleted_at.is_(None))
-
-
-@dataclass(frozen=True)
-class State:
-    model: ServingModel | None
-    catalog: Catalog
-    popularity: np.ndarray  # event counts over catalog positions
-    fresh_positions: np.ndarray  # catalog positions of items the model has not seen but whose text maps in
-    fresh_vectors: np.ndarray  # their [W·e, b] score vectors
-    fresh_directions: np.ndarray  # their normalised W·e, for similar items
-    fresh_rows: dict[int, int]  # catalog position -> row of the two arrays above
 
 
 @dataclass
@@ -65,87 +60,50 @@ class Answer:
 class Recommender:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, context_hook=None,
                  reads: Engine | None = None) -> None:
-        self.sessions = sessions  # the background refresh
         self.engine = reads or sessions.kw["bind"]  # requests: a pooled Core connection, no ORM session
         self.settings = settings
-        self.state: State | None = None
+        self.served = Served(sessions, settings, on_model_change=self._clear_fold_cache)
         self.context_hook = context_hook or (lambda items, context: items)
-        self._refresh_lock = threading.Lock()  # one refresh at a time (a model load may take seconds)
         self._cache_lock = threading.Lock()  # the fold-in cache; never held across a refresh
         self._fold_cache: OrderedDict[str, tuple[tuple, np.ndarray]] = OrderedDict()
-        self._popularity_at = 0.0
         self.encoder = None  # the query encoder, loaded off the request path by the app
 
-    # ------------------------------------------------------------ state
+    @property
+    def state(self) -> State | None:
+        return self.served.state
 
     def refresh(self) -> State:
-        """Load the active version if it changed, then apply catalog changes; swap in the new state whole."""
-        with self._refresh_lock, self.sessions() as session:
-            active = session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))).first()
-            old = self.state
-            model = old.model if old else None
-            if active is None:
-                model = None
-            elif model is None or model.version != active.version:
-                model = serving.load(active.version, Path(active.artifact_path), self.settings.index_exact_max,
-                                      self.settings.hnsw_ef_search)
-                log.info("serving model version %s (%d items)", model.version, model.n_items)
-            model_changed = old is None or model is not (old.model if old else None)
-            previous = None if model_changed else old.catalog
-            model_items = model.trained.item_ids if model else []
-            encoder_model = model.trained.encoder_model if model else None
-            cat = catalog_mod.load(session, model_items, encoder_model, previous)
-            unchanged = not model_changed and cat.positions is old.catalog.positions and \
-                cat.titles is old.catalog.titles and cat.text_vectors is old.catalog.text_vectors
-            if unchanged and time.monotonic() - self._popularity_at < POPULARITY_S:
-                self.state = replace(old, catalog=cat)  # nothing changed but the read time
-                return self.state
-            popularity = self._popularity(session, cat, old, model_changed)
-            self.state = State(model, cat, popularity, *self._fresh(model, cat))
-            if model_changed:
-                with self._cache_lock:
-                    self._fold_cache.clear()
-            # The served state is large and long-lived: move it out of the cyclic GC's reach, or every full
-            # collection walks hundreds of thousands of catalog objects and stalls requests (p99 tails).
-            gc.freeze()
-            return self.state
+        return self.served.refresh()
 
-    def _popularity(self, session: Session, cat: Catalog, old: State | None, model_changed: bool) -> np.ndarray:
-        """Event counts per item: one aggregate, at load and then every POPULARITY_S, never per request."""
-        if old is not None and not model_changed and time.monotonic() - self._popularity_at < POPULARITY_S:
-            out = np.zeros(len(cat.item_ids))
-            out[: len(old.popularity)] = old.popularity
-            return out
-        counts = np.zeros(len(cat.item_ids))
-        for item_id, n in session.execute(select(Interaction.item_id, func.count()).group_by(Interaction.item_id)):
-            pos = cat.positions.get(item_id)
-            if pos is not None:
-                counts[pos] = n
-        self._popularity_at = time.monotonic()
-        return counts
+    def _clear_fold_cache(self) -> None:
+        with self._cache_lock:
+            self._fold_cache.clear()
 
-    @staticmethod
-    def _fresh(model: ServingModel | None, cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-        """Items the model has not seen, mapped in through their text: computed once per state."""
-        if model is None or not cat.text_vectors or model.factors.item_map is None:
-            k = model.item_vectors.shape[1] if model is not None else 1
-            return np.zeros(0, np.int64), np.zeros((0, k), np.float32), np.zeros((0, k - 1), np.float32), {}
-        positions = np.array(sorted(cat.text_vectors), np.int64)
-        q, b = model.factors.item_from_text(np.vstack([cat.text_vectors[p] for p in positions]))
-        directions = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-8)
-        return (positions, np.hstack([q, b[:, None]]).astype(np.float32), directions.astype(np.float32),
-                {int(p): n for n, p in enumerate(positions)})
+    def _read(self, conn: Connection, user_id: str | None) -> tuple[State, list]:
+        """The served state, at least as new as the store's epoch, and the user's events it has not seen."""
+        state = self.served.current()
+        if user_id is None:
+            return self.served.at_least(conn.scalar(EPOCH) or 0), []
+        epoch, events = self._events(conn, state, user_id)
+        if epoch > state.epoch:
+            fresh = self.served.at_least(epoch)
+            if fresh.model is not state.model:  # another version: another "since"
+                epoch, events = self._events(conn, fresh, user_id)
+            state = fresh
+        return state, events
 
     # ------------------------------------------------------------ users
 
     @staticmethod
-    def _events(conn: Connection, state: State, user_id: str) -> list:
-        """The user's latest events the model has not seen (all of them before any model): what training
-        already holds is in the model's factors and its seen-items table."""
+    def _events(conn: Connection, state: State, user_id: str) -> tuple[int, list]:
+        """(serving epoch, the user's latest events the model has not seen: all of them before any model):
+        what training already holds is in the model's factors and its seen-items table."""
         since = state.model.trained_until if state.model is not None else None
         if since is None:
-            return conn.execute(_EVENTS, {"user_id": user_id}).all()
-        return conn.execute(_EVENTS_SINCE, {"user_id": user_id, "since": since}).all()
+            rows = conn.execute(_EVENTS, {"user_id": user_id}).all()
+        else:
+            rows = conn.execute(_EVENTS_SINCE, {"user_id": user_id, "since": since}).all()
+        return (rows[0].epoch or 0) if rows else 0, [r for r in rows if r.id is not None]
 
     def _seen(self, state: State, user_pos: int | None, events: list) -> set[int]:
         seen = {state.catalog.positions[e.item_id] for e in events if e.item_id in state.catalog.positions}
@@ -263,18 +221,17 @@ class Recommender:
     def recommend(self, user_id: str | None, k: int, exclude_seen: bool = True,
                   category: str | None = None, min_price: float | None = None, max_price: float | None = None,
                   query: str | None = None, context: dict | None = None) -> Answer:
-        state = self.state or self.refresh()
         dense = None
-        if user_id:
-            with self.engine.connect() as conn:
-                events = self._events(conn, state, user_id)
+        with self.engine.connect() as conn:
+            state, events = self._read(conn, user_id or None)
+            if user_id:
                 dense = None if query else self._few_events_scores(conn, state, user_id, events)
                 if dense is None:
                     vector, pos, strategy = self.user_vector(conn, state, user_id, events)
                 else:
                     vector, pos, strategy = None, state.model.user_positions.get(user_id), "personalized"
-        else:
-            events, (vector, pos, strategy) = [], (None, None, "popular")
+            else:
+                vector, pos, strategy = None, None, "popular"
         if query and state.model is not None and state.model.factors.item_map is not None:
             query_vector = self._query_vector(state.model, query)
             vector = query_vector if vector is None else 0.5 * vector + 0.5 * query_vector
@@ -287,7 +244,7 @@ class Recommender:
         if dense is not None:
             positions, scores = self._top_few_events(state, dense, user_id, pos, events, eligible, k)
         elif vector is None:
-            positions, scores = self._popular(state, eligible, k)
+            positions, scores = _popular(state, eligible, k)
             strategy = "popular"
         else:
             positions, scores = self._top_k(state, vector, eligible, k)
@@ -306,13 +263,6 @@ class Recommender:
     def _top_k(self, state: State, vector: np.ndarray, eligible: np.ndarray, k: int):
         query = np.append(vector, 1.0).astype(np.float32)
         return _search(state, state.model.index, state.fresh_vectors, query, eligible, k)
-
-    @staticmethod
-    def _popular(state: State, eligible: np.ndarray, k: int):
-        candidates = np.flatnonzero(eligible)
-        counts = state.popularity[candidates]
-        order = np.lexsort((candidates, -counts))[:k]
-        return candidates[order], counts[order].astype(np.float64)
 
     def _factors_of(self, state: State, user_id: str, pos: int | None, events: list) -> np.ndarray:
         """A known user's trained factors, or a fold-in of their new events from them (from the average user
@@ -346,14 +296,17 @@ class Recommender:
     @staticmethod
     def _items(state: State, positions: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
         cat = state.catalog
+        scores = np.asarray(scores, np.float64)
+        if not np.isfinite(scores).all():  # a promise of the API: say so loudly, answer with finite numbers
+            log.error("non-finite scores for model version %s", state.model.version if state.model else None)
+            scores = np.nan_to_num(scores, nan=-1e9, posinf=1e9, neginf=-1e9)
         return [{"item_id": cat.item_ids[p], "score": round(float(s), 6), "title": cat.titles[p]}
                 for p, s in zip(positions.tolist(), scores.tolist(), strict=True)]
 
     def rank(self, user_id: str, item_ids: list[str]) -> Answer:
         """Every known candidate, best first; ids the catalog does not know are listed under ``unknown``."""
-        state = self.state or self.refresh()
         with self.engine.connect() as conn:
-            events = self._events(conn, state, user_id)
+            state, events = self._read(conn, user_id)
             dense = self._few_events_scores(conn, state, user_id, events)
             if dense is None:
                 vector, pos, strategy = self.user_vector(conn, state, user_id, events)
@@ -383,20 +336,22 @@ class Recommender:
 
     def similar(self, item_id: str, k: int) -> Answer | None:
         """Items whose factors point the same way (cosine), recommendable ones only; None if unknown."""
-        state = self.state or self.refresh()
-        pos = state.catalog.positions.get(item_id)
-        if pos is None:  # unknown, or stored since the last catalog refresh (a few seconds): popular items then
-            with self.engine.connect() as conn:
-                if conn.scalar(_LIVE_ITEM, {"item_id": item_id}) is None:
-                    return None
-            positions, scores = self._popular(state, state.catalog.eligible(), k)
+        with self.engine.connect() as conn:
+            state, _ = self._read(conn, None)
+            pos = state.catalog.positions.get(item_id)
+            # Unknown or deleted (404), or a bare item an event created since the last background refresh.
+            if (pos is None or not state.catalog.recommendable[pos]) and \
+                    conn.scalar(_LIVE_ITEM, {"item_id": item_id}) is None:
+                return None
+        if pos is None:
+            positions, scores = _popular(state, state.catalog.eligible(), k)
             return Answer(state.model.version if state.model else None, "popular",
                           self._items(state, positions, scores))
         eligible = state.catalog.eligible()
         eligible[pos] = False
         vec = self._item_vector(state, pos)
         if state.model is None or vec is None or not vec[:-1].any():
-            positions, scores = self._popular(state, eligible, k)
+            positions, scores = _popular(state, eligible, k)
             return Answer(state.model.version if state.model else None, "popular", self._items(state, positions,
                                                                                                 scores))
         direction = (vec[:-1] / max(float(np.linalg.norm(vec[:-1])), 1e-8)).astype(np.float32)
@@ -421,7 +376,22 @@ def _search(state: State, index, fresh: np.ndarray, query: np.ndarray, eligible:
         scores = np.concatenate([scores, fresh[ok] @ query])
         positions = np.concatenate([positions, state.fresh_positions[ok]])
     order = np.argsort(-scores, kind="stable")[:k]
-    return positions[order], scores[order]
+    positions, scores = positions[order], scores[order]
+    if len(positions) < k:  # eligible items with no vector yet (new, not yet embedded): popular ones after
+        rest = eligible.copy()
+        rest[positions] = False
+        more, _ = _popular(state, rest, k - len(positions))
+        below = (float(scores[-1]) if len(scores) else 0.0) - 1.0 - np.arange(len(more)) / max(1, len(more))
+        positions, scores = np.concatenate([positions, more]), np.concatenate([scores, below])
+    return positions, scores
+
+
+def _popular(state: State, eligible: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k eligible items with the most events (ties: catalog order)."""
+    candidates = np.flatnonzero(eligible)
+    counts = state.popularity[candidates]
+    order = np.lexsort((candidates, -counts))[:k]
+    return candidates[order], counts[order].astype(np.float64)
 
 
 def _softmax_fold_in(prior: np.ndarray, q: np.ndarray, b: np.ndarray, w: np.ndarray, items: np.ndarray,

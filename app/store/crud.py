@@ -1,6 +1,7 @@
 """Queries over the store. Batches are bulk statements in the caller's one transaction, never a query per row."""
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,7 @@ from sqlalchemy import Table, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.store.models import Embedding, Interaction, Item, User, utcnow
+from app.store.models import Embedding, Interaction, Item, ItemCount, ServingEpoch, User, utcnow
 
 ITEM_FIELDS = ("title", "description", "category", "price", "attributes", "available")
 USER_FIELDS = ("profile_text", "attributes")
@@ -41,6 +42,11 @@ def _last_per_key(records: Iterable[dict[str, Any]], key: str) -> list[dict[str,
     return list({r[key]: r for r in records}.values())
 
 
+def bump_serving_epoch(session: Session) -> None:
+    """In the caller's transaction: every API process serves this write from its next answer on."""
+    session.execute(update(ServingEpoch).where(ServingEpoch.id == 1).values(epoch=ServingEpoch.epoch + 1))
+
+
 def _stamp(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     now = utcnow()
     for row in rows:
@@ -55,6 +61,8 @@ def _stamp(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def upsert_items(session: Session, records: Iterable[dict[str, Any]]) -> int:
     rows = _stamp(_last_per_key(records, "item_id"))
     _upsert(session, Item.__table__, "item_id", ITEM_FIELDS, rows)
+    if rows:
+        bump_serving_epoch(session)
     return len(rows)
 
 
@@ -69,7 +77,10 @@ def delete_item(session: Session, item_id: str) -> bool:
         update(Item).where(Item.item_id == item_id, Item.deleted_at.is_(None))
         .values(deleted_at=(now := utcnow()), updated_at=now)
     )
-    return result.rowcount > 0
+    if result.rowcount == 0:
+        return False
+    bump_serving_epoch(session)
+    return True
 
 
 # ---------------------------------------------------------------- users
@@ -86,7 +97,10 @@ def get_user(session: Session, user_id: str) -> User | None:
 
 
 def erase_user(session: Session, user_id: str) -> bool:
-    """Erase the user, their interactions (with review texts) and their vectors."""
+    """Erase the user, their interactions (with review texts) and their vectors; the items' counts drop."""
+    erased = session.execute(select(Interaction.item_id, func.count()).where(Interaction.user_id == user_id)
+                             .group_by(Interaction.item_id)).all()
+    _count_events(session, {item_id: -n for item_id, n in erased})
     session.execute(delete(Interaction).where(Interaction.user_id == user_id))
     session.execute(delete(Embedding).where(Embedding.owner_kind == "user", Embedding.owner_id == user_id))
     return session.execute(delete(User).where(User.user_id == user_id)).rowcount > 0
@@ -95,26 +109,29 @@ def erase_user(session: Session, user_id: str) -> bool:
 # ---------------------------------------------------------------- interactions
 
 
-def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]], key: str) -> int:
-    """Insert the rows whose ``key`` is not stored yet, in one statement; returns how many were new.
+def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]], key: str, returning: str | None = None
+                ) -> list:
+    """Insert the rows whose ``key`` is not stored yet, in one statement; returns the ``returning`` column
+    (default ``key``) of each new row.
 
     PostgreSQL gets all rows as one JSON parameter (``INSERT ... SELECT ... FROM json_to_recordset``):
     one small statement instead of a VALUES list with thousands of parameters for the driver to adapt.
     """
     if not rows:
-        return 0
+        return []
+    returning = returning or key
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
-        stmt = _insert(session, table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
-        return len(session.execute(stmt, rows).all())
+        stmt = _insert(session, table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[returning])
+        return session.execute(stmt, rows).scalars().all()
     names = ", ".join(rows[0])
     record = ", ".join(f"{n} {table.c[n].type.compile(dialect=dialect)}" for n in rows[0])
     sql = text(
         f"INSERT INTO {table.name} ({names}) SELECT {names} FROM json_to_recordset(CAST(:rows AS json)) "
-        f"AS r({record}) ON CONFLICT ({key}) DO NOTHING RETURNING 1"
+        f"AS r({record}) ON CONFLICT ({key}) DO NOTHING RETURNING {returning}"
     )
     payload = json.dumps(rows, default=datetime.isoformat)
-    return len(session.execute(sql, {"rows": payload}).all())
+    return session.execute(sql, {"rows": payload}).scalars().all()
 
 
 def _create_bare(session: Session, table: Table, key: str, ids: set[str]) -> int:
@@ -122,7 +139,18 @@ def _create_bare(session: Session, table: Table, key: str, ids: set[str]) -> int
     now = utcnow()
     extra = {"available": True} if key == "item_id" else {}
     rows = [{key: i, "attributes": {}, "created_at": now, "updated_at": now, **extra} for i in sorted(ids)]
-    return _insert_new(session, table, rows, key)
+    return len(_insert_new(session, table, rows, key))
+
+
+def _count_events(session: Session, deltas: dict[str, int]) -> None:
+    """Add to the items' event counts, one statement, in item order (concurrent batches lock rows alike)."""
+    rows = [{"item_id": i, "events": n, "updated_at": utcnow()} for i, n in sorted(deltas.items()) if n]
+    if not rows:
+        return
+    stmt = _insert(session, ItemCount.__table__)
+    stmt = stmt.on_conflict_do_update(index_elements=["item_id"], set_={
+        "events": ItemCount.__table__.c.events + stmt.excluded.events, "updated_at": stmt.excluded.updated_at})
+    session.execute(stmt, rows)
 
 
 def ingest_interactions(session: Session, records: list[dict[str, Any]]) -> dict[str, int]:
@@ -150,7 +178,9 @@ def ingest_interactions(session: Session, records: list[dict[str, Any]]) -> dict
                 "received_at": now,
             }
         )
-    accepted = _insert_new(session, Interaction.__table__, rows, "event_id")
+    new_items = _insert_new(session, Interaction.__table__, rows, "event_id", returning="item_id")
+    _count_events(session, Counter(new_items))
+    accepted = len(new_items)
     return {
         "accepted": accepted,
         "duplicates": len(records) - accepted,
@@ -224,3 +254,5 @@ def upsert_embeddings(session: Session, rows: list[dict[str, Any]]) -> None:
         set_={c: stmt.excluded[c] for c in ("dim", "vector", "text_hash", "created_at")},
     )
     session.execute(stmt, rows)
+    if any(row["owner_kind"] == "item" for row in rows):  # items new to the model now map in by their text
+        bump_serving_epoch(session)

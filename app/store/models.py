@@ -154,3 +154,23 @@ class ModelVersion(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     artifact_path: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ServingEpoch(Base):
+    """One row whose counter every catalog write, item vector write and activation bumps in its own
+    transaction: an API process that reads a newer epoch than its served state refreshes before answering."""
+
+    __tablename__ = "serving_epoch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+
+
+class ItemCount(Base):
+    """Events per item, kept up by each ingested batch (and erasure): popularity without rescanning events."""
+
+    __tablename__ = "item_counts"
+
+    item_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("items.item_id"), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

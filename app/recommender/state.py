@@ -1,0 +1,135 @@
+"""The served state and how it follows the store.
+
+A ``State`` is everything an answer reads besides the user's own events: the active model version, the catalog
+view, popularity and the items mapped in by text since training. It is swapped in whole, so a request works on
+one consistent state and never waits for a half-made one.
+
+Read-your-writes across API processes: catalog writes, item vector writes and activations bump one counter row
+(``serving_epoch``) in their own transaction. Every request reads that counter in the same round trip as the
+user's events; a state older than it is refreshed before the answer (``Served.at_least``). Popularity follows
+per-item event counts that ingestion keeps up (``item_counts``), read incrementally by the background refresh
+every ``SEMREC_REFRESH_SECONDS``: current within seconds, never a scan of the events.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import Settings
+from app.recommender import catalog as catalog_mod
+from app.recommender import serving
+from app.recommender.catalog import OVERLAP, Catalog
+from app.recommender.serving import ServingModel
+from app.store.models import ItemCount, ModelVersion, ServingEpoch, utcnow
+
+log = logging.getLogger("semrec.recommender")
+EPOCH = select(ServingEpoch.epoch).where(ServingEpoch.id == 1)
+
+
+@dataclass(frozen=True)
+class State:
+    epoch: int  # the store's serving epoch this state is at least as new as
+    model: ServingModel | None
+    catalog: Catalog
+    popularity: np.ndarray  # event counts over catalog positions
+    popularity_since: datetime  # the next incremental read of the counts starts here (less the overlap)
+    fresh_positions: np.ndarray  # catalog positions of items the model has not seen but whose text maps in
+    fresh_vectors: np.ndarray  # their [W·e, b] score vectors
+    fresh_directions: np.ndarray  # their normalised W·e, for similar items
+    fresh_rows: dict[int, int]  # catalog position -> row of the two arrays above
+
+
+class Served:
+    """Holds the current ``State``; ``refresh`` makes the next one from what changed in the store."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, on_model_change=None) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.state: State | None = None
+        self.on_model_change = on_model_change or (lambda: None)
+        self._lock = threading.Lock()  # one refresh at a time (a model load may take seconds)
+
+    def current(self) -> State:
+        return self.state or self.refresh()
+
+    def at_least(self, epoch: int) -> State:
+        """A state at least as new as ``epoch``: the current one, or a refresh (once, whoever asks first)."""
+        state = self.state
+        if state is not None and state.epoch >= epoch:
+            return state
+        return self.refresh(epoch)
+
+    def refresh(self, epoch: int | None = None) -> State:
+        """Load the active version if it changed, then apply catalog and popularity changes."""
+        with self._lock, self.sessions() as session:
+            old = self.state
+            if epoch is not None and old is not None and old.epoch >= epoch:
+                return old  # another request refreshed while this one waited
+            # The epoch first: what is read after it is at least that new.
+            now_epoch = session.scalar(EPOCH) or 0
+            active = session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))).first()
+            model = old.model if old else None
+            if active is None:
+                model = None
+            elif model is None or model.version != active.version:
+                model = serving.load(active.version, Path(active.artifact_path), self.settings.index_exact_max,
+                                      self.settings.hnsw_ef_search)
+                log.info("serving model version %s (%d items)", model.version, model.n_items)
+            model_changed = old is None or model is not old.model
+            model_items = model.trained.item_ids if model else []
+            encoder_model = model.trained.encoder_model if model else None
+            cat = catalog_mod.load(session, model_items, encoder_model, None if model_changed else old.catalog)
+            popularity, since = _popularity(session, cat, None if model_changed else old)
+            if not model_changed and cat.positions is old.catalog.positions and \
+                    cat.text_vectors is old.catalog.text_vectors:
+                fresh = (old.fresh_positions, old.fresh_vectors, old.fresh_directions, old.fresh_rows)
+            else:
+                fresh = _fresh(model, cat)
+            self.state = State(now_epoch, model, cat, popularity, since, *fresh)
+            if model_changed:
+                self.on_model_change()
+                # The served state is large and long-lived: move it out of the cyclic GC's reach, or every full
+                # collection walks hundreds of thousands of catalog objects and stalls requests (p99 tails).
+                gc.freeze()
+            return self.state
+
+
+def _popularity(session: Session, cat: Catalog, old: State | None) -> tuple[np.ndarray, datetime]:
+    """Event counts per catalog position: every count on a new model, else only the counts changed since the
+    last read (overlapping it: a batch stamped just before it may have committed just after it)."""
+    read_at = utcnow()
+    stmt = select(ItemCount.item_id, ItemCount.events)
+    if old is None:
+        counts = np.zeros(len(cat.item_ids))
+    else:
+        stmt = stmt.where(ItemCount.updated_at >= old.popularity_since - OVERLAP)
+        counts = np.zeros(len(cat.item_ids))
+        counts[: len(old.popularity)] = old.popularity
+    for item_id, n in session.execute(stmt):
+        pos = cat.positions.get(item_id)
+        if pos is not None:
+            counts[pos] = n
+    if old is not None and len(counts) == len(old.popularity) and np.array_equal(counts, old.popularity):
+        counts = old.popularity
+    return counts, read_at
+
+
+def _fresh(model: ServingModel | None, cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Items the model has not seen, mapped in through their text: computed once per catalog change."""
+    if model is None or not cat.text_vectors or model.factors.item_map is None:
+        k = model.item_vectors.shape[1] if model is not None else 1
+        return np.zeros(0, np.int64), np.zeros((0, k), np.float32), np.zeros((0, k - 1), np.float32), {}
+    positions = np.array(sorted(cat.text_vectors), np.int64)
+    q, b = model.factors.item_from_text(np.vstack([cat.text_vectors[p] for p in positions]))
+    directions = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-8)
+    return (positions, np.hstack([q, b[:, None]]).astype(np.float32), directions.astype(np.float32),
+            {int(p): n for n, p in enumerate(positions)})
