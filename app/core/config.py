@@ -33,8 +33,8 @@ class Settings(BaseSettings):
     index_exact_max: int = Field(50_000, ge=1, description="Up to this many items an exact index, above it HNSW.")
     hnsw_ef_search: int = Field(64, ge=16, le=4096, description="HNSW candidates per query: higher is slower and "
                                 "closer to exact (recall@10 0.985 at 100k items, 0.950 at 1M; 96: 0.990, 0.973).")
-    refresh_seconds: float = Field(2.0, gt=0, description="How often serving checks for a new active model and "
-                                   "catalog changes.")
+    refresh_seconds: float = Field(2.0, gt=0, description="How often serving re-reads popularity and bare items; "
+                                   "catalog writes and activations reach every process at its next request.")
     fold_in_reg: float = Field(0.1, gt=0, description="Pull of the prior when folding in a user's new events.")
     few_events_max: int = Field(8, ge=0, description="Users with at most this many events are ranked by the "
                                 "established users they resemble (profile text and events), not by their own "
