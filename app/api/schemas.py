@@ -295,7 +295,14 @@ class RankIn(Body):
     item_ids: Annotated[list[Id], Field(min_length=1, max_length=1000)]
 
 
+class RankedItem(RecommendedItem):
+    predicted_rating: float | None = Field(None, ge=1, le=5, description=(
+        "The rating (1-5) this user would give, where the model version has a rating predictor (the store held "
+        "ratings) and knows the item; absent otherwise."))
+
+
 class RankedList(RecommendationList):
+    items: list[RankedItem]
     unknown: list[str] = Field(description="Candidates the catalog does not know, in the order given.")
 
 

@@ -331,7 +331,15 @@ class Recommender:
             scores = scores + state.model.score_offset(pos)
         # Equal scores (a model that cannot tell them apart): the more popular first.
         order = np.lexsort((-state.popularity[positions], -scores)) if len(positions) else np.zeros(0, np.int64)
-        items = self._items(state, positions[order], np.asarray(scores)[order])
+        positions = positions[order]
+        items = self._items(state, positions, np.asarray(scores)[order])
+        trained = state.model.trained if state.model is not None else None
+        if trained is not None and trained.rater is not None and len(positions):
+            known = positions < state.model.n_items  # items the rater never saw get no prediction
+            ratings = trained.predicted_rating(pos, positions[known])
+            for item, rating in zip((i for i, k in zip(items, known, strict=True) if k), ratings.tolist(),
+                                    strict=True):
+                item["predicted_rating"] = round(rating, 4)
         return Answer(state.model.version if state.model else None, strategy, items, unknown)
 
     def similar(self, item_id: str, k: int) -> Answer | None:

@@ -149,6 +149,32 @@ def test_rank_keeps_every_known_candidate(trained):
     assert client.post("/v1/users/u0/rank", json={"item_ids": [f"i{n}" for n in range(1001)]}).status_code == 422
 
 
+def test_rank_predicts_ratings_when_the_store_holds_ratings(client, packaged_encoder):
+    """One default job trains the ranking factors and a rating predictor: the ranked items carry
+    `predicted_rating`, higher where the user's group rated high; a store of clicks gets none."""
+    seed(client)
+    rng = np.random.default_rng(1)
+    client.post("/v1/interactions", json={"interactions": [
+        {"user_id": f"r{u}", "item_id": f"i{n}", "type": "rating", "value": 5 if n % 2 == u % 2 else 1}
+        for u in range(20) for n in rng.choice(60, 20, replace=False)]})
+    version = train(client, packaged_encoder, epochs=None, factors=None)
+    model = next(m for m in client.get("/v1/models").json()["models"] if m["version"] == version)
+    assert {"val_rmse", "val_recall@20"} <= set(model["metrics"])
+    out = client.post("/v1/users/r0/rank", json={"item_ids": [f"i{n}" for n in range(60)]},
+                      headers={"X-API-Key": READ_KEY}).json()
+    predicted = {i["item_id"]: i["predicted_rating"] for i in out["items"]}
+    assert len(predicted) == 60 and all(1 <= v <= 5 for v in predicted.values())
+    even = np.mean([v for i, v in predicted.items() if int(i[1:]) % 2 == 0])
+    odd = np.mean([v for i, v in predicted.items() if int(i[1:]) % 2 == 1])
+    assert even > odd + 1, (even, odd)
+
+
+def test_rank_of_a_clicks_only_store_has_no_predicted_rating(trained):
+    client, _ = trained
+    out = client.post("/v1/users/u0/rank", json={"item_ids": ["i0", "i1"]}, headers={"X-API-Key": READ_KEY}).json()
+    assert len(out["items"]) == 2 and not any("predicted_rating" in i for i in out["items"])
+
+
 def test_similar_items(trained):
     client, _ = trained
     out = client.get("/v1/items/i0/similar", params={"k": 5}, headers={"X-API-Key": READ_KEY}).json()
