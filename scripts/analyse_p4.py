@@ -26,7 +26,8 @@ from app.encoder.model import Encoder
 from app.evaluation import datasets, methods
 from app.evaluation.protocols import Indexed, p4_cold_users, ranking_metrics
 from app.recommender import neighbours, serving
-from app.trainer.model import TrainParams, fit
+from app.trainer.fit import fit
+from app.trainer.types import TrainParams
 
 ROOT = Path(__file__).resolve().parents[1]
 

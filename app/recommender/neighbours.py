@@ -20,7 +20,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.special import expit
 
-from app.trainer.model import TrainData
+from app.trainer.types import TrainData
 
 TAU = 0.05  # weight of the events' log-likelihood: small, three events say little about a 64-d vector
 BETA = 10.0  # sharpness of the profile similarity

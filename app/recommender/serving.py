@@ -11,7 +11,7 @@ import numpy as np
 
 from app.index.faiss_index import ItemIndex
 from app.recommender import neighbours
-from app.trainer.model import Factors
+from app.trainer.types import Factors
 from app.trainer.versions import Trained
 from app.trainer.versions import load as load_trained
 

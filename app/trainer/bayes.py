@@ -18,15 +18,13 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+from app.trainer.types import Factors, TrainData, TrainingDiverged, TrainParams
 
-if TYPE_CHECKING:
-    from app.trainer.model import Factors, TrainData, TrainParams
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 DTYPE = torch.float64  # the conditional precisions are Cholesky-factored: float32 loses too much there
 SUMS = torch.float32  # ... but the per-row sums over ratings are 3-4x faster in float32, and exact enough
@@ -111,8 +109,6 @@ def fit_gibbs(data: TrainData, p: TrainParams, train_rows: np.ndarray, val_rows:
     """Sample ``p.epochs`` sweeps (the first ``p.burn_in`` only warm up); stop early once the averaged
     prediction on the validation rows has not improved for ``5 * p.patience`` sweeps (one more draw moves an
     average of n draws by 1/n: patience is counted in steps of five sweeps)."""
-    from app.trainer.model import Factors  # model imports this module: import back at call time
-
     k = p.factors
     u, i = data.users[train_rows], data.items[train_rows]
     ratings = torch.as_tensor(data.ratings[train_rows], dtype=DTYPE)
@@ -141,6 +137,9 @@ def fit_gibbs(data: TrainData, p: TrainParams, train_rows: np.ndarray, val_rows:
         sse = float(((_predict(users.theta, items.theta, ut, it, k) - centred) ** 2).sum())
         if p.noise_precision is None:  # α | residuals ~ Gamma(1 + n/2, 1 + SSE/2)
             alpha = float(torch.distributions.Gamma(1 + len(u) / 2, 1 + sse / 2).sample())
+        if not math.isfinite(sse):
+            raise TrainingDiverged(f"training diverged: the rating model's squared error is {sse:.4g} at sweep "
+                                   f"{sweep}")
         train_rmse = math.sqrt(sse / max(1, len(u)))
         record = {"epoch": sweep, "loss": train_rmse, "noise_precision": alpha}
         if sweep > p.burn_in:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.store.models import Embedding, Interaction, Item
-from app.trainer.model import TrainData
+from app.trainer.types import TrainData
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The training job: embed what is stale, read the store, fit, write the version, activate it last."""
+"""The training job: embed what is stale, read the store, fit (under ``auto``: the ranking factors to serve and,
+when there are ratings, a rating predictor beside them), write one version, activate it last."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import time
 from dataclasses import asdict, fields
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 
 from app.encoder.model import pick_device
@@ -16,7 +16,8 @@ from app.recommender.serving import build_indexes
 from app.store.models import Job, utcnow
 from app.trainer import data as store_data
 from app.trainer import versions
-from app.trainer.model import TrainParams, choose_objective, fit
+from app.trainer.fit import fit
+from app.trainer.types import TrainParams, objectives
 from app.worker.queue import JobLost
 
 PARAM_NAMES = {f.name for f in fields(TrainParams)}
@@ -42,29 +43,42 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     if p.objective == "rating" and not (data.ratings == data.ratings).any():
         raise ValueError("objective 'rating' asked for, but the store holds no ratings")
 
-    p = p.resolved(choose_objective(data, p.objective), data.n_users + data.n_items)
+    rows = data.n_users + data.n_items
+    plan = [p.resolved(objective, rows) for objective in objectives(data, p.objective)]
     history: list[dict] = []
-    ctx.progress(0, p.epochs)
+    fitted: dict[str, object] = {}
+    ctx.progress(0, sum(r.epochs for r in plan))
+    for n, phase in enumerate(plan):
+        done = len(history)  # epochs of the phases before; the total counts what is still planned
+        total = done + sum(r.epochs for r in plan[n:])
 
-    def on_epoch(record: dict) -> None:
-        history.append({k: (round(v, 5) if isinstance(v, float) else v) for k, v in record.items()})
-        ctx.progress(record["epoch"], p.epochs, result={"phase": "training", "epochs": history})
+        def on_epoch(record: dict, phase=phase.objective, done=done, total=total) -> None:
+            history.append({"phase": phase, **{k: (round(v, 5) if isinstance(v, float) else v)
+                                               for k, v in record.items()}})
+            ctx.progress(done + record["epoch"], total, result={"phase": phase, "epochs": history})
 
-    factors = fit(data, p, callback=on_epoch)
+        fitted[phase.objective] = fit(data, phase, callback=on_epoch)
+    factors = fitted[plan[0].objective]
+    rater = fitted.get("rating")
     version = f"{utcnow():%Y%m%d-%H%M%S}-{ctx.job.job_id[:8]}"
     path = versions.artifact_path(settings.data_dir, version)
     indptr, seen_items, references, profiles = neighbours.choose(data)
+    positive = factors.predict(data.users, data.items)
     trained = versions.Trained(factors, loaded.user_ids, loaded.item_ids, embedded["model"],
-                               trained_until.isoformat(), float(np.mean(factors.predict(data.users, data.items))),
-                               indptr, seen_items, references, profiles)
+                               trained_until.isoformat(), float(positive.mean()) if len(positive) else 0.0,
+                               indptr, seen_items, references, profiles, rater=rater)
     versions.save(path, trained)
     build_indexes(path, trained, settings.index_exact_max)  # FAISS indexes beside the version, built once
 
-    val_key = "val_rmse" if factors.objective == "rating" else "val_recall@20"
-    best = (min if factors.objective == "rating" else max)(h[val_key] for h in history)
-    metrics = {val_key: round(best, 5), "epochs": len(history), "users": data.n_users, "items": data.n_items,
-               "events": int(len(data.users)), "train_seconds": round(time.perf_counter() - started, 3)}
-    stored_params = asdict(p)
+    metrics: dict[str, Any] = {}
+    for key, best in (("val_recall@20", max), ("val_rmse", min)):
+        values = [h[key] for h in history if h.get(key) is not None]
+        if values:
+            metrics[key] = round(best(values), 5)
+    metrics |= {"epochs": len(history), "users": data.n_users, "items": data.n_items,
+                "events": int(len(data.users)), "ratings": int(data.rated.sum()),
+                "train_seconds": round(time.perf_counter() - started, 3)}
+    stored_params = {"objective": p.objective, **{r.objective: asdict(r) for r in plan}}
     with ctx.sessions() as session, session.begin():
         # Activate only while the job is still ours: a job that lost its lease must not switch the model.
         mine = session.scalar(select(Job.job_id).where(

@@ -1,13 +1,13 @@
-"""Hybrid matrix factorization in PyTorch.
+"""Hybrid matrix factorization in PyTorch, fitted by Adam (``app.trainer.fit`` picks this solver or the Gibbs
+sampler in ``app.trainer.bayes``).
 
 Score: r̂(u, i) = μ + b_u + b_i + p_u · q_i, where an item's factors and bias are ``[q_i, b_i] = W·e_i + δ_i``:
 ``e_i`` is its (centred) text vector, ``W`` a learned linear map shared by all items and ``δ_i`` a regularised
 per-item offset; users the same with their own map. An item or user known only by text gets ``W·e``.
 
-Objectives: ``rating`` (explicit 1-5: by default the Bayesian version of this model, Gibbs-sampled in
-``app.trainer.bayes``; ``solver="adam"`` minimises the regularised squared error instead) and ``ranking``
-(implicit events: softmax over the catalog, the full one when it is small, else sampled negatives with a log-Q
-correction; each event weighted by its type). ``auto`` takes ``rating`` when most events are ratings.
+Objectives: ``rating`` (explicit 1-5: the regularised squared error) and ``ranking`` (implicit events: softmax
+over the catalog, the full one when it is small, else sampled negatives with a log-Q correction; each event
+weighted by its type, a rating by its value too).
 
 Initialisation (``init="semantic"``): ``W`` starts as the top-k PCA directions of the item text vectors, scaled
 to the initialisation scale, so the starting item factors are the text's principal coordinates; a user without
@@ -19,125 +19,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from torch import nn
 
-from app.trainer.bayes import fit_gibbs
+from app.trainer.types import Factors, TrainData, TrainingDiverged, TrainParams
 
-GIBBS_MAX_ROWS = 200_000  # users + items: about 1 GB of per-row precision matrices at 20 factors
-DEFAULT_EVENT_WEIGHTS = {"view": 1.0, "click": 2.0, "cart": 4.0, "purchase": 8.0, "rating": 4.0}
-
-
-@dataclass
-class TrainParams:
-    """Hyper-parameters; every field has a default that works on ML-100K-sized data.
-
-    factors : k, the width of user and item factors.
-    objective : ``auto``, ``rating`` or ``ranking``.
-    init : ``semantic`` (from text vectors) or ``random``.
-    text_map : learn W (cold start by text); False keeps only the per-id offsets.
-    epochs, patience : at most this many epochs (Gibbs sweeps); stop after ``patience`` without a better
-        validation score.
-    val_fraction : share of the training events carved out for early stopping.
-    solver : ``auto`` (Gibbs sampling for ``rating``, Adam for ``ranking``), ``gibbs`` or ``adam``.
-    burn_in, noise_precision, text_ridge : Gibbs only: sweeps before averaging starts, the precision α of a
-        rating around its prediction (None: sampled), and the ridge weight of the text regression.
-    """
-
-    factors: int | None = None  # None: 64 for Adam, 20 for Gibbs sampling
-    objective: str = "auto"
-    solver: str = "auto"
-    init: str = "semantic"
-    text_map: bool = True
-    epochs: int | None = None  # None: 60 epochs for Adam, 200 sweeps for Gibbs sampling
-    patience: int = 4
-    lr: float = 0.005
-    batch_size: int = 512
-    reg: float | None = None  # on each event's p_u, q_i offsets and biases; None: 0.1 rating, 0.03 ranking
-    reg_map: float = 1e-2  # weight decay of the text maps
-    init_scale: float = 0.1
-    val_fraction: float = 0.05
-    negatives: int = 1000  # sampled softmax, for catalogs above full_softmax_items
-    full_softmax_items: int = 50_000
-    event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
-    burn_in: int = 20
-    noise_precision: float | None = None  # None: drawn from its posterior
-    text_ridge: float = 10.0
-    seed: int = 0
-    device: str = "cpu"
-    precision: str = "auto"  # Adam's matrix products: "bf16", "fp32", or auto (ranking: bf16 where the CPU/GPU has it)
-
-    def resolved(self, objective: str, rows: int = 0) -> TrainParams:
-        """Every ``auto``/None replaced by what training ``objective`` on ``rows`` users + items will use
-        (what a version records). Gibbs holds a (k+1)² matrix per row: above GIBBS_MAX_ROWS, Adam."""
-        solver = self.solver
-        if solver == "auto":
-            solver = "gibbs" if objective == "rating" and rows <= GIBBS_MAX_ROWS else "adam"
-        gibbs = solver == "gibbs"
-        return replace(
-            self, objective=objective, solver=solver,
-            factors=self.factors or (20 if gibbs else 64), epochs=self.epochs or (200 if gibbs else 60),
-            reg=self.reg if self.reg is not None else (0.1 if objective == "rating" else 0.03))
-
-
-@dataclass
-class TrainData:
-    """Events as integer arrays over user and item indexes, plus optional text vectors (rows aligned with
-    the indexes, a mask saying which rows are real)."""
-
-    n_users: int
-    n_items: int
-    users: np.ndarray  # int64 (n,)
-    items: np.ndarray  # int64 (n,)
-    ratings: np.ndarray  # float32 (n,), NaN for implicit events
-    weights: np.ndarray  # float32 (n,), event-type weight
-    item_text: np.ndarray | None = None  # float32 (n_items, d)
-    item_has_text: np.ndarray | None = None  # bool (n_items,)
-    user_text: np.ndarray | None = None
-    user_has_text: np.ndarray | None = None
-
-
-@dataclass
-class Factors:
-    """A trained model as plain arrays: what the index and the recommender need, and the maps for cold start."""
-
-    objective: str
-    mu: float
-    user_factors: np.ndarray  # (n_users, k)
-    user_bias: np.ndarray
-    item_factors: np.ndarray  # (n_items, k)
-    item_bias: np.ndarray
-    item_map: np.ndarray | None  # (k + 1, d): text -> [q, b]
-    item_text_mean: np.ndarray | None
-    user_map: np.ndarray | None
-    user_text_mean: np.ndarray | None
-    history: list[dict] = field(default_factory=list)
-    item_map_offset: np.ndarray | None = None  # (k + 1,): what the map adds to (the Bayesian model's prior mean)
-    user_map_offset: np.ndarray | None = None
-
-    def item_from_text(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(factors, biases) for items known only by their text vectors."""
-        if self.item_map is None:
-            return np.zeros((len(vectors), self.item_factors.shape[1]), np.float32), np.zeros(len(vectors), np.float32)
-        out = (vectors - self.item_text_mean) @ self.item_map.T
-        if self.item_map_offset is not None:
-            out = out + self.item_map_offset
-        return out[:, :-1].astype(np.float32), out[:, -1].astype(np.float32)
-
-    def user_from_text(self, vectors: np.ndarray) -> np.ndarray:
-        if self.user_map is None:
-            return np.zeros((len(vectors), self.user_factors.shape[1]), np.float32)
-        out = (vectors - self.user_text_mean) @ self.user_map.T
-        if self.user_map_offset is not None:
-            out = out + self.user_map_offset
-        return out[:, :-1].astype(np.float32)
-
-    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return (self.mu + self.user_bias[users] + self.item_bias[items]
-                + np.einsum("nk,nk->n", self.user_factors[users], self.item_factors[items]))
+DIVERGED = 100.0  # an epoch's loss above this many times the starting loss (or 1) stops the fit as diverged
 
 
 class HybridMF(nn.Module):
@@ -200,8 +89,12 @@ class _Side(nn.Module):
         _, _, v = torch.linalg.svd(x, full_matrices=False)
         components = v[:k]  # (k, d)
         coords = x @ components.T
-        factor = scale / coords.std().clamp(min=1e-8)
-        self.map.weight[:k] = components * factor
+        spread = float(coords.std()) if coords.numel() > 1 else 0.0  # (the std of one number is NaN)
+        if not spread > 1e-6:  # one text, or all alike: no direction to start from, the map starts at zero
+            if self.semantic_only:
+                self.map = None
+            return
+        self.map.weight[:k] = components * (scale / spread)
         self.delta.weight[self.has_text, :-1] = 0  # start exactly at the text's coordinates
         if self.semantic_only:  # no map to learn: bake the projection into the offsets and drop the map
             self.delta.weight[:, :-1] += self.text @ self.map.weight[:-1].T
@@ -220,30 +113,18 @@ class _Side(nn.Module):
         return self(torch.arange(self.delta.num_embeddings, device=self.delta.weight.device))
 
 
-def choose_objective(data: TrainData, objective: str) -> str:
-    if objective in ("rating", "ranking"):
-        return objective
-    rated = np.isfinite(data.ratings)
-    return "rating" if rated.mean() > 0.5 else "ranking"
+def starting_point(data: TrainData, p: TrainParams, gen: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(item factors, user factors) this model starts from (semantic or random): the Gibbs sampler's start too."""
+    with torch.no_grad():
+        start = HybridMF(data, p, gen)
+        return start.item.all()[0].numpy(), start.user.all()[0].numpy()
 
 
-def fit(data: TrainData, params: TrainParams | None = None,
-        callback: Callable[[dict], None] | None = None) -> Factors:
-    """Train on ``data``; ``callback`` gets one dict per epoch (loss, validation metric, seconds)."""
-    p = params or TrainParams()
-    objective = choose_objective(data, p.objective)
-    torch.manual_seed(p.seed)
-    gen = torch.Generator().manual_seed(p.seed)
-    rng = np.random.default_rng(p.seed)
-
-    p = p.resolved(objective, data.n_users + data.n_items)
-    rows = np.arange(len(data.users)) if objective == "ranking" else np.flatnonzero(np.isfinite(data.ratings))
-    train_rows, val_rows = _carve_validation(data, rows, objective, p.val_fraction, rng)
-    if p.solver == "gibbs":
-        with torch.no_grad():  # the same starting point (semantic or random) as the Adam solver's
-            start = HybridMF(data, p, gen)
-            item_start, user_start = start.item.all()[0].numpy(), start.user.all()[0].numpy()
-        return fit_gibbs(data, p, train_rows, val_rows, (item_start, user_start), callback)
+def fit_adam(data: TrainData, p: TrainParams, train_rows: np.ndarray, val_rows: np.ndarray,
+             gen: torch.Generator, rng: np.random.Generator, callback: Callable[[dict], None] | None) -> Factors:
+    """Adam on ``p.objective`` (resolved) over ``train_rows``, early-stopped on ``val_rows``; ``data.weights``
+    are the events' weights in the ranking loss. Raises TrainingDiverged once an epoch's loss is not finite."""
+    objective = p.objective
     device = torch.device(p.device)
     model = HybridMF(data, p, gen).to(device)
     model.mu.data.fill_(float(np.mean(data.ratings[train_rows])) if objective == "rating" else 0.0)
@@ -261,7 +142,8 @@ def fit(data: TrainData, params: TrainParams | None = None,
     w_all = torch.as_tensor(data.weights, dtype=torch.float32, device=device)
     step = _rating_loss if objective == "rating" else _ranking_loss
     evaluate = _val_rmse if objective == "rating" else _val_recall
-    best, best_state, stale, history = math.inf, None, 0, []
+    val_key = "val_rmse" if objective == "rating" else "val_recall@20"
+    best, best_state, stale, history, initial = math.inf, None, 0, [], None
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=_use_bf16(p, device))
 
     for epoch in range(1, p.epochs + 1):
@@ -276,15 +158,23 @@ def fit(data: TrainData, params: TrainParams | None = None,
             loss.backward()
             optimizer.step()
             total += loss.item() * len(batch)
+            initial = total / len(batch) if initial is None else initial  # the starting point's loss
         model.eval()
         with torch.no_grad():
-            val = evaluate(model, data, train_rows, val_rows) if len(val_rows) else -epoch
+            val = evaluate(model, data, train_rows, val_rows) if len(val_rows) else None
         record = {"epoch": epoch, "loss": total / max(1, len(train_rows)), "seconds": time.perf_counter() - start,
-                  ("val_rmse" if objective == "rating" else "val_recall@20"): val}
+                  val_key: val}
+        # Adam's steps are bounded by lr, so an absurd lr blows the loss up without making it infinite: a
+        # loss a hundred times its starting value is divergence too.
+        if not (math.isfinite(record["loss"]) and (val is None or math.isfinite(val))
+                and record["loss"] <= DIVERGED * max(initial or 0.0, 1.0)):
+            raise TrainingDiverged(f"training diverged: the {objective} loss is {record['loss']:.4g} at epoch "
+                                   f"{epoch}, from {initial or 0:.4g} at the start ({val_key} {val}, lr {p.lr:g}); "
+                                   "try a smaller lr")
         history.append(record)
         if callback:
             callback(record)
-        score = val if objective == "rating" else -val
+        score = -epoch if val is None else val if objective == "rating" else -val  # no validation: the latest
         if score < best - 1e-5:
             best, stale = score, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -308,25 +198,6 @@ def _use_bf16(p: TrainParams, device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
     native = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # private in torch 2.x: absent means no
     return device.type == "cpu" and native is not None and native()
-
-
-def _carve_validation(data: TrainData, rows: np.ndarray, objective: str, fraction: float,
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Rating: a random share of the ratings. Ranking: each sampled user's latest-indexed event (the store
-    hands events in time order), so validation asks the question serving asks: what comes next."""
-    if fraction <= 0 or len(rows) < 20:
-        return rows, rows[:0]
-    if objective == "rating":
-        shuffled = rng.permutation(rows)
-        n_val = max(1, int(len(rows) * fraction))
-        return np.sort(shuffled[n_val:]), np.sort(shuffled[:n_val])
-    counts = np.bincount(data.users[rows], minlength=data.n_users)
-    last = np.full(data.n_users, -1)
-    last[data.users[rows]] = rows  # later rows overwrite earlier ones
-    eligible = np.flatnonzero((counts >= 3) & (last >= 0))
-    n_val = min(len(eligible), max(1, int(len(eligible) * fraction * 4)), 2000)
-    val = np.sort(last[rng.choice(eligible, size=n_val, replace=False)])
-    return np.setdiff1d(rows, val), val
 
 
 def _rating_loss(model, u, i, r, w, data, p, gen):
@@ -355,7 +226,7 @@ def _ranking_loss(model, u, i, r, w, data, p, gen):
         mask[torch.arange(len(i)), torch.arange(len(i))] = False
         logits = logits.masked_fill(mask, -1e9)  # other positives in the batch are not negatives
         nll = nn.functional.cross_entropy(logits, torch.arange(len(i), device=i.device), reduction="none")
-    loss = (w * (nll + _offset_reg(model, u, i, p.reg))).sum() / w.sum()
+    loss = (w * (nll + _offset_reg(model, u, i, p.reg))).sum() / w.sum().clamp(min=1e-12)
     return loss + _map_decay(model, p)
 
 
@@ -395,7 +266,7 @@ def _val_recall(model, data, train_rows, val_rows, k: int = 20, chunk: int = 256
         pos = {u: n for n, u in enumerate(users)}
         keep = np.isin(train_users, users)
         scores[[pos[u] for u in train_users[keep]], train_items[keep]] = -torch.inf
-        top = scores.topk(k, dim=1).indices
+        top = scores.topk(min(k, scores.shape[1]), dim=1).indices
         hits += int((top == torch.as_tensor(data.items[rows]).unsqueeze(1)).any(1).sum())
     return hits / len(val_rows)
 

@@ -13,15 +13,20 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.store.crud import bump_serving_epoch
 from app.store.models import ModelVersion, utcnow
-from app.trainer.model import Factors
+from app.trainer.types import Factors
 
-ARRAYS = ("user_factors", "user_bias", "item_factors", "item_bias", "item_map", "item_text_mean", "user_map",
-          "user_text_mean", "item_map_offset", "user_map_offset")
+RATER = "rater_"  # name prefix of the rating predictor's arrays in a version's .npz
 
 
 @dataclass
 class Trained:
+    """A version: ``factors`` serve every route (the ranking fit, unless only ``rating`` was asked for);
+    ``rater`` predicts ratings (the Bayesian rating fit; the same object as ``factors`` for a rating-only
+    version; None when the store held no ratings or only ``ranking`` was asked for). Both index users and
+    items alike (``user_ids``, ``item_ids``)."""
+
     factors: Factors
     user_ids: list[str]
     item_ids: list[str]
@@ -32,15 +37,26 @@ class Trained:
     seen_items: np.ndarray | None = None
     reference_users: np.ndarray | None = None  # established users few-event users are compared with
     reference_profiles: np.ndarray | None = None  # their unit profile text vectors (rows aligned)
+    rater: Factors | None = None
+
+    def predicted_rating(self, user_pos: int | None, item_positions: np.ndarray) -> np.ndarray | None:
+        """The rater's 1-5 prediction for one user (training position, None: unknown, the mean user) and items
+        by training position; None when the version has no rater."""
+        return None if self.rater is None else self.rater.predicted_rating(user_pos, item_positions)
 
 
 def save(path: Path, trained: Trained) -> None:
     """Atomic: a reader sees the whole file or none; a crash mid-write leaves only a temp file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    f = trained.factors
-    arrays = {name: getattr(f, name) for name in ARRAYS if getattr(f, name) is not None}
+    f, rater = trained.factors, trained.rater
+    arrays = f.arrays()
     meta = {"objective": f.objective, "mu": f.mu, "encoder_model": trained.encoder_model, "history": f.history,
             "trained_until": trained.trained_until, "positive_score": trained.positive_score}
+    if rater is f:
+        meta["rater"] = "factors"
+    elif rater is not None:
+        meta["rater"] = {"objective": rater.objective, "mu": rater.mu, "history": rater.history}
+        arrays |= {RATER + name: a for name, a in rater.arrays().items()}
     if trained.seen_indptr is not None:
         arrays |= {"seen_indptr": trained.seen_indptr, "seen_items": trained.seen_items}
     for name in ("reference_users", "reference_profiles"):
@@ -67,12 +83,18 @@ def save(path: Path, trained: Trained) -> None:
 def load(path: Path) -> Trained:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
-        arrays = {name: (z[name] if name in z.files else None) for name in ARRAYS}
+        arrays = {name: (z[name] if name in z.files else None) for name in Factors.ARRAYS}
         factors = Factors(objective=meta["objective"], mu=meta["mu"], history=meta["history"], **arrays)
+        rater = meta.get("rater", "factors" if factors.objective == "rating" else None)  # older: none stored
+        if rater == "factors":
+            rater = factors
+        elif rater is not None:
+            arrays = {name: (z[RATER + name] if RATER + name in z.files else None) for name in Factors.ARRAYS}
+            rater = Factors(objective=rater["objective"], mu=rater["mu"], history=rater["history"], **arrays)
         seen = (z["seen_indptr"], z["seen_items"]) if "seen_indptr" in z.files else (None, None)
         references = [z[name] if name in z.files else None for name in ("reference_users", "reference_profiles")]
         return Trained(factors, z["user_ids"].tolist(), z["item_ids"].tolist(), meta["encoder_model"],
-                       meta.get("trained_until"), meta.get("positive_score", 0.0), *seen, *references)
+                       meta.get("trained_until"), meta.get("positive_score", 0.0), *seen, *references, rater)
 
 
 def artifact_path(data_dir: Path, version: str) -> Path:
@@ -91,6 +113,7 @@ def activate(session: Session, version: str) -> bool:
         return False
     session.execute(update(ModelVersion).where(ModelVersion.active.is_(True)).values(active=False))
     session.execute(update(ModelVersion).where(ModelVersion.version == version).values(active=True))
+    bump_serving_epoch(session)  # every API process answers from this version from its next request on
     return True
 
 

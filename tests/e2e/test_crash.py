@@ -20,7 +20,7 @@ from app.index.faiss_index import ItemIndex
 from app.recommender import serving
 from app.store.models import ModelVersion
 from app.trainer import versions
-from app.trainer.model import Factors
+from app.trainer.types import Factors
 from tests.utils import load_script
 
 pytestmark = pytest.mark.e2e

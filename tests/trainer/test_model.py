@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from app.trainer.model import GIBBS_MAX_ROWS, TrainData, TrainParams, fit
+from app.trainer.fit import fit
+from app.trainer.types import GIBBS_MAX_ROWS, TrainData, TrainParams
 
 
 def planted(n_users=300, n_items=200, k=4, density=0.15, noise=0.2, text_dim=32, seed=0):
@@ -34,7 +35,7 @@ SOLVERS = pytest.mark.parametrize("solver", ["gibbs", "adam"])
 def test_planted_factors_are_recovered(solver):
     true, users, items, ratings, _, mask = planted()
     model = fit(data_for(users, items, ratings, *true.shape),
-                TrainParams(factors=8, init="random", seed=1, solver=solver))
+                TrainParams(factors=8, objective="rating", init="random", seed=1, solver=solver))
     held_u, held_i = np.nonzero(~mask)
     pred = model.predict(held_u, held_i)
     assert np.corrcoef(pred, true[held_u, held_i])[0, 1] > 0.9
@@ -44,8 +45,8 @@ def test_planted_factors_are_recovered(solver):
 def test_training_is_deterministic_with_a_seed(solver):
     true, users, items, ratings, text, _ = planted(n_users=80, n_items=60)
     data = data_for(users, items, ratings, *true.shape, text=text)
-    a = fit(data, TrainParams(factors=4, epochs=3, burn_in=1, seed=7, solver=solver))
-    b = fit(data, TrainParams(factors=4, epochs=3, burn_in=1, seed=7, solver=solver))
+    p = TrainParams(factors=4, objective="rating", epochs=3, burn_in=1, seed=7, solver=solver)
+    a, b = fit(data, p), fit(data, p)
     np.testing.assert_array_equal(a.item_factors, b.item_factors)
     assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
 
@@ -56,8 +57,8 @@ def test_semantic_init_converges_faster_when_text_carries_the_signal():
     data = data_for(users, items, ratings, *true.shape, text=text)
     curves = {}
     for init in ("semantic", "random"):
-        model = fit(data, TrainParams(factors=8, init=init, text_map=False, epochs=6, patience=100, seed=3,
-                                      solver="adam"))
+        model = fit(data, TrainParams(factors=8, objective="rating", init=init, text_map=False, epochs=6,
+                                      patience=100, seed=3, solver="adam"))
         curves[init] = [h["val_rmse"] for h in model.history]
     # Better from the first epoch on, and still better after a few.
     assert curves["semantic"][0] < curves["random"][0]
@@ -72,7 +73,7 @@ def test_gibbs_text_prior_helps_when_text_carries_the_signal():
     held_u, held_i = np.nonzero(~mask)
     error = {}
     for text_map in (True, False):
-        model = fit(data, TrainParams(factors=8, text_map=text_map, seed=0, solver="gibbs"))
+        model = fit(data, TrainParams(factors=8, objective="rating", text_map=text_map, seed=0, solver="gibbs"))
         error[text_map] = np.sqrt(np.mean((model.predict(held_u, held_i) - true[held_u, held_i]) ** 2))
     assert error[True] < 0.9 * error[False]
 
@@ -83,14 +84,15 @@ def test_cold_item_known_only_by_text_ranks_sensibly(solver):
     cold = np.arange(20)  # these items have no interactions at all in training
     keep = ~np.isin(items, cold)
     data = data_for(users[keep], items[keep], ratings[keep], *true.shape, text=text)
-    model = fit(data, TrainParams(factors=8, seed=0, solver=solver))
+    model = fit(data, TrainParams(factors=8, objective="rating", seed=0, solver=solver))
     q, b = model.item_from_text(text[cold])
     scores = model.mu + model.user_bias[:, None] + b[None, :] + model.user_factors @ q.T
     # Across users, the text-mapped cold items are ordered much like their true scores.
     corr = [np.corrcoef(scores[u], true[u, cold])[0, 1] for u in range(true.shape[0])]
     assert np.mean(corr) > 0.5
     # Without the text map, a cold item has nothing but the prior.
-    plain = fit(data, TrainParams(factors=8, seed=0, text_map=False, init="random", solver=solver))
+    plain = fit(data, TrainParams(factors=8, objective="rating", seed=0, text_map=False, init="random",
+                                     solver=solver))
     q0, _ = plain.item_from_text(text[cold])
     assert not q0.any()
 

@@ -37,7 +37,7 @@ def post_training_job(body: TrainingJobIn, session: SessionDep, _: WriteKey) -> 
     succeeds. Follow it with `GET /v1/jobs/{job_id}`."""
     params = body.model_dump(exclude_none=True)
     if params.get("event_weights"):
-        from app.trainer.model import DEFAULT_EVENT_WEIGHTS
+        from app.trainer.types import DEFAULT_EVENT_WEIGHTS
 
         params["event_weights"] = {**DEFAULT_EVENT_WEIGHTS, **params["event_weights"]}
     job = queue.enqueue(session, "training", params)

@@ -1,0 +1,103 @@
+"""The trainer's one entry point. ``fit`` picks the solver (``model``: Adam; ``bayes``: Gibbs sampling for
+ratings), so callers never branch on it; it also does what both share: the seeds, the validation share, the
+starting point, the events' weights, and refusing a result that is not finite.
+
+    factors = fit(data, TrainParams(objective="ranking"), callback=print)
+
+A training run (the job, the evaluation) makes one fit per entry of ``objectives(data, params.objective)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from app.trainer import bayes, model
+from app.trainer.types import Factors, TrainData, TrainingDiverged, TrainParams, choose_objective, ranking_weights
+
+ABSURD = 1e4  # an exported factor or bias beyond this is divergence (regularised fits stay within about 10)
+
+
+def fit(data: TrainData, params: TrainParams | None = None,
+        callback: Callable[[dict], None] | None = None) -> Factors:
+    """Fit one objective on ``data`` (``auto``: ranking, the factors a run serves).
+
+    Parameters
+    ----------
+    data : the events (ratings NaN for implicit ones) and optional text vectors.
+    params : hyper-parameters; ``resolved`` ones (what a version records) are taken as they are.
+    callback : called with one dict per epoch or sweep: ``epoch``, ``loss``, ``seconds`` and the validation
+        figure (``val_recall@20`` for ranking, ``val_rmse`` for rating; None without a validation share).
+
+    Raises TrainingDiverged when a loss, a validation figure or an exported array is not finite, and
+    ValueError for a rating fit without ratings.
+    """
+    p = params or TrainParams()
+    objective = choose_objective(data, p.objective)
+    torch.manual_seed(p.seed)
+    gen = torch.Generator().manual_seed(p.seed)
+    rng = np.random.default_rng(p.seed)
+    p = p.resolved(objective, data.n_users + data.n_items)
+    if objective == "ranking":
+        rows = np.arange(len(data.users))
+        data = replace(data, weights=ranking_weights(data, p))
+    else:
+        rows = np.flatnonzero(data.rated)
+        if not len(rows):
+            raise ValueError("a rating fit needs ratings, and the data holds none")
+    train_rows, val_rows = _carve_validation(data, rows, objective, p.val_fraction, rng)
+    callback = _finite_only(objective, callback)
+    if p.solver == "gibbs":
+        start = model.starting_point(data, p, gen)  # the same start (semantic or random) as Adam's
+        factors = bayes.fit_gibbs(data, p, train_rows, val_rows, start, callback)
+    else:
+        factors = model.fit_adam(data, p, train_rows, val_rows, gen, rng, callback)
+    bad = factors.non_finite()
+    if bad:
+        raise TrainingDiverged(f"training diverged: the {objective} fit exported non-finite {', '.join(bad)}")
+    largest = max(float(np.abs(a).max(initial=0.0)) for a in (factors.user_factors, factors.item_factors,
+                                                              factors.user_bias, factors.item_bias))
+    if largest > ABSURD:  # finite, but no regularised fit gets there: a step size that ran away
+        raise TrainingDiverged(f"training diverged: the {objective} fit exported a factor or bias of {largest:.4g}"
+                               f" (lr {p.lr:g})")
+    return factors
+
+
+def _carve_validation(data: TrainData, rows: np.ndarray, objective: str, fraction: float,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Rating: a random share of the ratings. Ranking: each sampled user's latest-indexed event (the store
+    hands events in time order), so validation asks the question serving asks: what comes next. Fewer than
+    20 events: no validation (every event trains)."""
+    if fraction <= 0 or len(rows) < 20:
+        return rows, rows[:0]
+    if objective == "rating":
+        shuffled = rng.permutation(rows)
+        n_val = max(1, int(len(rows) * fraction))
+        return np.sort(shuffled[n_val:]), np.sort(shuffled[:n_val])
+    counts = np.bincount(data.users[rows], minlength=data.n_users)
+    last = np.full(data.n_users, -1)
+    last[data.users[rows]] = rows  # later rows overwrite earlier ones
+    eligible = np.flatnonzero((counts >= 3) & (last >= 0))
+    if not len(eligible):
+        return rows, rows[:0]
+    n_val = min(len(eligible), max(1, int(len(eligible) * fraction * 4)), 2000)
+    val = np.sort(last[rng.choice(eligible, size=n_val, replace=False)])
+    return np.setdiff1d(rows, val), val
+
+
+def _finite_only(objective: str, callback: Callable[[dict], None] | None) -> Callable[[dict], None]:
+    """The solver's per-epoch callback, refusing a record with a NaN or infinity (a job writes records as JSON,
+    and PostgreSQL's JSONB has no NaN)."""
+    def check(record: dict) -> None:
+        bad = {k: v for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)}
+        if bad:
+            raise TrainingDiverged(f"training diverged: the {objective} fit's "
+                                   + ", ".join(f"{k} is {v}" for k, v in bad.items())
+                                   + f" at epoch {record.get('epoch')}")
+        if callback:
+            callback(record)
+    return check

@@ -1,0 +1,176 @@
+"""What the trainer's parts share: parameters, input arrays, the trained factors. Its own module so that the
+solvers (``model``: Adam, ``bayes``: Gibbs) and their callers depend on it, never on each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+GIBBS_MAX_ROWS = 200_000  # users + items: about 1 GB of per-row precision matrices at 20 factors
+DEFAULT_EVENT_WEIGHTS = {"view": 1.0, "click": 2.0, "cart": 4.0, "purchase": 8.0, "rating": 4.0}
+
+
+class TrainingDiverged(ValueError):
+    """A loss, validation figure or exported array turned NaN or infinite: no version may be written."""
+
+
+@dataclass
+class TrainParams:
+    """Hyper-parameters; every field has a default that works on ML-100K-sized data.
+
+    factors : k, the width of user and item factors.
+    objective : ``auto`` (ranking factors to serve, plus a rating predictor when there are ratings), ``rating``
+        or ``ranking``.
+    init : ``semantic`` (from text vectors) or ``random``.
+    text_map : learn W (cold start by text); False keeps only the per-id offsets.
+    epochs, patience : at most this many epochs (Gibbs sweeps); stop after ``patience`` without a better
+        validation score.
+    val_fraction : share of the training events carved out for early stopping.
+    solver : ``auto`` (Gibbs sampling for ``rating``, Adam for ``ranking``), ``gibbs`` or ``adam``.
+    rating_offset : c in a rating's ranking weight ``event_weights["rating"] * (value + c) / (5 + c)``: a rating
+        is a positive event, a 5 counts more than a 1 (c = 0: in proportion to the value; larger: flatter).
+    burn_in, noise_precision, text_ridge : Gibbs only: sweeps before averaging starts, the precision α of a
+        rating around its prediction (None: sampled), and the ridge weight of the text regression.
+    """
+
+    factors: int | None = None  # None: 64 for Adam, 20 for Gibbs sampling
+    objective: str = "auto"
+    solver: str = "auto"
+    init: str = "semantic"
+    text_map: bool = True
+    epochs: int | None = None  # None: 60 epochs for Adam, 200 sweeps for Gibbs sampling
+    patience: int = 4
+    lr: float = 0.005
+    batch_size: int = 512
+    reg: float | None = None  # on each event's p_u, q_i offsets and biases; None: 0.1 rating, 0.03 ranking
+    reg_map: float = 1e-2  # weight decay of the text maps
+    init_scale: float = 0.1
+    val_fraction: float = 0.05
+    negatives: int = 1000  # sampled softmax, for catalogs above full_softmax_items
+    full_softmax_items: int = 50_000
+    event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+    rating_offset: float = 0.0
+    burn_in: int = 20
+    noise_precision: float | None = None  # None: drawn from its posterior
+    text_ridge: float = 10.0
+    seed: int = 0
+    device: str = "cpu"
+    precision: str = "auto"  # Adam's matrix products: "bf16", "fp32", or auto (ranking: bf16 where the CPU/GPU has it)
+
+    def resolved(self, objective: str, rows: int = 0) -> TrainParams:
+        """Every ``auto``/None replaced by what training ``objective`` on ``rows`` users + items will use
+        (what a version records). Gibbs holds a (k+1)² matrix per row: above GIBBS_MAX_ROWS, Adam."""
+        solver = self.solver
+        if solver == "auto":
+            solver = "gibbs" if objective == "rating" and rows <= GIBBS_MAX_ROWS else "adam"
+        gibbs = solver == "gibbs"
+        return replace(
+            self, objective=objective, solver=solver,
+            factors=self.factors or (20 if gibbs else 64), epochs=self.epochs or (200 if gibbs else 60),
+            reg=self.reg if self.reg is not None else (0.1 if objective == "rating" else 0.03))
+
+
+@dataclass
+class TrainData:
+    """Events as integer arrays over user and item indexes, plus optional text vectors (rows aligned with
+    the indexes, a mask saying which rows are real)."""
+
+    n_users: int
+    n_items: int
+    users: np.ndarray  # int64 (n,)
+    items: np.ndarray  # int64 (n,)
+    ratings: np.ndarray  # float32 (n,), NaN for implicit events
+    weights: np.ndarray  # float32 (n,), event-type weight
+    item_text: np.ndarray | None = None  # float32 (n_items, d)
+    item_has_text: np.ndarray | None = None  # bool (n_items,)
+    user_text: np.ndarray | None = None
+    user_has_text: np.ndarray | None = None
+
+    @property
+    def rated(self) -> np.ndarray:
+        return np.isfinite(self.ratings)
+
+
+def choose_objective(data: TrainData, objective: str) -> str:
+    """The objective of the factors a run serves: ``rating`` only when asked for, else ``ranking`` (a model fit
+    to squared error ranks poorly for top-K: Cremonesi, Koren & Turrin, RecSys 2010)."""
+    return "rating" if objective == "rating" else "ranking"
+
+
+def objectives(data: TrainData, objective: str) -> list[str]:
+    """Every fit a run makes, the served one first: ``auto`` adds a rating predictor when any event is rated."""
+    served = choose_objective(data, objective)
+    return [served, "rating"] if objective == "auto" and data.rated.any() else [served]
+
+
+def ranking_weights(data: TrainData, p: TrainParams) -> np.ndarray:
+    """Each event's weight in the ranking objective: its type's, and for a rating, scaled by its value."""
+    weights = data.weights.astype(np.float32, copy=True)
+    rated = data.rated
+    c = p.rating_offset
+    weights[rated] *= ((np.clip(data.ratings[rated], 1, 5) + c) / (5 + c)).astype(np.float32)
+    return weights
+
+
+@dataclass
+class Factors:
+    """A trained model as plain arrays: what the index and the recommender need, and the maps for cold start."""
+
+    objective: str
+    mu: float
+    user_factors: np.ndarray  # (n_users, k)
+    user_bias: np.ndarray
+    item_factors: np.ndarray  # (n_items, k)
+    item_bias: np.ndarray
+    item_map: np.ndarray | None  # (k + 1, d): text -> [q, b]
+    item_text_mean: np.ndarray | None
+    user_map: np.ndarray | None
+    user_text_mean: np.ndarray | None
+    history: list[dict] = field(default_factory=list)
+    item_map_offset: np.ndarray | None = None  # (k + 1,): what the map adds to (the Bayesian model's prior mean)
+    user_map_offset: np.ndarray | None = None
+
+    ARRAYS = ("user_factors", "user_bias", "item_factors", "item_bias", "item_map", "item_text_mean", "user_map",
+              "user_text_mean", "item_map_offset", "user_map_offset")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in self.ARRAYS if getattr(self, name) is not None}
+
+    def non_finite(self) -> list[str]:
+        """Names of the arrays (and ``mu``) holding a NaN or an infinity."""
+        bad = [name for name, a in self.arrays().items() if not np.isfinite(a).all()]
+        return bad if np.isfinite(self.mu) else ["mu", *bad]
+
+    def item_from_text(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(factors, biases) for items known only by their text vectors."""
+        if self.item_map is None:
+            return np.zeros((len(vectors), self.item_factors.shape[1]), np.float32), np.zeros(len(vectors), np.float32)
+        out = (vectors - self.item_text_mean) @ self.item_map.T
+        if self.item_map_offset is not None:
+            out = out + self.item_map_offset
+        return out[:, :-1].astype(np.float32), out[:, -1].astype(np.float32)
+
+    def user_from_text(self, vectors: np.ndarray) -> np.ndarray:
+        if self.user_map is None:
+            return np.zeros((len(vectors), self.user_factors.shape[1]), np.float32)
+        out = (vectors - self.user_text_mean) @ self.user_map.T
+        if self.user_map_offset is not None:
+            out = out + self.user_map_offset
+        return out[:, :-1].astype(np.float32)
+
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return (self.mu + self.user_bias[users] + self.item_bias[items]
+                + np.einsum("nk,nk->n", self.user_factors[users], self.item_factors[items]))
+
+    def predicted_rating(self, user_pos: int | None, item_positions: np.ndarray) -> np.ndarray:
+        """Ratings on the 1-5 scale of one user (a training position; None: a user the model never saw, taken
+        as the mean user with bias 0) for items by training position. Meaningful for a rating model only."""
+        items = np.asarray(item_positions, np.int64)
+        if user_pos is None:
+            p = self.user_factors.mean(0) if len(self.user_factors) else np.zeros(self.item_factors.shape[1])
+            bu = 0.0
+        else:
+            p, bu = self.user_factors[user_pos], self.user_bias[user_pos]
+        out = self.mu + bu + self.item_bias[items] + self.item_factors[items] @ p
+        return np.clip(np.nan_to_num(out, nan=self.mu), 1.0, 5.0).astype(np.float32)
