@@ -99,11 +99,8 @@ def _keep_fresh(recommender: Recommender, settings: Settings, stop: threading.Ev
     while True:
         try:
             state = recommender.refresh()
-            if recommender.encoder is None and state.model is not None and state.model.factors.item_map is not None:
-                from app.encoder.model import Encoder
-
-                recommender.encoder = Encoder(settings.encoder_model, settings.device, settings.encoder_max_tokens,
-                                              settings.encoder_batch_size)
+            if state.model is not None and state.model.factors.item_map is not None:
+                recommender.query_encoder()
         except Exception:
             log.exception("serving refresh failed; keeping the current state")
         if stop.wait(settings.refresh_seconds):

@@ -66,7 +66,8 @@ class Recommender:
         self.context_hook = context_hook or (lambda items, context: items)
         self._cache_lock = threading.Lock()  # the fold-in cache; never held across a refresh
         self._fold_cache: OrderedDict[str, tuple[tuple, np.ndarray]] = OrderedDict()
-        self.encoder = None  # the query encoder, loaded off the request path by the app
+        self.encoder = None  # the query encoder: see query_encoder
+        self._encoder_lock = threading.Lock()
 
     @property
     def state(self) -> State | None:
@@ -74,6 +75,18 @@ class Recommender:
 
     def refresh(self) -> State:
         return self.served.refresh()
+
+    def query_encoder(self):
+        """The encoder of free-text queries, loaded once: by the background refresh as soon as a model is
+        served, or by the first query that finds it missing (a few seconds, once, rather than a 503)."""
+        if self.encoder is None:
+            with self._encoder_lock:
+                if self.encoder is None:
+                    from app.encoder.model import Encoder
+
+                    s = self.settings
+                    self.encoder = Encoder(s.encoder_model, s.device, s.encoder_max_tokens, s.encoder_batch_size)
+        return self.encoder
 
     def _clear_fold_cache(self) -> None:
         with self._cache_lock:
@@ -255,9 +268,7 @@ class Recommender:
         return Answer(state.model.version if state.model else None, strategy, items)
 
     def _query_vector(self, model: ServingModel, query: str) -> np.ndarray:
-        if self.encoder is None:
-            raise EncoderNotReady()
-        q, _ = model.factors.item_from_text(self.encoder.encode([query]))
+        q, _ = model.factors.item_from_text(self.query_encoder().encode([query]))
         return self._to_user_scale(model, q[0])
 
     def _top_k(self, state: State, vector: np.ndarray, eligible: np.ndarray, k: int):
@@ -423,7 +434,3 @@ def _softmax_fold_in(prior: np.ndarray, q: np.ndarray, b: np.ndarray, w: np.ndar
         return value, grad
 
     return minimize(loss, prior, jac=True, method="L-BFGS-B", options={"maxiter": 30}).x
-
-
-class EncoderNotReady(RuntimeError):
-    """The query encoder is still loading (off the request path): the client should retry shortly."""

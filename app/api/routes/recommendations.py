@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from app.api import V1
 from app.api.deps import ItemId, ReadKey, UserId
 from app.api.schemas import RankedList, RankIn, RecommendationList, RecommendIn, ShortText
-from app.recommender.service import Answer, EncoderNotReady, Recommender
+from app.recommender.service import Answer, Recommender
 
 router = APIRouter(prefix=V1, tags=["recommendations"])
 K = Annotated[int, Query(ge=1, le=1000, description="How many items (1-1000).")]
@@ -73,18 +73,13 @@ async def similar(request: Request, item_id: ItemId, _: ReadKey, k: K = 10) -> J
     return _json(answer)
 
 
-@router.post("/recommendations", response_model=RecommendationList,
-             responses={503: {"description": "The query encoder is still loading; retry"}})
+@router.post("/recommendations", response_model=RecommendationList)
 async def recommend(request: Request, body: RecommendIn, _: ReadKey) -> JSONResponse:
     """Recommendations for a user, a free-text query (mapped into factor space through the text map), or
     both mixed; `context` is handed to the ranking hook."""
     recommender, f = _recommender(request), body.filters
     context = body.context.model_dump(exclude_none=True) if body.context else None
-    try:  # a query is encoded by the language model: milliseconds of CPU, never on the event loop
-        answer = await _answer(request, lambda: recommender.recommend(
-            body.user_id, body.k, body.exclude_seen, f.category, f.min_price, f.max_price, query=body.query,
-            context=context), inline=not body.query)
-    except EncoderNotReady:
-        raise HTTPException(503, "the query encoder is still loading; retry in a few seconds",
-                            headers={"Retry-After": "2"}) from None
-    return _json(answer)
+    # A query is encoded by the language model (milliseconds of CPU; the first one may load it): never on the loop.
+    return _json(await _answer(request, lambda: recommender.recommend(
+        body.user_id, body.k, body.exclude_seen, f.category, f.min_price, f.max_price, query=body.query,
+        context=context), inline=not body.query))
