@@ -28,6 +28,7 @@ import platform
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -167,6 +168,7 @@ def main() -> None:
                    help="run the service from this commit (a `git archive` snapshot), not the working tree")
     p.add_argument("--docs-only", action="store_true", help="only rewrite the markdown and evaluation.md's section")
     args = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the spawned service too (its finally runs)
     evaluation_md = ROOT / "docs" / "evaluation.md" if args.out.resolve() == DEFAULT_OUT.resolve() else None
     if args.docs_only:
         report = json.loads(args.out.with_suffix(".json").read_text())
