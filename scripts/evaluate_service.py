@@ -142,8 +142,10 @@ def write_outputs(out: Path, report: dict, evaluation_md: Path | None) -> None:
         section = [BEGIN, "", "## Through the service", "",
                    f"The same splits run through the HTTP API on a fresh store, one training job with default "
                    f"parameters, the routes asked right after it succeeded (`{report['command']}`, "
-                   f"{report['started_at']}, {report['database']}). Details, defect counts and timings: "
-                   f"[{rel}]({rel}).", "", *body, "", END]
+                   f"{report['started_at']}, {report['database']}, semrec {report['versions'].get('semrec')}). "
+                   f"Details, defect counts and timings: [{rel}]({rel}). Rerun: "
+                   "`.venv/bin/python scripts/evaluate_service.py` (after `scripts/evaluate.py`, which rewrites "
+                   "this file).", "", *body, "", END]
         text = evaluation_md.read_text()
         pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
         text = pattern.sub(lambda _: "\n".join(section), text) if pattern.search(text) else \

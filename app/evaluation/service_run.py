@@ -324,7 +324,12 @@ def run_protocol(svc: Service, protocol: str, ds: Dataset, ix: Indexed, data_roo
     phases["train_s"] = time.perf_counter() - start
     succeeded_at = time.perf_counter()
     result = {"users": int(len(split.eval_users)), "train_events": len(events), "ingest": ingest,
-              "job": {k: job.get(k) for k in ("job_id", "status", "error", "result", "params", "attempts")}}
+              "job": {k: job.get(k) for k in ("job_id", "status", "error", "params", "attempts")}}
+    job_result = dict(job.get("result") or {})
+    if isinstance(job_result.get("epochs"), list):  # the per-epoch trace: its length and last entry suffice
+        job_result["epochs"] = {"count": len(job_result["epochs"]),
+                                "last": job_result["epochs"][-1] if job_result["epochs"] else None}
+    result["job"]["result"] = job_result
     if job["status"] != "succeeded":
         phases["query_s"] = 0.0
         result["phases"] = {k: round(v, 2) for k, v in phases.items()}
