@@ -16,7 +16,8 @@ from app.evaluation.service_run import item_records, service_metrics, smoke_slic
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
-needs_data = pytest.mark.skipif(not (DATA / "ml-100k").is_dir(), reason="shared evaluation data not beside the checkout")
+needs_data = pytest.mark.skipif(not (DATA / "ml-100k").is_dir(),
+                                reason="shared evaluation data not beside the checkout")
 SMOKE_USERS = 20
 
 
