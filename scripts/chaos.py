@@ -254,9 +254,11 @@ def catchable_training(finished: dict, seconds: float = 4.0) -> dict:
 
 
 def in_epochs(job: dict) -> bool:
-    """Running and past its first training epoch (not in the embedding step that comes first)."""
+    """Running and past its first training epoch (not in the embedding step that comes first): a training job's
+    ``phase`` names the fit in progress, ``ranking`` or ``rating``."""
     result = job.get("result") or {}
-    return job["status"] == "running" and result.get("phase") == "training" and len(result.get("epochs", [])) >= 1
+    return (job["status"] == "running" and result.get("phase") in ("ranking", "rating")
+            and len(result.get("epochs", [])) >= 1)
 
 
 def train(http: httpx.Client, **params) -> dict:
