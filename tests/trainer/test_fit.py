@@ -78,10 +78,10 @@ def test_auto_plans_the_ranking_fit_and_a_rater_when_there_are_ratings():
 def test_a_rating_weighs_by_its_value_in_the_ranking_objective():
     data = store(1, 3, [(0, 0, 5), (0, 1, 1), (0, 2, None)])
     data.weights[:] = [4.0, 4.0, 2.0]
-    w = ranking_weights(data, TrainParams())
+    w = ranking_weights(data, TrainParams(rating_offset=0.0))
     np.testing.assert_allclose(w, [4.0, 0.8, 2.0])  # value / 5 of the rating weight; a click keeps its own
-    flatter = ranking_weights(data, TrainParams(rating_offset=5.0))
-    np.testing.assert_allclose(flatter, [4.0, 4.0 * 6 / 10, 2.0])
+    default = ranking_weights(data, TrainParams())  # (value + 20) / 25
+    np.testing.assert_allclose(default, [4.0, 4.0 * 21 / 25, 2.0], rtol=1e-6)
 
 
 def test_the_rater_predicts_held_out_ratings():
