@@ -58,6 +58,8 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
             ctx.progress(done + record["epoch"], total, result={"phase": phase, "epochs": history})
 
         fitted[phase.objective] = fit(data, phase, callback=on_epoch)
+    # Early stopping ends a fit before its planned epochs: the job is then as done as it will be.
+    ctx.progress(len(history), len(history), result={"phase": "writing the version", "epochs": history})
     factors = fitted[plan[0].objective]
     rater = fitted.get("rating")
     version = f"{utcnow():%Y%m%d-%H%M%S}-{ctx.job.job_id[:8]}"

@@ -48,6 +48,14 @@ def assert_finite(trained: versions.Trained) -> None:
         assert np.isfinite(f.mu)
 
 
+def test_a_job_that_stops_early_ends_with_its_progress_complete(client, packaged_encoder):
+    seed_store(client, ratings=False)
+    job = train(client, packaged_encoder, {"epochs": 200, "patience": 1, "factors": 8})
+    assert job["status"] == "succeeded", job["error"]
+    done = len(job["result"]["epochs"])
+    assert done < 200 and job["progress"] == {"done": done, "total": done}
+
+
 def test_training_job_writes_and_activates_a_version(client, packaged_encoder):
     """Default params on a store of ratings: the ranking factors to serve and a rater, in one version."""
     seed_store(client)
