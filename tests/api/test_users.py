@@ -44,3 +44,23 @@ def test_bad_user_fields(client):
     assert r.status_code == 422 and "attributes" in r.json()["detail"]
     r = client.put("/v1/users/u1", json={"attributes": {f"k{n}": n for n in range(101)}})
     assert r.status_code == 422 and "attributes" in r.json()["detail"]
+
+
+def test_item_counts_follow_new_events_duplicates_and_erasure(client, sessions):
+    """Popularity's source: each accepted event counts once (a resent event_id does not), erasure subtracts."""
+    from app.store.models import ItemCount
+
+    def counts():
+        with sessions() as s:
+            return dict(s.execute(select(ItemCount.item_id, ItemCount.events)).all())
+
+    batch = {"interactions": [{"user_id": "u1", "item_id": "i1", "type": "click", "event_id": "a"},
+                              {"user_id": "u1", "item_id": "i1", "type": "view"},
+                              {"user_id": "u2", "item_id": "i1", "type": "view", "event_id": "b"},
+                              {"user_id": "u2", "item_id": "i2", "type": "cart"}]}
+    client.post("/v1/interactions", json=batch)
+    assert counts() == {"i1": 3, "i2": 1}
+    client.post("/v1/interactions", json={"interactions": batch["interactions"][:1]})  # a resend
+    assert counts() == {"i1": 3, "i2": 1}
+    assert client.delete("/v1/users/u2").status_code == 204
+    assert counts() == {"i1": 2, "i2": 0}
