@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, bindparam, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.recommender import neighbours
+from app.recommender import neighbours, ranking
 from app.recommender.serving import ServingModel
 from app.recommender.state import EPOCH, Served, State
 from app.store.models import Embedding, Interaction, Item, ServingEpoch
@@ -190,7 +190,7 @@ class Recommender:
             a = (q * w[:, None]).T @ q + lam * w.mean() * np.eye(q.shape[1])
             p = prior + np.linalg.solve(a, (q * w[:, None]).T @ (t - q @ prior))
         else:
-            p = _softmax_fold_in(prior.astype(np.float64), q, b, w / w.sum(), model.item_vectors, lam)
+            p = ranking.softmax_fold_in(prior.astype(np.float64), q, b, w / w.sum(), model.item_vectors, lam)
         p = p.astype(np.float32)
         with self._cache_lock:
             self._fold_cache[user_id] = (key, p)
@@ -257,7 +257,7 @@ class Recommender:
         if dense is not None:
             positions, scores = self._top_few_events(state, dense, user_id, pos, events, eligible, k)
         elif vector is None:
-            positions, scores = _popular(state, eligible, k)
+            positions, scores = ranking.popular(state, eligible, k)
             strategy = "popular"
         else:
             positions, scores = self._top_k(state, vector, eligible, k)
@@ -273,7 +273,7 @@ class Recommender:
 
     def _top_k(self, state: State, vector: np.ndarray, eligible: np.ndarray, k: int):
         query = np.append(vector, 1.0).astype(np.float32)
-        return _search(state, state.model.index, state.fresh_vectors, query, eligible, k)
+        return ranking.search(state, state.model.index, state.fresh_vectors, query, eligible, k)
 
     def _factors_of(self, state: State, user_id: str, pos: int | None, events: list) -> np.ndarray:
         """A known user's trained factors, or a fold-in of their new events from them (from the average user
@@ -363,74 +363,16 @@ class Recommender:
                     conn.scalar(_LIVE_ITEM, {"item_id": item_id}) is None:
                 return None
         if pos is None:
-            positions, scores = _popular(state, state.catalog.eligible(), k)
+            positions, scores = ranking.popular(state, state.catalog.eligible(), k)
             return Answer(state.model.version if state.model else None, "popular",
                           self._items(state, positions, scores))
         eligible = state.catalog.eligible()
         eligible[pos] = False
         vec = self._item_vector(state, pos)
         if state.model is None or vec is None or not vec[:-1].any():
-            positions, scores = _popular(state, eligible, k)
+            positions, scores = ranking.popular(state, eligible, k)
             return Answer(state.model.version if state.model else None, "popular", self._items(state, positions,
                                                                                                 scores))
         direction = (vec[:-1] / max(float(np.linalg.norm(vec[:-1])), 1e-8)).astype(np.float32)
-        positions, scores = _search(state, state.model.similar, state.fresh_directions, direction, eligible, k)
+        positions, scores = ranking.search(state, state.model.similar, state.fresh_directions, direction, eligible, k)
         return Answer(state.model.version, "personalized", self._items(state, positions, scores))
-
-
-def _search(state: State, index, fresh: np.ndarray, query: np.ndarray, eligible: np.ndarray, k: int):
-    """(positions, scores) of the top k eligible items by inner product: the version's FAISS index, scored
-    exactly over the eligible set when HNSW comes up short, merged with the items mapped in by text since."""
-    n_model = state.model.n_items
-    scores, positions = index.search(query[None], k, eligible[:n_model])
-    keep = positions[0] >= 0
-    scores, positions = scores[0][keep], positions[0][keep]
-    if len(positions) < k and eligible[:n_model].sum() > len(positions):
-        candidates = np.flatnonzero(eligible[:n_model])
-        exact = index.vectors[candidates] @ query
-        top = np.argsort(-exact)[:k]
-        scores, positions = exact[top], candidates[top]
-    if len(state.fresh_positions):
-        ok = eligible[state.fresh_positions]
-        scores = np.concatenate([scores, fresh[ok] @ query])
-        positions = np.concatenate([positions, state.fresh_positions[ok]])
-    order = np.argsort(-scores, kind="stable")[:k]
-    positions, scores = positions[order], scores[order]
-    if len(positions) < k:  # eligible items with no vector yet (new, not yet embedded): popular ones after
-        rest = eligible.copy()
-        rest[positions] = False
-        more, _ = _popular(state, rest, k - len(positions))
-        below = (float(scores[-1]) if len(scores) else 0.0) - 1.0 - np.arange(len(more)) / max(1, len(more))
-        positions, scores = np.concatenate([positions, more]), np.concatenate([scores, below])
-    return positions, scores
-
-
-def _popular(state: State, eligible: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k eligible items with the most events (ties: catalog order)."""
-    candidates = np.flatnonzero(eligible)
-    counts = state.popularity[candidates]
-    order = np.lexsort((candidates, -counts))[:k]
-    return candidates[order], counts[order].astype(np.float64)
-
-
-def _softmax_fold_in(prior: np.ndarray, q: np.ndarray, b: np.ndarray, w: np.ndarray, items: np.ndarray,
-                     lam: float, max_negatives: int = 20_000) -> np.ndarray:
-    """argmin_p  Σ w_i [logsumexp(Q p + b) - (q_i·p + b_i)] + λ/2 ||p - prior||², the training objective for
-    one user with the items fixed. Large catalogs use a fixed sample of items for the normaliser."""
-    from scipy.optimize import minimize
-
-    if len(items) > max_negatives:
-        items = items[np.random.default_rng(0).choice(len(items), max_negatives, replace=False)]
-    cq, cb = items[:, :-1].astype(np.float64), items[:, -1].astype(np.float64)
-
-    def loss(p):
-        logits = cq @ p + cb
-        top = logits.max()
-        e = np.exp(logits - top)
-        z = e.sum()
-        pos = q @ p + b
-        value = (top + np.log(z)) - w @ pos + 0.5 * lam * ((p - prior) ** 2).sum()
-        grad = cq.T @ (e / z) - q.T @ w + lam * (p - prior)
-        return value, grad
-
-    return minimize(loss, prior, jac=True, method="L-BFGS-B", options={"maxiter": 30}).x

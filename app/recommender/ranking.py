@@ -1,0 +1,68 @@
+"""Scoring over the served state, without the store: the top k eligible items by inner product (the version's
+FAISS index, the items mapped in by text since, then stored items with no vector yet), the most popular
+eligible items, and a user's vector fitted to their new events (the fold-in)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.recommender.state import State
+
+
+def search(state: State, index, fresh: np.ndarray, query: np.ndarray, eligible: np.ndarray, k: int):
+    """(positions, scores) of the top k eligible items by inner product: the version's FAISS index, scored
+    exactly over the eligible set when HNSW comes up short, merged with the items mapped in by text since; k
+    eligible items always give k results (those with no vector yet follow, most popular first)."""
+    n_model = state.model.n_items
+    scores, positions = index.search(query[None], k, eligible[:n_model])
+    keep = positions[0] >= 0
+    scores, positions = scores[0][keep], positions[0][keep]
+    if len(positions) < k and eligible[:n_model].sum() > len(positions):
+        candidates = np.flatnonzero(eligible[:n_model])
+        exact = index.vectors[candidates] @ query
+        top = np.argsort(-exact)[:k]
+        scores, positions = exact[top], candidates[top]
+    if len(state.fresh_positions):
+        ok = eligible[state.fresh_positions]
+        scores = np.concatenate([scores, fresh[ok] @ query])
+        positions = np.concatenate([positions, state.fresh_positions[ok]])
+    order = np.argsort(-scores, kind="stable")[:k]
+    positions, scores = positions[order], scores[order]
+    if len(positions) < k:  # eligible items with no vector yet (new, not yet embedded): popular ones after
+        rest = eligible.copy()
+        rest[positions] = False
+        more, _ = popular(state, rest, k - len(positions))
+        below = (float(scores[-1]) if len(scores) else 0.0) - 1.0 - np.arange(len(more)) / max(1, len(more))
+        positions, scores = np.concatenate([positions, more]), np.concatenate([scores, below])
+    return positions, scores
+
+
+def popular(state: State, eligible: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k eligible items with the most events (ties: catalog order)."""
+    candidates = np.flatnonzero(eligible)
+    counts = state.popularity[candidates]
+    order = np.lexsort((candidates, -counts))[:k]
+    return candidates[order], counts[order].astype(np.float64)
+
+
+def softmax_fold_in(prior: np.ndarray, q: np.ndarray, b: np.ndarray, w: np.ndarray, items: np.ndarray,
+                     lam: float, max_negatives: int = 20_000) -> np.ndarray:
+    """argmin_p  Σ w_i [logsumexp(Q p + b) - (q_i·p + b_i)] + λ/2 ||p - prior||², the training objective for
+    one user with the items fixed. Large catalogs use a fixed sample of items for the normaliser."""
+    from scipy.optimize import minimize
+
+    if len(items) > max_negatives:
+        items = items[np.random.default_rng(0).choice(len(items), max_negatives, replace=False)]
+    cq, cb = items[:, :-1].astype(np.float64), items[:, -1].astype(np.float64)
+
+    def loss(p):
+        logits = cq @ p + cb
+        top = logits.max()
+        e = np.exp(logits - top)
+        z = e.sum()
+        pos = q @ p + b
+        value = (top + np.log(z)) - w @ pos + 0.5 * lam * ((p - prior) ** 2).sum()
+        grad = cq.T @ (e / z) - q.T @ w + lam * (p - prior)
+        return value, grad
+
+    return minimize(loss, prior, jac=True, method="L-BFGS-B", options={"maxiter": 30}).x
