@@ -14,19 +14,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
 import sys
 import time
 from dataclasses import replace
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from app.encoder.model import Encoder
 from app.evaluation import datasets, methods
-from app.evaluation.protocols import Indexed, evaluate_ranker, p2_temporal, p3_cold_items, p4_cold_users, rmse_mae
+from app.evaluation.protocols import (
+    Indexed,
+    evaluate_ranker,
+    p2_temporal,
+    p3_cold_items,
+    p4_cold_users,
+    package_versions,
+    rmse_mae,
+)
 from app.trainer.types import TrainParams
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,13 +222,8 @@ def main() -> None:
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("torch", "numpy", "transformers", "scikit-learn", "implicit", "scikit-surprise", "lightfm"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
+    return package_versions(("torch", "numpy", "transformers", "scikit-learn", "implicit", "scikit-surprise",
+                             "lightfm"))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import re
 import shlex
 import shutil
@@ -34,14 +33,13 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.evaluation import datasets  # noqa: E402
-from app.evaluation.protocols import Indexed  # noqa: E402
+from app.evaluation.protocols import Indexed, package_versions  # noqa: E402
 from app.evaluation.service_run import KS, run_protocol, smoke_slice, spawned_service  # noqa: E402
 
 DEFAULT_OUT = ROOT / "docs" / "evaluation-service"
@@ -70,12 +68,7 @@ def library_figures(path: Path) -> dict:
 
 
 def versions() -> dict:
-    out = {"python": platform.python_version()}
-    for pkg in ("torch", "numpy", "transformers", "faiss-cpu", "fastapi", "sqlalchemy", "httpx"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
+    out = package_versions(("torch", "numpy", "transformers", "faiss-cpu", "fastapi", "sqlalchemy", "httpx"))
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                                 check=True).stdout.strip()

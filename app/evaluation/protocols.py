@@ -168,3 +168,17 @@ def evaluate_ranker(method: Ranker, ix: Indexed, split: RankingSplit, ks: tuple[
 def rmse_mae(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     pred = np.clip(pred, 1, 5)
     return float(np.sqrt(np.mean((pred - truth) ** 2))), float(np.mean(np.abs(pred - truth)))
+
+
+def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
+    """Python's and each package's version, for a report (PROTOCOLS.md, Reporting): "not installed" if absent."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for pkg in packages:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out

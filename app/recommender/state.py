@@ -89,14 +89,14 @@ class Served:
             encoder_model = model.trained.encoder_model if model else None
             cat = catalog_mod.load(session, model_items, encoder_model, None if model_changed else old.catalog)
             popularity, since = _popularity(session, cat, None if model_changed else old)
-            if not model_changed and cat.positions is old.catalog.positions and \
-                    cat.text_vectors is old.catalog.text_vectors:
-                fresh = (old.fresh_positions, old.fresh_vectors, old.fresh_directions, old.fresh_rows)
-            else:
-                fresh = _fresh(model, cat)
+            catalog_changed = model_changed or cat.positions is not old.catalog.positions or \
+                cat.text_vectors is not old.catalog.text_vectors
+            fresh = _fresh(model, cat) if catalog_changed else \
+                (old.fresh_positions, old.fresh_vectors, old.fresh_directions, old.fresh_rows)
             self.state = State(now_epoch, model, cat, popularity, since, *fresh)
             if model_changed:
                 self.on_model_change()
+            if catalog_changed:
                 # The served state is large and long-lived: move it out of the cyclic GC's reach, or every full
                 # collection walks hundreds of thousands of catalog objects and stalls requests (p99 tails).
                 gc.freeze()
@@ -108,11 +108,9 @@ def _popularity(session: Session, cat: Catalog, old: State | None) -> tuple[np.n
     last read (overlapping it: a batch stamped just before it may have committed just after it)."""
     read_at = utcnow()
     stmt = select(ItemCount.item_id, ItemCount.events)
-    if old is None:
-        counts = np.zeros(len(cat.item_ids))
-    else:
+    counts = np.zeros(len(cat.item_ids))
+    if old is not None:
         stmt = stmt.where(ItemCount.updated_at >= old.popularity_since - OVERLAP)
-        counts = np.zeros(len(cat.item_ids))
         counts[: len(old.popularity)] = old.popularity
     for item_id, n in session.execute(stmt):
         pos = cat.positions.get(item_id)
