@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.config import Settings
 from app.encoder.model import Encoder
-from app.evaluation import datasets, methods
+from app.evaluation import datasets, encoders, methods
 from app.evaluation.protocols import (
     Indexed,
     evaluate_ranker,
@@ -36,16 +37,18 @@ from app.evaluation.protocols import (
 from app.trainer.types import TrainParams
 
 ROOT = Path(__file__).resolve().parents[1]
+SIMPLE = {"item-kNN (cosine)": methods.item_knn, "EASE": methods.ease, "content TF-IDF": methods.tfidf_content,
+          "content TF-IDF + own reviews": methods.tfidf_content_reviews}
 PEERS = {
     "P1": {"global mean": methods.global_mean, "Surprise SVD": methods.surprise_svd,
            "Surprise SVD++": methods.surprise_svdpp},
-    "P2": {"popularity": methods.popularity, "implicit ALS": methods.implicit_als,
+    "P2": {"popularity": methods.popularity, **SIMPLE, "implicit ALS": methods.implicit_als,
            "implicit BPR": methods.implicit_bpr, "LightFM WARP + item features": methods.lightfm_warp},
-    "P3": {"random": methods.random_ranking, "content-only TF-IDF": methods.tfidf_content,
-           "LightFM WARP + item features": methods.lightfm_warp},
-    "P4": {"popularity": methods.popularity, "implicit ALS": methods.implicit_als,
+    "P3": {"random": methods.random_ranking, **SIMPLE, "LightFM WARP + item features": methods.lightfm_warp},
+    "P4": {"popularity": methods.popularity, **SIMPLE, "implicit ALS": methods.implicit_als,
            "implicit BPR": methods.implicit_bpr},
 }
+REVIEWS_ONLY = {"content TF-IDF + own reviews"}  # the same as content TF-IDF where users have no text of their own
 KS = {"P2": (10, 20), "P3": (10,), "P4": (10,)}
 SPLITS = {"P2": p2_temporal, "P3": p3_cold_items, "P4": p4_cold_users}
 HEADLINE = {"P1": "rmse", "P2": "ndcg@10", "P3": "ndcg@10", "P4": "ndcg@10"}
@@ -86,15 +89,53 @@ def p1(ds: datasets.Dataset, ix: Indexed, vectors: dict, params: TrainParams, fo
     return results
 
 
-def ranking(protocol: str, ix: Indexed, vectors: dict, params: TrainParams) -> dict:
+def split_inputs(ix: Indexed, train: np.ndarray, encoder: Encoder, vectors: dict) -> dict:
+    """What every method of one split reads: the texts (with the reviews of the split's training events, where
+    the data has reviews, as the service composes them) and their encoder vectors."""
+    if ix.ds.reviews is None:
+        return vectors
+    settings = Settings()
+    item_texts, user_texts = ix.texts(train, settings.item_review_texts, settings.user_review_texts)
+    inputs = {"texts": (item_texts, user_texts), "item_vectors": encoder.encode(item_texts)}
+    if any(user_texts):
+        inputs["user_vectors"] = encoder.encode(user_texts)
+    return inputs
+
+
+def ranking(protocol: str, ix: Indexed, encoder: Encoder, vectors: dict, params: TrainParams) -> dict:
     split = SPLITS[protocol](ix)
+    inputs = split_inputs(ix, split.train, encoder, vectors)
     candidates = {name: methods.semrec_ranker(replace(params, **ab)) for name, ab in methods.ABLATIONS.items()}
-    candidates.update(PEERS[protocol])
+    candidates.update({n: m for n, m in PEERS[protocol].items() if n not in REVIEWS_ONLY or ix.ds.reviews is not None})
     results = {"_users": int(len(split.eval_users))}
     for name, method in candidates.items():
-        results[name] = run_method(lambda method=method: evaluate_ranker(method, ix, split, KS[protocol], **vectors))
+        results[name] = run_method(lambda method=method: evaluate_ranker(method, ix, split, KS[protocol], **inputs))
         print(f"    {protocol} {name:38s} {_fmt(results[name], 'ndcg@10')}", flush=True)
     return results
+
+
+def encoder_ablation(ix: Indexed, names: list[str], params: TrainParams, vectors_of: dict) -> dict:
+    """P3 and P4 with semrec's default fit reading each encoder's vectors (the packaged sentence model against
+    a GPT-2-family causal LM, mean-pooled alike), with what encoding the split's texts cost."""
+    out = {}
+    for name in names:
+        start = time.perf_counter()
+        encoder = vectors_of.get(name) or encoders.load(name)
+        row = {"load_seconds": round(time.perf_counter() - start, 1), "dim": encoder.dim}
+        for protocol in ("P3", "P4"):
+            split = SPLITS[protocol](ix)
+            settings = Settings()
+            item_texts, user_texts = ix.texts(split.train, settings.item_review_texts, settings.user_review_texts)
+            item_vectors, rate = encoders.timed_encode(encoder, item_texts)
+            inputs = {"texts": (item_texts, user_texts), "item_vectors": item_vectors}
+            if any(user_texts):
+                inputs["user_vectors"] = encoder.encode(user_texts)
+            result = run_method(lambda inputs=inputs, split=split, protocol=protocol: evaluate_ranker(
+                methods.semrec_ranker(params), ix, split, KS[protocol], **inputs))
+            row[protocol] = {**result, "item_texts_per_second": round(rate, 1)}
+            print(f"    encoders {name:8s} {protocol} {_fmt(result, 'ndcg@10')}  ({rate:.0f} item texts/s)", flush=True)
+        out[name] = row
+    return out
 
 
 def _fmt(result: dict, key: str) -> str:
@@ -134,6 +175,18 @@ def write_outputs(out: Path, report: dict) -> None:
                     f"{r[m]:.4f}" if m not in ("seconds", "train_seconds_per_fold") else f"{r[m]:.1f}" for m in metrics]
                 lines.append(f"| {name} | " + " | ".join(cells) + " |")
             lines.append("")
+    if report.get("encoder_ablation"):
+        lines += ["**Encoder ablation**: semrec's default fit on P3 and P4 reading each encoder's vectors "
+                  "(attention-masked mean pooling of the last hidden state for both)", "",
+                  "| data set | encoder | dim | P3 recall@10 | P3 ndcg@10 | P4 recall@10 | P4 ndcg@10 | item texts/s |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for ds_name, rows in report["encoder_ablation"].items():
+            for enc_name, row in rows.items():
+                cells = [f"{row[p][m]:.4f}" if m in row[p] else row[p].get("status", "") for p in ("P3", "P4")
+                         for m in ("recall@10", "ndcg@10")]
+                lines.append(f"| {ds_name} | {enc_name} | {row['dim']} | " + " | ".join(cells)
+                             + f" | {row['P3']['item_texts_per_second']:.0f} |")
+        lines.append("")
     out.with_suffix(".md").write_text("\n".join(lines))
     _plot(out.with_suffix(".png"), report)
 
@@ -182,6 +235,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "evaluation")
     p.add_argument("--smoke", action="store_true", help="100 users, one fold, 3 epochs: proves the pipeline")
     p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--encoders", default="minilm,smollm2",
+                   help="the encoder ablation (P3, P4); empty to skip; --smoke skips it")
     p.add_argument("--replot", type=Path, help="only rewrite the markdown and PNG from this JSON report")
     args = p.parse_args()
     if args.replot:
@@ -214,8 +269,12 @@ def main() -> None:
             if protocol == "P1":
                 results["P1"] = p1(ds, ix, vectors, params, folds if not args.smoke else [0])
             else:
-                results[protocol] = ranking(protocol, ix, vectors, params)
+                results[protocol] = ranking(protocol, ix, encoder, vectors, params)
         report["results"][name] = results
+        wanted = [e for e in args.encoders.split(",") if e] if not args.smoke else []
+        if wanted and {"P3", "P4"} & set(protocols):
+            report.setdefault("encoder_ablation", {})[name] = encoder_ablation(
+                ix, wanted, params, {"minilm": encoder})
     report["seconds"] = round(time.perf_counter() - started, 1)
     write_outputs(args.out, report)
     print(f"wrote {args.out.with_suffix('.json')}, .md, .png in {report['seconds']:.0f} s")

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     encoder_max_tokens: int = Field(256, ge=8, description="Texts are truncated to this many tokens.")
     encoder_batch_size: int = Field(128, ge=1, description="Texts per forward pass (128 was fastest on 2 CPU cores).")
     user_review_texts: int = Field(5, ge=0, description="How many of a user's latest review texts they are read by.")
+    item_review_texts: int = Field(5, ge=0, description="How many of an item's latest review texts it is read by "
+                                                        "(each cut to 500 characters).")
 
     embedded_worker: bool | None = Field(
         None, description="Run the job worker inside the API process; default: yes on SQLite, no on PostgreSQL."

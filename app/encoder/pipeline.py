@@ -19,6 +19,18 @@ CHUNK = 256  # texts per store commit: progress is saved and visible at this gra
 
 
 @dataclass(frozen=True)
+class ReviewTexts:
+    """How many of their latest review texts an item and a user are read by (settings)."""
+
+    per_item: int
+    per_user: int
+
+    @classmethod
+    def of(cls, settings) -> "ReviewTexts":
+        return cls(settings.item_review_texts, settings.user_review_texts)
+
+
+@dataclass(frozen=True)
 class OwnerText:
     kind: str  # "item" | "user"
     owner_id: str
@@ -26,32 +38,35 @@ class OwnerText:
     hash: str
 
 
-def owner_texts(session: Session, kind: str, reviews_per_user: int,
+def owner_texts(session: Session, kind: str, reviews: ReviewTexts,
                 ids: list[str] | None = None) -> Iterator[OwnerText]:
-    """The text the encoder reads for each item or user that has any."""
+    """The text the encoder reads for each item or user that has any: an item's catalog fields and its latest
+    shoppers' reviews, a user's profile and their latest reviews. A new review changes the text, so the hash
+    makes the vector stale."""
     if kind == "item":
+        latest = crud.latest_reviews(session, "item", reviews.per_item, ids)
         for it in crud.item_rows_for_text(session, ids):
-            text = item_text(it.title, it.category, it.description, it.attributes)
+            text = item_text(it.title, it.category, it.description, it.attributes, latest.get(it.item_id, ()))
             if text:
                 yield OwnerText("item", it.item_id, text, text_hash(text))
     else:
-        for user_id, profile, reviews in crud.user_rows_for_text(session, reviews_per_user, ids):
-            text = user_text(profile, reviews)
+        for user_id, profile, recent in crud.user_rows_for_text(session, reviews.per_user, ids):
+            text = user_text(profile, recent)
             if text:
                 yield OwnerText("user", user_id, text, text_hash(text))
 
 
-def stale(session: Session, kind: str, model: str, reviews_per_user: int,
+def stale(session: Session, kind: str, model: str, reviews: ReviewTexts,
           ids: list[str] | None = None) -> tuple[list[OwnerText], int]:
     """(texts whose vector is missing or stale, how many texts there are in all)."""
-    texts = list(owner_texts(session, kind, reviews_per_user, ids))
+    texts = list(owner_texts(session, kind, reviews, ids))
     stored = crud.embedding_hashes(session, kind, model, ids)
     return [t for t in texts if stored.get(t.owner_id) != t.hash], len(texts)
 
 
-def is_current(session: Session, kind: str, owner_id: str, model: str, reviews_per_user: int) -> bool:
+def is_current(session: Session, kind: str, owner_id: str, model: str, reviews: ReviewTexts) -> bool:
     """Whether the owner has text and a vector made from exactly that text by ``model``."""
-    todo, total = stale(session, kind, model, reviews_per_user, [owner_id])
+    todo, total = stale(session, kind, model, reviews, [owner_id])
     return total == 1 and not todo
 
 
@@ -65,9 +80,9 @@ def run_embedding_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.sessions() as session:
         for kind in kinds:
             if params.get("only_stale", True):
-                texts, total = stale(session, kind, encoder.name, settings.user_review_texts)
+                texts, total = stale(session, kind, encoder.name, ReviewTexts.of(settings))
             else:
-                texts = list(owner_texts(session, kind, settings.user_review_texts))
+                texts = list(owner_texts(session, kind, ReviewTexts.of(settings)))
                 total = len(texts)
             todo += texts
             considered += total

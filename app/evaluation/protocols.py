@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.encoder.texts import item_text, user_text
 from app.evaluation.datasets import Dataset
 
 
@@ -26,6 +27,7 @@ class Task:
     user_texts: list[str]  # by user index ("" when none)
     item_vectors: np.ndarray | None = None  # encoder vectors of item_texts
     user_vectors: np.ndarray | None = None
+    catalog_texts: list[str] | None = None  # item texts without reviews: the catalog's fields alone
 
 
 # A ranking method: fit on the task, return a function scoring all items for the given user indexes.
@@ -57,10 +59,36 @@ class Indexed:
         self.item_texts = [ds.item_text.get(i, "") for i in self.item_ids]
         self.user_texts = [ds.user_text.get(u, "") for u in self.user_ids]
 
-    def task(self, train: np.ndarray, item_vectors=None, user_vectors=None, user_texts=None) -> Task:
+    def task(self, train: np.ndarray, item_vectors=None, user_vectors=None, texts=None) -> Task:
+        """The training events ``train``; ``texts``: (item texts, user texts) when they depend on the split."""
+        item_texts, user_texts = texts or (self.item_texts, self.user_texts)
         return Task(len(self.user_ids), len(self.item_ids), self.u[train], self.i[train], self.ds.ratings[train],
-                    self.ds.timestamps[train], self.item_texts, user_texts or self.user_texts, item_vectors,
-                    user_vectors)
+                    self.ds.timestamps[train], item_texts, user_texts, item_vectors, user_vectors, self.item_texts)
+
+    def texts(self, train: np.ndarray, item_reviews: int, user_reviews: int) -> tuple[list[str], list[str]]:
+        """(item texts, user texts) by index, as the service composes them from what was posted to it: the
+        catalog fields plus each item's latest ``item_reviews`` review texts, the profile plus each user's latest
+        ``user_reviews``, newest first (ties: the later posted first), from the training events ``train`` only."""
+        ds = self.ds
+        if ds.reviews is None:
+            return self.item_texts, self.user_texts
+        events = np.flatnonzero(train & (ds.reviews != ""))
+        events = events[np.lexsort((-events, -ds.timestamps[events]))]  # newest first, later posted first
+        by_item: dict[int, list[str]] = {}
+        by_user: dict[int, list[str]] = {}
+        for e in events:
+            for index, texts, limit in ((int(self.i[e]), by_item, item_reviews), (int(self.u[e]), by_user,
+                                                                                   user_reviews)):
+                got = texts.setdefault(index, [])
+                if len(got) < limit:
+                    got.append(ds.reviews[e])
+        items = []
+        for n, item_id in enumerate(self.item_ids):
+            r = ds.item_records.get(item_id)
+            items.append(item_text(r.get("title"), r.get("category"), r.get("description"), r.get("attributes"),
+                                   by_item.get(n, ())) if r else self.item_texts[n])
+        users = [user_text(profile, by_user.get(n, ())) for n, profile in enumerate(self.user_texts)]
+        return items, users
 
     def time_order(self) -> np.ndarray:
         """Events sorted by (timestamp, item id)."""
@@ -157,12 +185,15 @@ def ranking_metrics(scores: np.ndarray, users: np.ndarray, split: RankingSplit, 
     return {name: float(np.mean(v)) for name, v in out.items()}
 
 
-def evaluate_ranker(method: Ranker, ix: Indexed, split: RankingSplit, ks: tuple[int, ...], **vectors) -> dict:
-    task = ix.task(split.train, **vectors)
+def evaluate_ranker(method: Ranker, ix: Indexed, split: RankingSplit, ks: tuple[int, ...], **inputs) -> dict:
+    task = ix.task(split.train, **inputs)
     score = method(task)
     users = split.eval_users
     scores = np.vstack([score(users[n : n + 512]) for n in range(0, len(users), 512)])
-    return ranking_metrics(scores, users, split, ix, ks)
+    out = ranking_metrics(scores, users, split, ix, ks)
+    if getattr(score, "chosen", None):  # settings a method chose on its own validation split (EASE's λ)
+        out["chosen"] = score.chosen
+    return out
 
 
 def rmse_mae(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:

@@ -8,13 +8,11 @@ come from the protocol module's own ``ranking_metrics`` over the ids the service
 with ``scripts/evaluate.py``'s library figures: same split functions, same metric code.
 
     with spawned_service(database_url=None) as svc:
-        result = run_protocol(svc, "P2", ds, ix, data_root)
+        result = run_protocol(svc, "P2", ds, ix)
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import os
 import shutil
@@ -35,7 +33,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from app.evaluation.datasets import ML100K_GENRES, Dataset
+from app.evaluation.datasets import Dataset
 from app.evaluation.protocols import Indexed, RankingSplit, p2_temporal, p3_cold_items, p4_cold_users, ranking_metrics
 
 SPLITS = {"P2": p2_temporal, "P3": p3_cold_items, "P4": p4_cold_users}
@@ -147,44 +145,11 @@ def spawned_service(database_url: str | None = None, source: Path | None = None,
 # ---------------------------------------------------------------- what is posted
 
 
-def item_records(ds: Dataset, ix: Indexed, data_root: Path) -> list[dict]:
-    """The catalog of the data set's items as the API takes it: title, category, description (and brand,
-    price), read from the raw files where the loader folded them into one text."""
-    if ds.name == "ml-100k":
-        out = []
-        rows = {line.split("|")[0]: line.split("|")
-                for line in (data_root / "ml-100k" / "u.item").read_text(encoding="latin-1").splitlines()}
-        for item_id in ix.item_ids:
-            parts = rows[item_id]
-            genres = [g for g, flag in zip(ML100K_GENRES, parts[5:24], strict=True) if flag == "1" and g != "unknown"]
-            year = parts[2][-4:] if parts[2] else ""
-            # Title and description only: the text the encoder composes is then the library's, word for word
-            # (a "Category: <first genre>" and a "year" attribute cost P3 a fifth of its NDCG@10 with MiniLM).
-            out.append({"item_id": item_id, "title": parts[1] or item_id,
-                        "description": f"Genres: {', '.join(genres) or 'unknown'}." + (f" Released {year}." if year
-                                                                                        else "")})
-        return out
-    if ds.name == "amazon-giftcards":
-        meta = {}
-        with gzip.open(data_root / "amazon2018-giftcards" / "meta_Gift_Cards.json.gz", "rt") as f:
-            for line in f:
-                m = json.loads(line)
-                meta[m["asin"]] = m
-        out = []
-        for item_id in ix.item_ids:
-            m = meta.get(item_id, {})
-            record = {"item_id": item_id, "title": (m.get("title") or "").strip() or item_id,
-                      "category": ", ".join(c for c in m.get("category", []) if c != "Gift Cards")[:256] or None,
-                      "description": " ".join(m.get("description", []))[:1000] or None,
-                      "attributes": {"brand": m["brand"][:200]} if m.get("brand") else {}}
-            price = (m.get("price") or "").replace("$", "").replace(",", "").strip()
-            try:
-                record["price"] = float(price)
-            except ValueError:
-                pass
-            out.append(record)
-        return out
-    return [{"item_id": i, "title": (ds.item_text.get(i) or i)[:MAX_TEXT]} for i in ix.item_ids]
+def item_records(ds: Dataset, ix: Indexed) -> list[dict]:
+    """The catalog as the loader read it, in the API's fields (title, category, description, attributes,
+    price): the text the service's encoder composes from them is the library's, word for word."""
+    return [{k: v for k, v in ds.item_records.get(i, {"item_id": i, "title": ds.item_text.get(i) or i}).items()
+             if v is not None} for i in ix.item_ids]
 
 
 def user_records(ix: Indexed) -> list[dict]:
@@ -193,17 +158,11 @@ def user_records(ix: Indexed) -> list[dict]:
             if t]
 
 
-def review_texts(ds: Dataset, data_root: Path) -> dict[tuple[str, str], str]:
-    """(user, item) -> the review text, for data sets whose events carry one (Amazon), with the loader's rule
-    for repeated pairs (the last one wins)."""
-    if ds.name != "amazon-giftcards":
+def review_texts(ds: Dataset) -> dict[tuple[str, str], str]:
+    """(user, item) -> the review text, for data sets whose events carry one (Amazon)."""
+    if ds.reviews is None:
         return {}
-    texts = {}
-    with gzip.open(data_root / "amazon2018-giftcards" / "Gift_Cards_5.json.gz", "rt") as f:
-        for line in f:
-            r = json.loads(line)
-            texts[(r["reviewerID"], r["asin"])] = (r.get("reviewText") or "").strip()[:MAX_TEXT]
-    return texts
+    return {(str(u), str(i)): t[:MAX_TEXT] for u, i, t in zip(ds.users, ds.items, ds.reviews, strict=True) if t}
 
 
 def training_events(ds: Dataset, split: RankingSplit, texts: dict[tuple[str, str], str]) -> list[dict]:
@@ -301,7 +260,7 @@ def _train(svc: Service, log=print, poll_s: float = 0.25, timeout_s: float = 360
         time.sleep(poll_s)
 
 
-def run_protocol(svc: Service, protocol: str, ds: Dataset, ix: Indexed, data_root: Path, concurrency: int = 4,
+def run_protocol(svc: Service, protocol: str, ds: Dataset, ix: Indexed, concurrency: int = 4,
                  log=print) -> dict:
     """Post the protocol's training data to a fresh service, train once with defaults, ask the routes."""
     split = SPLITS[protocol](ix)
@@ -309,8 +268,8 @@ def run_protocol(svc: Service, protocol: str, ds: Dataset, ix: Indexed, data_roo
     phases: dict[str, float] = {}
 
     start = time.perf_counter()
-    items = item_records(ds, ix, data_root)
-    events = training_events(ds, split, review_texts(ds, data_root))
+    items = item_records(ds, ix)
+    events = training_events(ds, split, review_texts(ds))
     users = user_records(ix)  # every profile the data has (P4's cold users keep theirs), as a shop holds them
     ingest = {"items": _post_batches(svc, "/v1/items/batch", "items", items),
               "users": _post_batches(svc, "/v1/users/batch", "users", users) if users else {},

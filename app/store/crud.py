@@ -210,24 +210,33 @@ def item_rows_for_text(session: Session, item_ids: Sequence[str] | None = None) 
     return list(session.scalars(stmt))
 
 
+def latest_reviews(session: Session, kind: str, per_owner: int,
+                   owner_ids: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """Each user's or item's latest ``per_owner`` review texts, newest first (ties: the later stored first), in
+    one query."""
+    if per_owner <= 0:
+        return {}
+    owner = Interaction.user_id if kind == "user" else Interaction.item_id
+    rank = func.row_number().over(partition_by=owner, order_by=(Interaction.ts.desc(), Interaction.id.desc()))
+    latest = select(owner.label("owner"), Interaction.text, rank.label("rank")).where(Interaction.text.is_not(None))
+    if owner_ids is not None:
+        latest = latest.where(owner.in_(owner_ids))
+    latest = latest.subquery()
+    out: dict[str, list[str]] = {}
+    for owner_id, text_ in session.execute(
+        select(latest.c.owner, latest.c.text).where(latest.c.rank <= per_owner).order_by(latest.c.rank)
+    ):
+        out.setdefault(owner_id, []).append(text_)
+    return out
+
+
 def user_rows_for_text(session: Session, reviews_per_user: int,
                        user_ids: Sequence[str] | None = None) -> list[tuple[str, str | None, list[str]]]:
     """(user_id, profile_text, latest review texts newest first) in two queries, not one per user."""
     users = select(User.user_id, User.profile_text).order_by(User.user_id)
     if user_ids is not None:
         users = users.where(User.user_id.in_(user_ids))
-    reviews: dict[str, list[str]] = {}
-    if reviews_per_user > 0:
-        rank = func.row_number().over(partition_by=Interaction.user_id,
-                                      order_by=(Interaction.ts.desc(), Interaction.id.desc())).label("rank")
-        latest = select(Interaction.user_id, Interaction.text, rank).where(Interaction.text.is_not(None))
-        if user_ids is not None:
-            latest = latest.where(Interaction.user_id.in_(user_ids))
-        latest = latest.subquery()
-        for user_id, text_ in session.execute(
-            select(latest.c.user_id, latest.c.text).where(latest.c.rank <= reviews_per_user).order_by(latest.c.rank)
-        ):
-            reviews.setdefault(user_id, []).append(text_)
+    reviews = latest_reviews(session, "user", reviews_per_user, user_ids)
     return [(u, p, reviews.get(u, [])) for u, p in session.execute(users)]
 
 

@@ -33,6 +33,13 @@ class TrainParams:
         default 20 (a 1 weighs 0.84 of a 5) was chosen on a validation split of ML-100K's P2 training events:
         as good there as c = 0 or 5 (NDCG@10 0.167-0.170, uniform 0.150), and the only one that keeps P3's
         cold-item figure (c = 0 costs a third of it).
+    neighbourhood_rank : r, the width of the item-kNN term appended to the ranking factors
+        (``app.trainer.neighbourhood``); 0 turns it off.
+    neighbourhood_weight : its blend weight, on the scale of each user's factor scores; 0 turns it off. The
+        default 1 was chosen on validation splits carved from ML-100K's and Gift Cards' P2 training events by the
+        P2 rule (``scripts/analyse_neighbourhood.py``): NDCG@10 0.171 -> 0.195 and 0.152 -> 0.191 there (best
+        at 1 and 2). The fit's own validation events (each sampled user's latest) preferred 0 on both: the
+        epochs were early-stopped on those very events, which flatters the factors alone.
     burn_in, noise_precision, text_ridge : Gibbs only: sweeps before averaging starts, the precision α of a
         rating around its prediction (None: sampled), and the ridge weight of the text regression.
     """
@@ -54,6 +61,8 @@ class TrainParams:
     full_softmax_items: int = 50_000
     event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     rating_offset: float = 20.0
+    neighbourhood_rank: int = 128
+    neighbourhood_weight: float = 1.0
     burn_in: int = 20
     noise_precision: float | None = None  # None: drawn from its posterior
     text_ridge: float = 10.0
@@ -131,6 +140,7 @@ class Factors:
     user_map: np.ndarray | None
     user_text_mean: np.ndarray | None
     history: list[dict] = field(default_factory=list)
+    neighbourhood: dict = field(default_factory=dict)  # the item-kNN term appended: rank, weight (none: off)
     item_map_offset: np.ndarray | None = None  # (k + 1,): what the map adds to (the Bayesian model's prior mean)
     user_map_offset: np.ndarray | None = None
 

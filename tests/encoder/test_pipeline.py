@@ -55,7 +55,8 @@ def test_job_encodes_users_and_items_and_reports(client, packaged_encoder):
     items = vectors(client, "item")
     assert set(items) == {"shoes", "espresso", "jacket"}  # the bare item "ghost" has no text
     assert set(vectors(client, "user")) == {"runner", "barista"}
-    expected = packaged_encoder.encode([item_text("Trail running shoes", "shoes", None, {"brand": "Stride"})])[0]
+    expected = packaged_encoder.encode([item_text("Trail running shoes", "shoes", None, {"brand": "Stride"},
+                                                  ["great grip"])])[0]  # the item reads its shoppers' review
     np.testing.assert_allclose(items["shoes"], expected, atol=1e-5)
     assert client.get("/v1/items/shoes").json()["embedded"] is True
     assert client.get("/v1/users/runner").json()["embedded"] is True
@@ -122,3 +123,20 @@ def test_job_routes_validate(client):
     listed = client.get("/v1/jobs?kind=embedding&status=queued").json()["jobs"]
     assert len(listed) == 1 and listed[0]["params"] == {"target": "all", "only_stale": True}
     assert client.get("/v1/jobs?status=sleeping").status_code == 422
+
+
+def test_items_read_their_latest_reviews_and_a_new_one_makes_the_vector_stale(client, packaged_encoder):
+    seed(client)
+    assert run_job(client, packaged_encoder, {"target": "all"})["status"] == "succeeded"
+    limit = client.app.state.settings.item_review_texts
+    reviews = [{"user_id": f"reviewer{n}", "item_id": "jacket", "type": "rating", "value": 4, "text": f"dry day {n}",
+                "timestamp": f"2026-01-0{n + 1}T00:00:00Z"} for n in range(limit + 1)]
+    assert client.post("/v1/interactions", json={"interactions": reviews}).status_code == 200
+    assert client.get("/v1/items/jacket").json()["embedded"] is False  # its text changed: the vector is stale
+    assert client.get("/v1/items/shoes").json()["embedded"] is True
+    job = run_job(client, packaged_encoder, {"target": "items"})
+    assert job["result"]["encoded"] == 1 and job["result"]["already_current"] == 2
+    newest_first = [f"dry day {n}" for n in range(limit, 0, -1)]  # the oldest of limit + 1 is left out
+    expected = packaged_encoder.encode([item_text("Rain jacket", None, None, None, newest_first)])[0]
+    np.testing.assert_allclose(vectors(client, "item")["jacket"], expected, atol=1e-5)
+    assert client.get("/v1/items/jacket").json()["embedded"] is True

@@ -51,7 +51,7 @@ def test_lists_scored_as_the_protocol_scores_a_matrix(ml_slice, protocol):
 @needs_data
 def test_posted_records_hold_the_items_text_and_only_training_events(ml_slice):
     ds, ix = ml_slice
-    items = item_records(ds, ix, DATA)
+    items = item_records(ds, ix)
     assert len(items) == len(ix.item_ids) and items[0]["title"] == "Toy Story (1995)"
     # What the encoder composes from a posted item is the library's text, word for word.
     assert [item_text(i["title"], i.get("category"), i.get("description"), i.get("attributes")) for i in items] \
@@ -62,6 +62,31 @@ def test_posted_records_hold_the_items_text_and_only_training_events(ml_slice):
     test_pairs = {(str(ds.users[e]), str(ds.items[e])) for e in np.flatnonzero(~split.train)}
     assert not test_pairs & {(e["user_id"], e["item_id"]) for e in events}
     assert all(e["type"] == "rating" and 1 <= e["value"] <= 5 and e["timestamp"].endswith("+00:00") for e in events)
+
+
+@pytest.mark.skipif(not (DATA / "amazon2018-giftcards").is_dir(), reason="shared data not beside the checkout")
+def test_the_store_composes_the_texts_the_library_reads(client):
+    """Gift Cards through the API (catalog, P2's training events with their reviews): the texts the encoder
+    would read from the store are ``Indexed.texts`` of the split, item for item and user for user."""
+    from app.encoder.pipeline import ReviewTexts, owner_texts
+    from app.evaluation.service_run import review_texts
+
+    ds = datasets.load("amazon2018-giftcards", DATA)
+    ix = Indexed(ds)
+    split = p2_temporal(ix)
+    assert client.post("/v1/items/batch", json={"items": item_records(ds, ix)}).status_code == 200
+    events = training_events(ds, split, review_texts(ds))
+    assert sum("text" in e for e in events) > len(events) // 2
+    assert client.post("/v1/interactions", json={"interactions": events}).status_code == 200
+    settings = client.app.state.settings
+    item_texts, user_texts = ix.texts(split.train, settings.item_review_texts, settings.user_review_texts)
+    with client.app.state.sessions() as session:
+        stored = {(t.kind, t.owner_id): t.text for kind in ("item", "user")
+                  for t in owner_texts(session, kind, ReviewTexts.of(settings))}
+    assert {i: stored.get(("item", i)) for i in ix.item_ids} == dict(zip(ix.item_ids, item_texts, strict=True))
+    assert {u: stored.get(("user", u)) for u in ix.user_ids} == {
+        u: t or None for u, t in zip(ix.user_ids, user_texts, strict=True)}
+    assert any("Review: " in t for t in item_texts)
 
 
 def _random_recall(split, ix, k: int) -> float:

@@ -59,7 +59,8 @@ def test_degenerate_stores_train_to_finite_factors(shape, init):
         f = fit(data, TrainParams(objective=objective, epochs=6, burn_in=2, factors=4, init=init))
         assert f.objective == objective and f.history
         finite_arrays(f)
-        assert f.item_factors.shape == (data.n_items, 4) and f.user_factors.shape == (data.n_users, 4)
+        width = 4 + (f.neighbourhood["rank"] if f.neighbourhood.get("weight") else 0)  # the item-kNN term
+        assert f.item_factors.shape == (data.n_items, width) and f.user_factors.shape == (data.n_users, width)
         for record in f.history:
             assert all(np.isfinite(v) for v in record.values() if isinstance(v, float)), record
         for user in (0, None):

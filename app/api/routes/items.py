@@ -6,7 +6,7 @@ from app.api import V1
 from app.api.deps import ItemId, SessionDep, SettingsDep, WriteKey
 from app.api.schemas import ItemBatch, ItemIn, ItemOut, Upserted
 from app.core.config import Settings
-from app.encoder.pipeline import is_current
+from app.encoder.pipeline import ReviewTexts, is_current
 from app.store import crud
 
 router = APIRouter(prefix=f"{V1}/items", tags=["items"])
@@ -14,7 +14,7 @@ router = APIRouter(prefix=f"{V1}/items", tags=["items"])
 
 def _item_out(settings: Settings, session, item) -> ItemOut:
     out = ItemOut.model_validate(item, from_attributes=True)
-    out.embedded = is_current(session, "item", item.item_id, settings.encoder_name, settings.user_review_texts)
+    out.embedded = is_current(session, "item", item.item_id, settings.encoder_name, ReviewTexts.of(settings))
     return out
 
 

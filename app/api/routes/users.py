@@ -6,7 +6,7 @@ from app.api import V1
 from app.api.deps import SessionDep, SettingsDep, UserId, WriteKey
 from app.api.schemas import Upserted, UserBatch, UserIn, UserOut
 from app.core.config import Settings
-from app.encoder.pipeline import is_current
+from app.encoder.pipeline import ReviewTexts, is_current
 from app.store import crud
 
 router = APIRouter(prefix=f"{V1}/users", tags=["users"])
@@ -14,7 +14,7 @@ router = APIRouter(prefix=f"{V1}/users", tags=["users"])
 
 def _user_out(settings: Settings, session, user) -> UserOut:
     out = UserOut.model_validate(user, from_attributes=True)
-    out.embedded = is_current(session, "user", user.user_id, settings.encoder_name, settings.user_review_texts)
+    out.embedded = is_current(session, "user", user.user_id, settings.encoder_name, ReviewTexts.of(settings))
     return out
 
 
