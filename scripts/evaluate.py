@@ -122,14 +122,19 @@ def encoder_ablation(ix: Indexed, names: list[str], params: TrainParams, vectors
         start = time.perf_counter()
         encoder = vectors_of.get(name) or encoders.load(name)
         row = {"load_seconds": round(time.perf_counter() - start, 1), "dim": encoder.dim}
+        encoded: dict[int, tuple] = {}  # texts that do not depend on the split (no reviews) are encoded once
         for protocol in ("P3", "P4"):
             split = SPLITS[protocol](ix)
             settings = Settings()
             item_texts, user_texts = ix.texts(split.train, settings.item_review_texts, settings.user_review_texts)
-            item_vectors, rate = encoders.timed_encode(encoder, item_texts)
+            key = hash((tuple(item_texts), tuple(user_texts)))
+            if key not in encoded:
+                item_vectors, rate = encoders.timed_encode(encoder, item_texts)
+                encoded[key] = (item_vectors, rate, encoder.encode(user_texts) if any(user_texts) else None)
+            item_vectors, rate, user_vectors = encoded[key]
             inputs = {"texts": (item_texts, user_texts), "item_vectors": item_vectors}
-            if any(user_texts):
-                inputs["user_vectors"] = encoder.encode(user_texts)
+            if user_vectors is not None:
+                inputs["user_vectors"] = user_vectors
             result = run_method(lambda inputs=inputs, split=split, protocol=protocol: evaluate_ranker(
                 methods.semrec_ranker(params), ix, split, KS[protocol], **inputs))
             row[protocol] = {**result, "item_texts_per_second": round(rate, 1)}

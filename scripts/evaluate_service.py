@@ -203,7 +203,7 @@ def main() -> None:
             t0 = time.perf_counter()
             try:
                 with spawned_service(args.database_url, source) as svc:
-                    results[protocol] = run_protocol(svc, protocol, ds, ix, args.data_root, args.concurrency,
+                    results[protocol] = run_protocol(svc, protocol, ds, ix, args.concurrency,
                                                      log=lambda s: print(s, flush=True))
             except Exception as exc:  # one broken run is reported, the others still run
                 results[protocol] = {"error": f"{type(exc).__name__}: {exc}"}

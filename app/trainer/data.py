@@ -8,6 +8,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.encoder.texts import item_text as catalog_text
 from app.store.models import Embedding, Interaction, Item
 from app.trainer.types import TrainData
 
@@ -39,12 +40,20 @@ def load(session: Session, model_name: str, event_weights: dict[str, float], chu
         item_index.setdefault(item_id, len(item_index))
 
     item_text, item_has = _vectors(session, "item", model_name, item_index)
+    words = [""] * len(item_index)  # the catalog text, for the content term (app.trainer.content)
+    catalog = select(Item.item_id, Item.title, Item.category, Item.description, Item.attributes).where(
+        Item.deleted_at.is_(None), Item.title.is_not(None)).execution_options(yield_per=10_000)
+    for item_id, title, category, description, attributes in session.execute(catalog):
+        n = item_index.get(item_id)
+        if n is not None:
+            words[n] = catalog_text(title, category, description, attributes)
     user_text, user_has = _vectors(session, "user", model_name, user_index)
     data = TrainData(
         n_users=len(user_index), n_items=len(item_index),
         users=np.asarray(users, np.int64), items=np.asarray(items, np.int64),
         ratings=np.asarray(ratings, np.float32), weights=np.asarray(weights, np.float32),
         item_text=item_text, item_has_text=item_has, user_text=user_text, user_has_text=user_has,
+        item_words=words,
     )
     return StoreData(data, list(user_index), list(item_index))
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from app.trainer import bayes, model, neighbourhood
+from app.trainer import bayes, content, model, neighbourhood
 from app.trainer.types import Factors, TrainData, TrainingDiverged, TrainParams, choose_objective, ranking_weights
 
 ABSURD = 1e4  # an exported factor or bias beyond this is divergence (regularised fits stay within about 10)
@@ -56,9 +56,11 @@ def fit(data: TrainData, params: TrainParams | None = None,
         factors = bayes.fit_gibbs(data, p, train_rows, val_rows, start, callback)
     else:
         factors = model.fit_adam(data, p, train_rows, val_rows, gen, rng, callback)
-    if objective == "ranking" and p.neighbourhood_rank > 0:
-        widened, info = neighbourhood.widen(data, factors, p)
-        factors = replace(widened, neighbourhood=info)
+    if objective == "ranking":  # the terms appended to the served factors, each where it applies
+        terms = {}
+        for name, term in (("neighbourhood", neighbourhood), ("content", content)):
+            factors, terms[name] = term.widen(data, factors, p)
+        factors = replace(factors, terms=terms)
     bad = factors.non_finite()
     if bad:
         raise TrainingDiverged(f"training diverged: the {objective} fit exported non-finite {', '.join(bad)}")

@@ -81,8 +81,8 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
                 "events": int(len(data.users)), "ratings": int(data.rated.sum()),
                 "train_seconds": round(time.perf_counter() - started, 3)}
     stored_params = {"objective": p.objective, **{r.objective: asdict(r) for r in plan}}
-    if factors.neighbourhood:  # what the item-kNN term appended to the served factors holds
-        stored_params["neighbourhood"] = factors.neighbourhood
+    if factors.terms:  # what the terms appended to the served factors hold (item-kNN, content)
+        stored_params["terms"] = factors.terms
     with ctx.sessions() as session, session.begin():
         # Activate only while the job is still ours: a job that lost its lease must not switch the model.
         mine = session.scalar(select(Job.job_id).where(

@@ -16,15 +16,12 @@ a user with 3 events and one with 300. Rank 64-128 ranked as well as the exact k
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 from scipy.sparse import csr_matrix, diags
 from scipy.sparse.linalg import svds
 
+from app.trainer import terms
 from app.trainer.types import Factors, TrainData, TrainParams
-
-SCALE_ITEMS = 2_000  # the spread of a user's scores is taken over a fixed sample of this many items
 
 
 def widen(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, dict]:
@@ -38,8 +35,8 @@ def widen(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, d
     e = item_side(x, rank, p.seed)
     k = np.asarray(x @ e)
     users = np.arange(data.n_users)
-    k *= (p.neighbourhood_weight * _scales(factors, users, k, e, _sample_items(data.n_items)))[:, None]
-    return _appended(factors, k.astype(np.float32), e.astype(np.float32)), info
+    k *= (p.neighbourhood_weight * terms.scales(factors, users, k, e, terms.sample_items(data.n_items)))[:, None]
+    return terms.appended(factors, k.astype(np.float32), e.astype(np.float32)), info
 
 
 def item_side(x: csr_matrix, rank: int, seed: int) -> np.ndarray:
@@ -56,39 +53,3 @@ def _binary(data: TrainData) -> csr_matrix:
                    shape=(data.n_users, data.n_items))
     x.data[:] = 1.0  # repeated (user, item) events count once
     return x
-
-
-def _sample_items(n_items: int) -> np.ndarray:
-    if n_items <= SCALE_ITEMS:
-        return np.arange(n_items)
-    return np.sort(np.random.default_rng(0).choice(n_items, SCALE_ITEMS, replace=False))
-
-
-def _scales(factors: Factors, users: np.ndarray, k: np.ndarray, e: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """Per user, std(factor scores) / std(knn scores) over ``items``: the two terms on one scale, so the weight
-    means the same for every user whatever their number of events. A user without knn scores gets 0."""
-    out = np.zeros(len(users))
-    q = np.hstack([factors.item_factors[items], factors.item_bias[items, None]]).astype(np.float64)
-    for start in range(0, len(users), 4096):
-        chunk = slice(start, start + 4096)
-        p = np.hstack([factors.user_factors[users[chunk]], np.ones((len(users[chunk]), 1))])
-        mf_std = (p @ q.T).std(1)
-        knn_std = (k[chunk] @ e[items].T).std(1)
-        out[chunk] = np.where(knn_std > 1e-12, mf_std / np.maximum(knn_std, 1e-12), 0.0)
-    return out
-
-
-def _appended(f: Factors, k: np.ndarray, e: np.ndarray) -> Factors:
-    """The factors with the knn columns appended; the text maps give them zeros (an item or user known only by
-    text has no co-occurrences)."""
-    r = e.shape[1]
-
-    def pad_map(m: np.ndarray | None) -> np.ndarray | None:  # rows [q..., b]: zero rows before the bias row
-        return None if m is None else np.vstack([m[:-1], np.zeros((r, m.shape[1]), m.dtype), m[-1:]])
-
-    def pad_offset(o: np.ndarray | None) -> np.ndarray | None:
-        return None if o is None else np.concatenate([o[:-1], np.zeros(r, o.dtype), o[-1:]])
-
-    return replace(f, user_factors=np.hstack([f.user_factors, k]), item_factors=np.hstack([f.item_factors, e]),
-                   item_map=pad_map(f.item_map), user_map=pad_map(f.user_map),
-                   item_map_offset=pad_offset(f.item_map_offset), user_map_offset=pad_offset(f.user_map_offset))

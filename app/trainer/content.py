@@ -1,0 +1,66 @@
+"""A lexical term for items no one has had yet, next to the factors, served by the same inner product.
+
+An item without events enters factor space only through the learned text map, and on short catalog texts
+that map is both weaker and less stable than plain TF-IDF matching (ML-100K P3: NDCG@10 0.20-0.30 with the
+training seed alone, TF-IDF 0.24). This term adds TF-IDF's answer for those items: the catalog texts' TF-IDF
+in rank-r LSA (as good as the exact cosine on ML-100K P3), the item side L_i for items without training events
+and zero for the others (their events say more: the term costs P2 where it touches them), the user side the
+unit mean of L over the user's items, scaled to the spread of the user's factor scores over the items without
+events, then by the weight.
+
+    factors, info = widen(data, factors, params)   # data.item_words: the catalog text of each item
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from app.trainer import terms
+from app.trainer.types import Factors, TrainData, TrainParams
+
+
+def widen(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, dict]:
+    """The ranking ``factors`` with the content term appended; unchanged with weight or rank 0, without item
+    texts, or when every item has events (the term would be all zeros)."""
+    cold = np.bincount(data.items, minlength=data.n_items) == 0
+    words = data.item_words
+    info = {"rank": 0, "weight": 0.0, "items": int(cold.sum())}
+    if p.content_weight <= 0 or p.content_rank < 1 or words is None or not cold.any() or not any(words):
+        return factors, info
+    lsa = item_side(words, p.content_rank, p.seed)
+    if lsa is None:
+        return factors, info
+    x = csr_matrix((np.ones(len(data.users)), (data.users, data.items)), shape=(data.n_users, data.n_items))
+    x.data[:] = 1.0
+    profiles = np.asarray(x @ lsa)
+    profiles /= np.maximum(np.linalg.norm(profiles, axis=1, keepdims=True), 1e-12)
+    # On the spread of the user's factor scores over the items the term touches: among cold items the factor
+    # scores (the text map's) spread about 20 times less than over the catalog (ML-100K).
+    # Where the factors cannot tell cold items apart at all (no text vectors), over the catalog instead.
+    users, cold_items = np.arange(data.n_users), np.flatnonzero(cold)
+    scale = terms.scales(factors, users, profiles, lsa, cold_items[terms.sample_items(len(cold_items))])
+    flat = scale <= 1e-9
+    if flat.any():
+        scale[flat] = terms.scales(factors, users[flat], profiles[flat], lsa, terms.sample_items(data.n_items))
+    profiles *= (p.content_weight * scale)[:, None]
+    served = np.where(cold[:, None], lsa, 0.0)
+    r = lsa.shape[1]
+    return terms.appended(factors, profiles.astype(np.float32), served.astype(np.float32)), {**info, "rank": r,
+                                                                                        "weight": p.content_weight}
+
+
+def item_side(words: list[str], rank: int, seed: int) -> np.ndarray | None:
+    """The rank-``rank`` LSA of the texts' TF-IDF (rows of about unit length, as the TF-IDF rows are; scaling
+    them to exactly 1 inflates what the truncation lost, and ranked worse) (None: no vocabulary to speak of)."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    try:
+        tfidf = TfidfVectorizer().fit_transform([w or "" for w in words])
+    except ValueError:  # an empty vocabulary: no text has a word in it
+        return None
+    r = min(rank, tfidf.shape[0] - 1, tfidf.shape[1] - 1)
+    if r < 1:
+        return None
+    return TruncatedSVD(r, random_state=seed).fit_transform(tfidf)
