@@ -21,13 +21,17 @@ class NotInstalled(RuntimeError):
     pass
 
 
-ABLATIONS = {
-    "semrec: no text (random init)": {"init": "random", "text_map": False},
+ABLATIONS = {  # the last one is the trainer's defaults, what the service's job trains
+    "semrec: no text (random init, no content term)": {"init": "random", "text_map": False, "content_weight": 0.0},
     "semrec: semantic init": {"init": "semantic", "text_map": False},
-    "semrec: semantic init + text map, no item-kNN term": {"init": "semantic", "text_map": True,
-                                                           "neighbourhood_rank": 0},
-    "semrec: semantic init + text map": {"init": "semantic", "text_map": True},
+    "semrec: semantic init + text map, no appended terms": {"neighbourhood_weight": 0.0, "content_weight": 0.0},
+    "semrec: semantic init + text map, no content term": {"content_weight": 0.0},
+    "semrec: semantic init + text map, no item-kNN term": {"neighbourhood_weight": 0.0},
+    "semrec: semantic init + text map": {},
 }
+# The terms are appended to the ranking factors only: the rating fit (P1) is the same with or without them.
+RATING_ABLATIONS = {name: ABLATIONS[name] for name in ("semrec: no text (random init, no content term)",
+                                                      "semrec: semantic init", "semrec: semantic init + text map")}
 
 
 def _train_data(task: Task, ratings: bool, weight: float = 1.0) -> TrainData:

@@ -56,3 +56,48 @@ def test_excluding_training_items():
     scores = np.tile(np.arange(10, 0, -1, dtype=float), (3, 1))  # same order for everyone
     m = ranking_metrics(scores, split.eval_users, split, ix, ks=(10,))
     assert 0 <= m["recall@10"] <= 1
+
+
+def test_texts_read_only_the_training_reviews_newest_first():
+    users = np.array(["a", "a", "a", "b"])
+    items = np.array(["x", "y", "x2", "x"])
+    ds = Dataset("reviews", users, items, np.full(4, 5, np.float32), np.array([1, 2, 3, 2]),
+                 {"x": "X", "y": "Y", "x2": "X2"}, reviews=np.array(["first", "", "held out", "second"], object),
+                 item_records={i: {"item_id": i, "title": i.upper()} for i in ("x", "y", "x2")})
+    ix = Indexed(ds)
+    train = np.array([True, True, False, True])  # a's review of x2 is a test event
+    item_texts, user_texts = ix.texts(train, item_reviews=5, user_reviews=5)
+    by_item = dict(zip(ix.item_ids, item_texts, strict=True))
+    assert by_item == {"x": "X. Review: second. Review: first", "x2": "X2", "y": "Y"}
+    assert dict(zip(ix.user_ids, user_texts, strict=True)) == {"a": "first", "b": "second"}
+    assert ix.texts(train, item_reviews=1, user_reviews=0)[0][ix.item_ids.index("x")] == "X. Review: second"
+
+
+def test_any_amazon_category_placed_in_a_folder_is_found_and_loaded(tmp_path):
+    import gzip
+    import json
+    from pathlib import Path
+
+    from app.evaluation import datasets
+
+    folder = tmp_path / "amazon2018-toys"
+    folder.mkdir()
+    with gzip.open(folder / "meta_Toys_and_Games.json.gz", "wt") as f:
+        for asin, title in (("T1", "Wooden train set"), ("T2", "Puzzle, 1000 pieces")):
+            f.write(json.dumps({"asin": asin, "title": title, "category": ["Toys and Games", "Puzzles"],
+                                "brand": "Acme", "description": ["Fun."], "price": "$12.50"}) + "\n")
+    with gzip.open(folder / "Toys_and_Games_5.json.gz", "wt") as f:
+        for n, (user, asin) in enumerate((("u1", "T1"), ("u1", "T2"), ("u2", "T1"))):
+            f.write(json.dumps({"reviewerID": user, "asin": asin, "overall": 4.0, "unixReviewTime": 100 + n,
+                                "reviewText": f"review {n}"}) + "\n")
+    (tmp_path / "ml-100k").mkdir()  # without its files: not a data set
+    assert datasets.available(tmp_path) == ["amazon2018-toys"]
+    ds = datasets.load("amazon2018-toys", tmp_path)
+    assert ds.name == "amazon-toys-and-games" and len(ds) == 3 and list(ds.reviews) == [f"review {n}" for n in
+                                                                                       range(3)]
+    assert ds.item_records["T1"] == {"item_id": "T1", "title": "Wooden train set", "category": "Puzzles",
+                                     "description": "Fun.", "attributes": {"brand": "Acme"}, "price": 12.5}
+    assert ds.item_text["T1"] == "Wooden train set. Category: Puzzles. Fun.. brand: Acme"
+    shared = Path(__file__).resolve().parents[3] / "shared" / "data"
+    if (shared / "amazon2018-giftcards").is_dir():  # the shared Gift Cards through the same loader
+        assert "amazon2018-giftcards" in datasets.available(shared)
