@@ -47,6 +47,8 @@ def _train_data(task: Task, ratings: bool, weight: float = 1.0) -> TrainData:
         item_has_text=None if task.item_vectors is None else np.array([bool(t) for t in task.item_texts]),
         user_text=task.user_vectors, user_has_text=has_user_text,
         item_words=task.catalog_texts or task.item_texts,
+        item_reviewed=None if task.catalog_texts is None else np.array(
+            [t != c for t, c in zip(task.item_texts, task.catalog_texts, strict=True)]),  # reviews were added
     )
 
 

@@ -6,7 +6,8 @@ training seed alone, TF-IDF 0.24). This term adds TF-IDF's answer for those item
 in rank-r LSA (as good as the exact cosine on ML-100K P3), the item side L_i for items without training events
 and zero for the others (their events say more: the term costs P2 where it touches them), the user side the
 unit mean of L over the user's items, scaled to the spread of the user's factor scores over the items without
-events, then by the weight.
+events, then by the weight. Where the items are read with their shoppers' reviews the text map already has
+the words, and the term adds little or costs (Gift Cards): the weight shrinks with the share of reviewed items.
 
     factors, info = widen(data, factors, params)   # data.item_words: the catalog text of each item
 """
@@ -25,8 +26,10 @@ def widen(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, d
     texts, or when every item has events (the term would be all zeros)."""
     cold = np.bincount(data.items, minlength=data.n_items) == 0
     words = data.item_words
-    info = {"rank": 0, "weight": 0.0, "items": int(cold.sum())}
-    if p.content_weight <= 0 or p.content_rank < 1 or words is None or not cold.any() or not any(words):
+    reviewed = 0.0 if data.item_reviewed is None or cold.all() else float(data.item_reviewed[~cold].mean())
+    weight = p.content_weight * (1.0 - reviewed)
+    info = {"rank": 0, "weight": 0.0, "items": int(cold.sum()), "reviewed_share": round(reviewed, 4)}
+    if weight <= 0 or p.content_rank < 1 or words is None or not cold.any() or not any(words):
         return factors, info
     lsa = item_side(words, p.content_rank, p.seed)
     if lsa is None:
@@ -43,11 +46,11 @@ def widen(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, d
     flat = scale <= 1e-9
     if flat.any():
         scale[flat] = terms.scales(factors, users[flat], profiles[flat], lsa, terms.sample_items(data.n_items))
-    profiles *= (p.content_weight * scale)[:, None]
+    profiles *= (weight * scale)[:, None]
     served = np.where(cold[:, None], lsa, 0.0)
     r = lsa.shape[1]
     return terms.appended(factors, profiles.astype(np.float32), served.astype(np.float32)), {**info, "rank": r,
-                                                                                        "weight": p.content_weight}
+                                                                                        "weight": round(weight, 4)}
 
 
 def item_side(words: list[str], rank: int, seed: int) -> np.ndarray | None:

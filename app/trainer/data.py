@@ -20,9 +20,11 @@ class StoreData:
     item_ids: list[str]
 
 
-def load(session: Session, model_name: str, event_weights: dict[str, float], chunk: int = 50_000) -> StoreData:
+def load(session: Session, model_name: str, event_weights: dict[str, float], chunk: int = 50_000,
+         item_reads_reviews: bool = True) -> StoreData:
     """Interactions in time order as index arrays; live items with a text vector join even without events
-    (they enter factor space through the text map)."""
+    (they enter factor space through the text map). ``item_reads_reviews``: whether the items' text vectors
+    read their shoppers' reviews (settings), which marks the items that have any."""
     user_index: dict[str, int] = {}
     item_index: dict[str, int] = {}
     users, items, ratings, weights = [], [], [], []
@@ -48,12 +50,17 @@ def load(session: Session, model_name: str, event_weights: dict[str, float], chu
         if n is not None:
             words[n] = catalog_text(title, category, description, attributes)
     user_text, user_has = _vectors(session, "user", model_name, user_index)
+    reviewed = np.zeros(len(item_index), bool)
+    if item_reads_reviews:
+        for (item_id,) in session.execute(select(Interaction.item_id).where(Interaction.text.is_not(None)).distinct()):
+            if item_id in item_index:
+                reviewed[item_index[item_id]] = True
     data = TrainData(
         n_users=len(user_index), n_items=len(item_index),
         users=np.asarray(users, np.int64), items=np.asarray(items, np.int64),
         ratings=np.asarray(ratings, np.float32), weights=np.asarray(weights, np.float32),
         item_text=item_text, item_has_text=item_has, user_text=user_text, user_has_text=user_has,
-        item_words=words,
+        item_words=words, item_reviewed=reviewed,
     )
     return StoreData(data, list(user_index), list(item_index))
 

@@ -36,7 +36,8 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     p = train_params(params, settings.device)
     trained_until = utcnow()
     with ctx.sessions() as session:
-        loaded = store_data.load(session, embedded["model"], p.event_weights)
+        loaded = store_data.load(session, embedded["model"], p.event_weights,
+                                 item_reads_reviews=settings.item_review_texts > 0)
     data = loaded.data
     if data.n_users == 0 or len(data.users) == 0:
         raise ValueError("no interactions to train on")

@@ -41,10 +41,11 @@ class TrainParams:
         at 1 and 2). The fit's own validation events (each sampled user's latest) preferred 0 on both: the
         epochs were early-stopped on those very events, which flatters the factors alone.
     content_rank, content_weight : the TF-IDF term for items without events (``app.trainer.content``): its LSA
-        rank and blend weight (0 turns it off), chosen on validation splits carved from P3's training data by
-        the P3 rule (``scripts/analyse_terms.py``): NDCG@10 there 0.239 -> 0.273 on ML-100K (best 0.284 at 0.5),
-        0.433 -> 0.416 on Gift Cards (best at 0: its text map reads reviews, its catalog texts are alike); 0.25
-        is the best mean relative change over the two.
+        rank and blend weight (0 turns it off). The weight applies in full where the items are read without
+        shoppers' reviews and shrinks to 0 as the share of reviewed items (with events) grows to 1: on validation
+        splits carved from P3's training data by the P3 rule (``scripts/analyse_terms.py``) ML-100K (no reviews)
+        was best at 0.5 (NDCG@10 0.239 -> 0.284) and Gift Cards (every item reviewed: its text map reads the
+        shoppers' words) at 0 (0.433, 0.416 at 0.25).
     burn_in, noise_precision, text_ridge : Gibbs only: sweeps before averaging starts, the precision α of a
         rating around its prediction (None: sampled), and the ridge weight of the text regression.
     """
@@ -69,7 +70,7 @@ class TrainParams:
     neighbourhood_rank: int = 128
     neighbourhood_weight: float = 1.0
     content_rank: int = 128
-    content_weight: float = 0.25
+    content_weight: float = 0.5
     burn_in: int = 20
     noise_precision: float | None = None  # None: drawn from its posterior
     text_ridge: float = 10.0
@@ -106,6 +107,7 @@ class TrainData:
     user_text: np.ndarray | None = None
     user_has_text: np.ndarray | None = None
     item_words: list[str] | None = None  # each item's catalog text (title, category, description, attributes)
+    item_reviewed: np.ndarray | None = None  # bool (n_items,): the text vector read shoppers' reviews
 
     @property
     def rated(self) -> np.ndarray:

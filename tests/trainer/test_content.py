@@ -31,7 +31,7 @@ def test_cold_items_are_scored_by_their_words_and_warm_ones_are_left_alone():
     data, names = shop()
     f = fit(data, replace(PARAMS, objective="ranking"))
     info = f.terms["content"]
-    assert info["weight"] == 0.25 and info["items"] == 2 and info["rank"] >= 1
+    assert info["weight"] == 0.5 and info["items"] == 2 and info["rank"] >= 1
     r = info["rank"]
     content_items = f.item_factors[:, -r:]
     assert not content_items[:8].any()  # items with events: their events speak, not the term
@@ -48,3 +48,14 @@ def test_no_cold_items_or_no_words_leave_the_term_off():
     for words in (None, [""] * len(names)):
         f = fit(replace(data, item_words=words), replace(PARAMS, objective="ranking"))
         assert f.terms["content"]["weight"] == 0.0 and f.item_factors.shape[1] == 8
+
+
+def test_the_weight_shrinks_with_the_share_of_items_read_with_reviews():
+    data, names = shop()
+    reviewed = np.zeros(len(names), bool)
+    reviewed[:2] = True  # 2 of the 8 items with events
+    f = fit(replace(data, item_reviewed=reviewed), replace(PARAMS, objective="ranking"))
+    assert f.terms["content"]["reviewed_share"] == 0.25 and f.terms["content"]["weight"] == 0.375
+    reviewed[:8] = True
+    f = fit(replace(data, item_reviewed=reviewed), replace(PARAMS, objective="ranking"))
+    assert f.terms["content"]["weight"] == 0.0 and f.item_factors.shape[1] == 8
