@@ -5,12 +5,13 @@ route answers: no 5xx, finite scores, k items whenever k eligible items exist.""
 import math
 import os
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from app.worker.runner import Worker
-from tests.conftest import READ_KEY, TABLES
+from tests.conftest import READ_KEY, TABLES, open_client
 
 EXAMPLES = int(os.environ.get("SEMREC_SMALL_STORE_EXAMPLES", "8"))
 TYPES = ["rating", "view", "click", "cart", "purchase"]
@@ -63,6 +64,13 @@ def _finite(answer: dict) -> None:
     for i in answer["items"]:
         if "predicted_rating" in i:
             assert 1 <= i["predicted_rating"] <= 5, answer
+
+
+@pytest.fixture
+def client(settings):
+    """The app without its embedded worker: the test's own worker runs each job, so none races it to one."""
+    with open_client(settings.model_copy(update={"embedded_worker": False})) as c:
+        yield c
 
 
 def test_small_random_stores_train_and_serve(client, packaged_encoder):
