@@ -118,7 +118,7 @@ def main() -> None:
 def _references(f, data):
     item_vectors, _ = serving.item_vectors(f)
     indptr, items, chosen, profiles = neighbours.choose(data)
-    return neighbours.build(chosen, f.user_factors, item_vectors, indptr, items, profiles), item_vectors, \
+    return neighbours.build(chosen, f.factor_user_factors, item_vectors, indptr, items, profiles), item_vectors, \
         (indptr, items)
 
 

@@ -69,7 +69,7 @@ def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fiel
         indptr, items, chosen, profiles = neighbours.choose(data)
         if not (params.init == "semantic" or params.text_map):  # the "no text" ablation reads no profile either
             profiles = None
-        refs = neighbours.build(chosen, f.user_factors, item_vectors, indptr, items, profiles)
+        refs = neighbours.build(chosen, f.factor_user_factors, item_vectors, indptr, items, profiles)
 
         def score(users):
             out = f.user_factors[users] @ f.item_factors.T + f.item_bias

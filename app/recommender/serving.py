@@ -93,5 +93,5 @@ def load(version: str, artifact: Path, exact_max: int, ef_search: int | None = N
 def _references(trained: Trained, scores: np.ndarray) -> neighbours.References | None:
     if trained.reference_users is None or not len(trained.reference_users) or trained.seen_indptr is None:
         return None
-    return neighbours.build(trained.reference_users, trained.factors.user_factors, scores, trained.seen_indptr,
+    return neighbours.build(trained.reference_users, trained.factors.factor_user_factors, scores, trained.seen_indptr,
                             trained.seen_items, trained.reference_profiles)

@@ -157,6 +157,17 @@ class Factors:
     ARRAYS = ("user_factors", "user_bias", "item_factors", "item_bias", "item_map", "item_text_mean", "user_map",
               "user_text_mean", "item_map_offset", "user_map_offset")
 
+    @property
+    def factor_user_factors(self) -> np.ndarray:
+        """The user factors with the appended terms' columns zeroed: the factors' own logits, which the
+        few-event ranking's weights were chosen on."""
+        width = sum(t.get("rank", 0) for t in self.terms.values() if t.get("weight"))
+        if not width:
+            return self.user_factors
+        out = self.user_factors.copy()
+        out[:, -width:] = 0.0
+        return out
+
     def arrays(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in self.ARRAYS if getattr(self, name) is not None}
 

@@ -51,7 +51,7 @@ def save(path: Path, trained: Trained) -> None:
     f, rater = trained.factors, trained.rater
     arrays = f.arrays()
     meta = {"objective": f.objective, "mu": f.mu, "encoder_model": trained.encoder_model, "history": f.history,
-            "trained_until": trained.trained_until, "positive_score": trained.positive_score}
+            "trained_until": trained.trained_until, "positive_score": trained.positive_score, "terms": f.terms}
     if rater is f:
         meta["rater"] = "factors"
     elif rater is not None:
@@ -84,7 +84,8 @@ def load(path: Path) -> Trained:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
         arrays = {name: (z[name] if name in z.files else None) for name in Factors.ARRAYS}
-        factors = Factors(objective=meta["objective"], mu=meta["mu"], history=meta["history"], **arrays)
+        factors = Factors(objective=meta["objective"], mu=meta["mu"], history=meta["history"],
+                          terms=meta.get("terms", {}), **arrays)  # older versions: no appended terms
         rater = meta.get("rater", "factors" if factors.objective == "rating" else None)  # older: none stored
         if rater == "factors":
             rater = factors

@@ -11,6 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 
 
+NO_TEXT = "semrec: no text (random init, no content term)"
+
+
 @pytest.mark.skipif(not (DATA / "ml-100k").is_dir(), reason="shared evaluation data not beside the checkout")
 def test_smoke_evaluation_writes_every_protocol(tmp_path):
     out = tmp_path / "eval"
@@ -22,7 +25,7 @@ def test_smoke_evaluation_writes_every_protocol(tmp_path):
     results = report["results"]["ml-100k"]
     assert set(results) == {"P1", "P2", "P3", "P4"}
     for protocol, by_method in results.items():
-        for name in ("semrec: no text (random init)", "semrec: semantic init", "semrec: semantic init + text map"):
+        for name in (NO_TEXT, "semrec: semantic init", "semrec: semantic init + text map"):
             r = by_method[name]
             if protocol == "P1":
                 assert 0.5 < r["rmse"] < 1.6 and r["mae"] < r["rmse"]
@@ -33,6 +36,6 @@ def test_smoke_evaluation_writes_every_protocol(tmp_path):
                 assert "status" in r or "seconds" in r
     # Text carries signal for cold items: the text map beats the no-text ablation on P3 even on a slice.
     p3 = results["P3"]
-    assert p3["semrec: semantic init + text map"]["ndcg@10"] > p3["semrec: no text (random init)"]["ndcg@10"]
+    assert p3["semrec: semantic init + text map"]["ndcg@10"] > p3[NO_TEXT]["ndcg@10"]
     assert "| method |" in out.with_suffix(".md").read_text()
     assert out.with_suffix(".png").stat().st_size > 1000

