@@ -68,7 +68,7 @@ def run_method(fn):
 def p1(ds: datasets.Dataset, ix: Indexed, vectors: dict, params: TrainParams, folds: list[int]) -> dict:
     if not ds.rating_folds:
         return {"_skipped": "no predefined rating folds in this data set"}
-    candidates = {name: methods.semrec_rater(replace(params, **ab)) for name, ab in methods.ABLATIONS.items()}
+    candidates = {name: methods.semrec_rater(replace(params, **ab)) for name, ab in methods.RATING_ABLATIONS.items()}
     candidates.update(PEERS["P1"])
     results = {}
     for name, method in candidates.items():
