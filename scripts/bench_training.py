@@ -37,7 +37,7 @@ def main() -> None:
     p.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--dataset", default="ml-100k")
     p.add_argument("--repeat", type=int, default=1)
-    p.add_argument("--only", default="", help="comma-separated configuration names (default: all)")
+    p.add_argument("--only", default="", help="configuration names separated by \";\" (default: all)")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -52,7 +52,7 @@ def main() -> None:
     print(f"{args.dataset}: {len(ix.u)} events, {len(ix.user_ids)} users, {len(ix.item_ids)} items, "
           f"{args.threads} torch threads")
     for name, over in CONFIGS.items():
-        if args.only and name not in args.only.split(","):
+        if args.only and name not in args.only.split(";"):
             continue
         params = replace(TrainParams(device="cpu"), **over)
         data = methods.served_data(task, params)  # every event a rating, as the data sets hold them
