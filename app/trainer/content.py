@@ -15,7 +15,6 @@ the words, and the term adds little or costs (Gift Cards): the weight shrinks wi
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import csr_matrix
 
 from app.trainer import terms
 from app.trainer.types import Factors, TrainData, TrainParams
@@ -34,9 +33,7 @@ def widen(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, d
     lsa = item_side(words, p.content_rank, p.seed)
     if lsa is None:
         return factors, info
-    x = csr_matrix((np.ones(len(data.users)), (data.users, data.items)), shape=(data.n_users, data.n_items))
-    x.data[:] = 1.0
-    profiles = np.asarray(x @ lsa)
+    profiles = np.asarray(terms.binary(data) @ lsa)
     profiles /= np.maximum(np.linalg.norm(profiles, axis=1, keepdims=True), 1e-12)
     # On the spread of the user's factor scores over the items the term touches: among cold items the factor
     # scores (the text map's) spread about 20 times less than over the catalog (ML-100K).

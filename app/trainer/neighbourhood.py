@@ -31,7 +31,7 @@ def widen(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, d
     info = {"rank": max(rank, 0), "weight": float(p.neighbourhood_weight)}
     if rank < 1 or p.neighbourhood_weight <= 0:
         return factors, {**info, "weight": 0.0}
-    x = _binary(data)
+    x = terms.binary(data)
     e = item_side(x, rank, p.seed)
     k = np.asarray(x @ e)
     users = np.arange(data.n_users)
@@ -46,10 +46,3 @@ def item_side(x: csr_matrix, rank: int, seed: int) -> np.ndarray:
     y = (x @ diags(1.0 / np.sqrt(np.maximum(counts, 1.0)))).astype(np.float64)
     _, s, vt = svds(y, k=rank, random_state=seed)
     return vt.T * s
-
-
-def _binary(data: TrainData) -> csr_matrix:
-    x = csr_matrix((np.ones(len(data.users), np.float64), (data.users, data.items)),
-                   shape=(data.n_users, data.n_items))
-    x.data[:] = 1.0  # repeated (user, item) events count once
-    return x

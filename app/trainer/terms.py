@@ -8,10 +8,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
-from app.trainer.types import Factors
+from app.trainer.types import Factors, TrainData
 
 SCALE_ITEMS = 2_000  # the spread of a user's scores is taken over a fixed sample of this many items
+
+
+def binary(data: TrainData) -> csr_matrix:
+    """X, users x items, 1 where the user has any event on the item."""
+    x = csr_matrix((np.ones(len(data.users), np.float64), (data.users, data.items)),
+                   shape=(data.n_users, data.n_items))
+    x.data[:] = 1.0  # repeated (user, item) events count once
+    return x
+
 
 
 def sample_items(n_items: int) -> np.ndarray:
