@@ -42,6 +42,9 @@ class Settings(BaseSettings):
                                 "established users they resemble (profile text and events), not by their own "
                                 "loosely fitted factors (docs/serving.md); 0: never.")
 
+    conversation_ttl_hours: float = Field(24.0, gt=0, description="A conversation idle longer than this has "
+                                          "expired (404) and is deleted.")
+
     migrate_on_start: bool = Field(True, description="Upgrade the schema to head when the service starts.")
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger request bodies get 413.")
     db_pool_size: int = Field(8, ge=1)

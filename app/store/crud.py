@@ -10,7 +10,17 @@ from sqlalchemy import Table, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.store.models import Embedding, Interaction, Item, ItemCount, ServingEpoch, User, utcnow
+from app.store.models import (
+    Conversation,
+    ConversationTurn,
+    Embedding,
+    Interaction,
+    Item,
+    ItemCount,
+    ServingEpoch,
+    User,
+    utcnow,
+)
 
 ITEM_FIELDS = ("title", "description", "category", "price", "attributes", "available")
 USER_FIELDS = ("profile_text", "attributes")
@@ -97,13 +107,16 @@ def get_user(session: Session, user_id: str) -> User | None:
 
 
 def erase_user(session: Session, user_id: str) -> bool:
-    """Erase the user, their interactions (with review texts) and their vectors; the items' counts drop."""
+    """Erase the user, their interactions (with review texts), vectors and conversations; the items' counts drop."""
     erased = session.execute(select(Interaction.item_id, func.count()).where(Interaction.user_id == user_id)
                              .group_by(Interaction.item_id)).all()
     _count_events(session, {item_id: -n for item_id, n in erased})
     session.execute(delete(Interaction).where(Interaction.user_id == user_id))
     session.execute(delete(Embedding).where(Embedding.owner_kind == "user", Embedding.owner_id == user_id))
-    return session.execute(delete(User).where(User.user_id == user_id)).rowcount > 0
+    theirs = select(Conversation.conversation_id).where(Conversation.user_id == user_id)
+    session.execute(delete(ConversationTurn).where(ConversationTurn.conversation_id.in_(theirs)))
+    conversations = session.execute(delete(Conversation).where(Conversation.user_id == user_id)).rowcount
+    return session.execute(delete(User).where(User.user_id == user_id)).rowcount > 0 or conversations > 0
 
 
 # ---------------------------------------------------------------- interactions

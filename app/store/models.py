@@ -174,3 +174,35 @@ class ItemCount(Base):
     item_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("items.item_id"), primary_key=True)
     events: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Conversation(Base):
+    """A shopper's conversation (app.conversation): its turns are what any API process continues it from."""
+
+    __tablename__ = "conversations"
+
+    conversation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # Not a foreign key: a new visitor may converse before the store knows them; erasure deletes by it.
+    user_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last message's time: a conversation idle longer than SEMREC_CONVERSATION_TTL_HOURS has expired.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ConversationTurn(Base):
+    """One turn: the shopper's words and feedback, or the answer (reply, understood, items shown)."""
+
+    __tablename__ = "conversation_turns"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("conversations.conversation_id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)  # 0, 1, ...: two processes answering at once cannot both append
+    role: Mapped[str] = mapped_column(String(16))  # "shopper" | "assistant"
+    text: Mapped[str | None] = mapped_column(Text)
+    feedback: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    items: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    understood: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ux_conversation_turns_seq", "conversation_id", "seq", unique=True),)

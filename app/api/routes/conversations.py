@@ -1,0 +1,76 @@
+"""Conversations (role read suffices): a shopper's words and feedback in, items with reasons out.
+
+Each message is answered from the stored turns alone (``app.conversation.fold``), then appended to them in the
+same transaction, so any API process continues any conversation.
+"""
+
+from datetime import timedelta
+
+from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app import conversation
+from app.api import V1
+from app.api.deps import ReadKey, SessionDep, SettingsDep
+from app.api.schemas import ConversationCreated, ConversationIn, ConversationOut, MessageIn, MessageOut
+from app.conversation import store
+from app.store.models import Item
+
+router = APIRouter(prefix=f"{V1}/conversations", tags=["conversations"])
+NOT_FOUND = {404: {"description": "Unknown or expired conversation"}}
+
+
+def _ttl(settings) -> timedelta:
+    return timedelta(hours=settings.conversation_ttl_hours)
+
+
+@router.post("", status_code=201, response_model=ConversationCreated)
+def create_conversation(session: SessionDep, settings: SettingsDep, _: ReadKey,
+                        body: ConversationIn | None = None) -> ConversationCreated:
+    """Start a conversation, for a known user (their tastes mix in) or an anonymous shopper."""
+    user_id = body.user_id if body else None
+    return ConversationCreated(conversation_id=store.create(session, user_id, _ttl(settings)))
+
+
+@router.post("/{conversation_id}/messages", response_model=MessageOut, responses=NOT_FOUND)
+def post_message(conversation_id: str, body: MessageIn, request: Request, session: SessionDep,
+                 settings: SettingsDep, _: ReadKey) -> MessageOut:
+    """Say what you want (`text`), react to what was shown (`feedback`), or both; get the next k items."""
+    if body.text is None and not body.feedback:
+        raise HTTPException(422, "text: a message needs text or feedback (or both)")
+    found = store.get(session, conversation_id, _ttl(settings))
+    if found is None:
+        raise HTTPException(404, f"conversation_id {conversation_id!r} not found (or expired)")
+    held, turns = found
+    ids = [f.item_id for f in body.feedback]
+    if ids:
+        known = set(session.scalars(select(Item.item_id).where(Item.item_id.in_(ids))))
+        for n, f in enumerate(body.feedback):
+            if f.item_id not in known:
+                raise HTTPException(422, f"feedback[{n}].item_id: unknown item {f.item_id!r}")
+    recommender = request.app.state.recommender
+    feedback = [f.model_dump() for f in body.feedback]
+    needs = conversation.fold(turns, recommender.served.current().catalog.categories)
+    answer = conversation.respond(recommender, needs, body.text, feedback, held.user_id, body.k)
+    try:
+        store.append(session, conversation_id, len(turns), [
+            {"role": "shopper", "text": body.text, "feedback": feedback or None},
+            {"role": "assistant", "text": answer.reply, "items": answer.items, "understood": answer.understood}])
+    except IntegrityError:
+        raise HTTPException(409, f"conversation_id {conversation_id!r}: another message was answered at the "
+                                 "same time; send this one again") from None
+    return MessageOut(conversation_id=conversation_id, model_version=answer.model_version, reply=answer.reply,
+                      understood=answer.understood, items=answer.items)
+
+
+@router.get("/{conversation_id}", response_model=ConversationOut, responses=NOT_FOUND)
+def get_conversation(conversation_id: str, session: SessionDep, settings: SettingsDep,
+                     _: ReadKey) -> ConversationOut:
+    """The conversation with every turn, oldest first."""
+    found = store.get(session, conversation_id, _ttl(settings))
+    if found is None:
+        raise HTTPException(404, f"conversation_id {conversation_id!r} not found (or expired)")
+    held, turns = found
+    return ConversationOut(conversation_id=held.conversation_id, user_id=held.user_id, created_at=held.created_at,
+                           turns=[{k: v for k, v in t.items() if v is not None} for t in turns])

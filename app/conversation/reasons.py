@@ -1,0 +1,108 @@
+"""Words for the shopper: each item's ``because`` and the answer's ``reply``. Both say only what the data
+holds: a liked item the shown one is close to in the model, words of the wish found in its title or category,
+its popularity; never a quality or a fact the catalog does not state."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from app.conversation.needs import Needs
+from app.conversation.understand import singular
+from app.recommender.state import State
+
+LIKE_COSINE = 0.3  # closer than this to a liked item (served vectors, cosine): "like X, which you liked"
+_STOP = frozenset("a an and or the of for to with in on at by from my me i im i'd id something some any "
+                  "looking want need like would please gift new good nice great".split())
+_WORD = re.compile(r"[\w'-]+")
+
+
+def _words(text: str | None) -> set[str]:
+    return {singular(w) for w in _WORD.findall((text or "").lower()) if len(w) > 2 and w not in _STOP}
+
+
+def _matched(wish: str, words: set[str]) -> str:
+    """The wish's words found in ``words``, in the wish's order and spelling ("running shoes")."""
+    return " ".join(w for w in _WORD.findall(wish) if len(w) > 2 and w.lower() not in _STOP
+                    and singular(w.lower()) in words)
+
+
+def _row(state: State, pos: int) -> np.ndarray | None:
+    model = state.model
+    if model is None:
+        return None
+    if pos < model.n_items:
+        return model.item_vectors[pos, :-1]
+    row = state.fresh_rows.get(pos)
+    return None if row is None else state.fresh_vectors[row, :-1]
+
+
+def _unit_rows(state: State, positions) -> tuple[list[int], np.ndarray | None]:
+    kept, rows = [], []
+    for p in positions:
+        r = _row(state, int(p))
+        if r is not None and np.linalg.norm(r) > 1e-8:
+            kept.append(int(p))
+            rows.append(r / np.linalg.norm(r))
+    return kept, (np.vstack(rows) if rows else None)
+
+
+def because(state: State, positions: np.ndarray, needs: Needs, liked: list[int], has_taste: bool) -> list[str]:
+    cat = state.catalog
+    names = {code: name for name, code in cat.categories.items()}
+    liked_kept, liked_rows = _unit_rows(state, liked)
+    wishes = [w for w in reversed(needs.wishes)]  # the latest wish first
+    out = []
+    for p in positions.tolist():
+        category = names.get(int(cat.category_codes[p]))
+        if liked_rows is not None and (row := _row(state, p)) is not None and np.linalg.norm(row) > 1e-8:
+            cos = liked_rows @ (row / np.linalg.norm(row))
+            best = int(np.argmax(cos))
+            if cos[best] >= LIKE_COSINE:
+                out.append(f"like {cat.titles[liked_kept[best]]}, which you liked")
+                continue
+        words = _words(cat.titles[p]) | _words(category)
+        match = next((m for w in wishes if (m := _matched(w, words))), None)
+        if match is not None:
+            out.append(f"matches '{match}'")
+        elif wishes:
+            out.append(f"close to '{wishes[0]}'")
+        elif has_taste:
+            out.append("in line with your past choices")
+        elif category:
+            out.append(f"popular in {category}")
+        else:
+            out.append("popular now")
+    return out
+
+
+def _money(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"
+
+
+def reply(needs: Needs, n_items: int, has_model: bool) -> str:
+    """One sentence or two: what was looked for, under which limits, and what feedback did."""
+    what = f"'{needs.query}'" if needs.query else "what you might like"
+    limits = []
+    if needs.category:
+        limits.append("in " + " or ".join(needs.category))
+    if needs.min_price is not None and needs.max_price is not None:
+        limits.append(f"priced {_money(needs.min_price)} to {_money(needs.max_price)}")
+    elif needs.max_price is not None:
+        limits.append(f"priced up to {_money(needs.max_price)}")
+    elif needs.min_price is not None:
+        limits.append(f"priced from {_money(needs.min_price)}")
+    if needs.exclude:
+        limits.append("without " + ", ".join(needs.exclude))
+    scope = (" " + ", ".join(limits)) if limits else ""
+    if n_items == 0:
+        return f"Nothing available fits {what}{scope}. A wider price range or fewer exclusions may help."
+    text = f"Here {'is' if n_items == 1 else 'are'} {n_items} item{'s' if n_items != 1 else ''} for {what}{scope}."
+    if needs.liked:
+        text += " Items like the ones you liked are moved up."
+    if needs.disliked:
+        text += " What you disliked is left out."
+    if not has_model:
+        text += " No model is trained yet, so these are the most popular that fit."
+    return text
