@@ -1,7 +1,6 @@
 """Conversations: a shopper says what they want in words and refines it with likes and dislikes.
 
-    needs = fold(turns, catalog_categories)         # what the stored turns asked for (needs.py)
-    reply = respond(recommender, needs, text, feedback, user_id, k)
+    reply = respond(recommender, turns, text, feedback, user_id, k)   # turns: the stored ones, oldest first
 
 ``understand`` reads the words by plain rules (limits, categories, exclusions, topic changes), ``needs`` keeps
 what a conversation asked for, ``ranker`` turns it into items (query vector, Rocchio feedback, filters),
@@ -28,10 +27,12 @@ class Response:
     strategy: str
 
 
-def respond(rec: Recommender, needs: Needs, text: str | None, feedback: list[dict], user_id: str | None,
+def respond(rec: Recommender, turns: list[dict], text: str | None, feedback: list[dict], user_id: str | None,
             k: int) -> Response:
-    """Hear one message (``needs`` is updated in place) and answer it with k items."""
-    apply(needs, text, feedback, rec.served.current().catalog.categories)
+    """What the stored turns asked for, refined by this message, answered with k items."""
+    categories = rec.current().catalog.categories  # as the store is now: a category added a moment ago counts
+    needs = fold(turns, categories)
+    apply(needs, text, feedback, categories)
     answer = ranker.answer(rec, needs, user_id, k)
     has_model = answer.model_version is not None
     return Response(reasons.reply(needs, len(answer.items), has_model), needs.understood(), answer.items,

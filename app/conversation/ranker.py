@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.conversation import reasons
+from app.conversation import texts as text_channel
 from app.conversation.needs import Needs
 from app.conversation.understand import word_forms
-from app.recommender import ranking
 from app.recommender.service import Recommender
 from app.recommender.state import State
 
@@ -47,19 +47,24 @@ def _mean_unit(rows: list[np.ndarray]) -> np.ndarray | None:
 
 
 def answer(rec: Recommender, needs: Needs, user_id: str | None, k: int) -> Answer:
-    feedback_ids = needs.liked + needs.disliked
-    state, taste, seen, texts = rec.taste(user_id, feedback_ids)
+    state, taste, seen, texts = rec.taste(user_id, needs.liked + needs.disliked)
     cat = state.catalog
     liked = [p for i in needs.liked if (p := cat.positions.get(i)) is not None]
     disliked = [p for i in needs.disliked if (p := cat.positions.get(i)) is not None]
-    eligible = _eligible(state, needs, seen, disliked)
-    vector = _vector(rec, state, needs, taste, liked, disliked, texts)
-    if vector is None:
-        strategy = "popular"
-        positions, scores = _ranked(state, None, eligible, _shown(state, needs), k)
+    candidates = np.flatnonzero(_eligible(state, needs, seen, disliked))
+    words = _text_query(rec, state, needs, texts)
+    vector = _vector(rec, state, needs, taste, liked, disliked, words)
+    if vector is None and words is None:
+        strategy, score = "popular", state.popularity[candidates].astype(np.float64)
     else:
         strategy = "personalized" if taste is not None else "text"
-        positions, scores = _ranked(state, vector, eligible, _shown(state, needs), k)
+        score = np.zeros(len(candidates))
+        if vector is not None:
+            score += _z(rec._scores(state, np.append(vector, 1.0).astype(np.float32), candidates),
+                        valid_above=state.model.floor_score + 1.0)
+        if words is not None:
+            score += _z(text_channel.scores(rec.engine, state, candidates, words))
+    positions, scores = _top(candidates, score, _shown(state, needs)[candidates], state.popularity, k)
     items = rec._items(state, positions, scores)
     because = reasons.because(state, positions, needs, liked, taste is not None)
     for item, why in zip(items, because, strict=True):
@@ -67,24 +72,60 @@ def answer(rec: Recommender, needs: Needs, user_id: str | None, k: int) -> Answe
     return Answer(state.model.version if state.model else None, items, strategy)
 
 
+def _z(x: np.ndarray, valid_above: float = -np.inf) -> np.ndarray:
+    """Standard scores over the candidates, so the two channels weigh the same whatever their scales; a
+    candidate without a vector (at the model's floor) goes below every other."""
+    valid = x > valid_above
+    out = np.zeros(len(x))
+    if valid.any():
+        v = x[valid]
+        sd = float(v.std())
+        out[valid] = (v - v.mean()) / sd if sd > 1e-12 else 0.0
+        out[~valid] = out[valid].min() - 1.0
+    return out
+
+
+def _top(candidates: np.ndarray, score: np.ndarray, shown: np.ndarray, popularity: np.ndarray, k: int):
+    """The k best: first those not shown yet, then (only if fewer than k) those shown before, each by score
+    (ties: the more popular). Shown items are given scores below every unshown one."""
+    order = np.lexsort((candidates, -popularity[candidates], -score, shown))[:k]
+    positions, scores = candidates[order], score[order].astype(np.float64)
+    again = shown[order]
+    if again.any() and (~again).any():
+        scores[again] = scores[again] - (scores[again].max() - scores[~again].min()) - 1.0
+    return positions, scores
+
+
+def _text_query(rec: Recommender, state: State, needs: Needs, texts: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The wishes' text vector moved toward the liked items' texts and away from the disliked ones' (unit),
+    or None: no words and no liked item with a text vector."""
+    if state.model is None:
+        return None
+    liked = _mean_unit([texts[i] for i in needs.liked if i in texts])
+    disliked = _mean_unit([texts[i] for i in needs.disliked if i in texts])
+    if needs.query:
+        moved = ALPHA * _unit(rec.query_encoder().encode([needs.query])[0].astype(np.float64))
+    elif liked is not None:
+        moved = np.zeros_like(liked)
+    else:
+        return None
+    if liked is not None:
+        moved = moved + BETA * liked
+    if disliked is not None:
+        moved = moved - GAMMA * disliked
+    return _unit(moved).astype(np.float32)
+
+
 def _vector(rec: Recommender, state: State, needs: Needs, taste: np.ndarray | None, liked: list[int],
-            disliked: list[int], texts: dict[str, np.ndarray]) -> np.ndarray | None:
-    """The query in user space, or None when there is nothing to go by (no model, or no words, feedback or
-    tastes): then the most popular items that fit."""
+            disliked: list[int], words: np.ndarray | None) -> np.ndarray | None:
+    """The query in user space: the words through the text map, the liked and disliked items' served vectors
+    (Rocchio), the user's tastes half and half; None when there is nothing to go by."""
     model = state.model
     if model is None:
         return None
     parts = []
-    if needs.query and model.factors.item_map is not None:
-        text = _unit(rec.query_encoder().encode([needs.query])[0].astype(np.float64))
-        liked_texts = _mean_unit([texts[i] for i in needs.liked if i in texts])
-        disliked_texts = _mean_unit([texts[i] for i in needs.disliked if i in texts])
-        moved = ALPHA * text
-        if liked_texts is not None:
-            moved = moved + BETA * liked_texts
-        if disliked_texts is not None:
-            moved = moved - GAMMA * disliked_texts
-        parts.append(ALPHA * _unit(rec.text_query(model, moved.astype(np.float32)).astype(np.float64)))
+    if words is not None and model.factors.item_map is not None:
+        parts.append(ALPHA * _unit(rec.text_query(model, words).astype(np.float64)))
     liked_rows = _mean_unit([v[:-1] for p in liked if (v := rec._item_vector(state, p)) is not None])
     disliked_rows = _mean_unit([v[:-1] for p in disliked if (v := rec._item_vector(state, p)) is not None])
     if liked_rows is not None:
@@ -92,7 +133,7 @@ def _vector(rec: Recommender, state: State, needs: Needs, taste: np.ndarray | No
     if disliked_rows is not None and (parts or taste is not None):  # dislikes alone say nothing to go towards
         parts.append(-GAMMA * disliked_rows)
     if not parts:
-        return None if taste is None else taste
+        return taste
     asked = _unit(np.sum(parts, axis=0)) * model.user_norm
     if taste is None:
         return asked.astype(np.float32)
@@ -119,27 +160,6 @@ def _shown(state: State, needs: Needs) -> np.ndarray:
     positions = [p for i in needs.shown if (p := state.catalog.positions.get(i)) is not None]
     shown[positions] = True
     return shown
-
-
-def _ranked(state: State, vector: np.ndarray | None, eligible: np.ndarray, shown: np.ndarray, k: int):
-    """The top k of the eligible items not shown yet, then (only if fewer than k) of those shown before."""
-    blocks = []
-    for mask in (eligible & ~shown, eligible & shown):
-        want = k - sum(len(p) for p, _ in blocks)
-        if want <= 0 or not mask.any():
-            continue
-        if vector is None:
-            p, s = ranking.popular(state, mask, want)
-        else:
-            query = np.append(vector, 1.0).astype(np.float32)
-            p, s = ranking.search(state, state.model.index, state.fresh_vectors, query, mask, want)
-        s = np.asarray(s, np.float64)
-        if blocks and len(s):  # shown again only below every item not shown yet
-            s = s - (s.max() - blocks[0][1].min()) - 1.0
-        blocks.append((np.asarray(p, np.int64), s))
-    if not blocks:
-        return np.zeros(0, np.int64), np.zeros(0)
-    return np.concatenate([p for p, _ in blocks]), np.concatenate([s for _, s in blocks])
 
 
 _MENTIONS: tuple = (None, {})  # (the catalog, {word: mask}): swapped whole, so threads never mix catalogs

@@ -19,13 +19,16 @@ _NUMBER = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _CURRENCY_BEFORE = r"(?:[$€£]\s*|usd\s*|eur\s*)?"
 _CURRENCY_AFTER = r"(?:\s*(?:[$€£]|dollars?|bucks|usd|euros?|eur|pounds?|gbp)\b|\s*[$€£])?"
 _AMOUNT = _CURRENCY_BEFORE + _NUMBER + _CURRENCY_AFTER
-_UPPER = r"(?:under|below|less\s+than|cheaper\s+than|at\s+most|up\s+to|no\s+more\s+than|not\s+more\s+than|max(?:imum)?|within)"
+_UPPER = (r"(?:under|below|less\s+than|cheaper\s+than|at\s+most|up\s+to|no\s+more\s+than|not\s+more\s+than|"
+          r"max(?:imum)?|within)")
 _LOWER = r"(?:over|above|more\s+than|at\s+least|min(?:imum)?|upwards\s+of|starting\s+at|no\s+less\s+than)"
 
 _MAX = re.compile(r"\b" + _UPPER + r"\s+" + _AMOUNT + r"(?=\W|$)")
 _MIN = re.compile(r"\b" + _LOWER + r"\s+" + _AMOUNT + r"(?=\W|$)")
-_MAX_AFTER = re.compile(_CURRENCY_BEFORE + r"\b" + _NUMBER + _CURRENCY_AFTER + r"\s+(?:max(?:imum)?|or\s+less|tops|at\s+most)\b")
-_MIN_AFTER = re.compile(_CURRENCY_BEFORE + r"\b" + _NUMBER + _CURRENCY_AFTER + r"\s+(?:min(?:imum)?|or\s+more|and\s+up|at\s+least)\b")
+_MAX_AFTER = re.compile(_CURRENCY_BEFORE + r"\b" + _NUMBER + _CURRENCY_AFTER +
+                        r"\s+(?:max(?:imum)?|or\s+less|tops|at\s+most)\b")  # "40 euros max"
+_MIN_AFTER = re.compile(_CURRENCY_BEFORE + r"\b" + _NUMBER + _CURRENCY_AFTER +
+                        r"\s+(?:min(?:imum)?|or\s+more|and\s+up|at\s+least)\b")  # "50 dollars and up"
 _BARE_RANGE_WORD = re.compile(r"\bbetween\b")
 
 # "actually", "instead", "something else": the earlier wishes and limits of the conversation drop.
@@ -148,7 +151,7 @@ def _named_categories(text: str, categories: Iterable[str]) -> list[str]:
 
 
 _GLUE = frozenset("i i'd i'm id im want would like looking for need please show me some a an the and or but "
-                  "something anything".split())
+                  "something anything more other others ones next else".split())
 
 
 def _trim_glue(wish: str) -> str:

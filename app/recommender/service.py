@@ -232,6 +232,11 @@ class Recommender:
         row = state.fresh_rows.get(pos)
         return None if row is None else state.fresh_vectors[row]
 
+    def current(self) -> State:
+        """The served state, at least as new as the store's serving epoch (one read)."""
+        with self.engine.connect() as conn:
+            return self._read(conn, None)[0]
+
     def taste(self, user_id: str | None, item_ids: list[str]) -> tuple[State, np.ndarray | None, set[int],
                                                                       dict[str, np.ndarray]]:
         """What a conversation mixes in, in one read: the served state, the user's vector (None for nobody or

@@ -51,8 +51,7 @@ def post_message(conversation_id: str, body: MessageIn, request: Request, sessio
                 raise HTTPException(422, f"feedback[{n}].item_id: unknown item {f.item_id!r}")
     recommender = request.app.state.recommender
     feedback = [f.model_dump() for f in body.feedback]
-    needs = conversation.fold(turns, recommender.served.current().catalog.categories)
-    answer = conversation.respond(recommender, needs, body.text, feedback, held.user_id, body.k)
+    answer = conversation.respond(recommender, turns, body.text, feedback, held.user_id, body.k)
     try:
         store.append(session, conversation_id, len(turns), [
             {"role": "shopper", "text": body.text, "feedback": feedback or None},
