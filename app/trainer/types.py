@@ -37,9 +37,10 @@ class TrainParams:
         (``app.trainer.neighbourhood``); 0 turns it off.
     neighbourhood_weight : its blend weight, on the scale of each user's factor scores; 0 turns it off. The
         default 1 was chosen on validation splits carved from ML-100K's and Gift Cards' P2 training events by the
-        P2 rule (``scripts/analyse_terms.py``): NDCG@10 0.171 -> 0.195 and 0.152 -> 0.191 there (best
-        at 1 and 2). The fit's own validation events (each sampled user's latest) preferred 0 on both: the
-        epochs were early-stopped on those very events, which flatters the factors alone.
+        P2 rule (``scripts/analyse_terms.py``): ML-100K NDCG@10 0.171 -> 0.195 (best at 1); Gift Cards flat
+        within the seed spread today (0.211 / 0.210 / 0.214 at 0 / 1 / 2, three seeds). The fit's own
+        validation events (45-94 of them, ``--fit-validation``) are too few to choose it per job: their pick
+        moved across the whole grid with the seed (docs/training.md).
     content_rank, content_weight : the TF-IDF term for items without events (``app.trainer.content``): its LSA
         rank and blend weight (0 turns it off). The weight applies in full where the items are read without
         shoppers' reviews and shrinks to 0 as the share of reviewed items (with events) grows to 1: on validation
