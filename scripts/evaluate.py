@@ -1,4 +1,4 @@
-"""Offline evaluation on the shared data sets under the fixed protocols (shared PROTOCOLS.md P1-P4).
+"""Offline evaluation on the shared data sets under the fixed protocols (shared PROTOCOLS.md P1-P5).
 
 semrec's own trainer (the same ``app.trainer.fit.fit`` the service's training job runs) in three ablations,
 next to references and peer libraries, on the same splits in the same run. Writes JSON, a markdown table and
@@ -7,6 +7,9 @@ a PNG chart.
     python scripts/evaluate.py                                   # everything under ../shared/data -> docs/
     python scripts/evaluate.py --datasets ml-100k --protocols P2,P3
     python scripts/evaluate.py --smoke --out /tmp/eval           # a small slice, for CI
+    python scripts/evaluate.py --protocols P5 --out docs/evaluation-p5   # conversations, through the service
+P5 (simulated shoppers) runs through a fresh service (`python -m app` on SQLite): conversations are the
+service's, so they are measured where a shop meets them (app/evaluation/shoppers.py).
 Peers (implicit, Surprise, LightFM) come from scripts/install_bench.sh; a missing one is reported "not installed".
 """
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from app.core.config import Settings
 from app.encoder.model import Encoder
-from app.evaluation import datasets, encoders, methods
+from app.evaluation import datasets, encoders, methods, service_run, shoppers
 from app.evaluation.protocols import (
     Indexed,
     evaluate_ranker,
@@ -51,7 +54,8 @@ PEERS = {
 REVIEWS_ONLY = {"content TF-IDF + own reviews"}  # the same as content TF-IDF where users have no text of their own
 KS = {"P2": (10, 20), "P3": (10,), "P4": (10,)}
 SPLITS = {"P2": p2_temporal, "P3": p3_cold_items, "P4": p4_cold_users}
-HEADLINE = {"P1": "rmse", "P2": "ndcg@10", "P3": "ndcg@10", "P4": "ndcg@10"}
+HEADLINE = {"P1": "rmse", "P2": "ndcg@10", "P3": "ndcg@10", "P4": "ndcg@10", "P5": "success@5"}
+P5_METRICS = [f"success@{t}" for t in range(1, shoppers.TURNS + 1)]
 
 
 def run_method(fn):
@@ -168,8 +172,9 @@ def write_outputs(out: Path, report: dict) -> None:
             if "_skipped" in results:
                 lines += [f"**{ds_name} {protocol}**: skipped ({results['_skipped']})", ""]
                 continue
-            metrics = (["rmse", "mae", "train_seconds_per_fold"] if protocol == "P1"
-                       else [f"{m}@{k}" for k in KS[protocol] for m in ("recall", "ndcg")] + ["seconds"])
+            metrics = (["rmse", "mae", "train_seconds_per_fold"] if protocol == "P1" else P5_METRICS
+                       if protocol == "P5" else [f"{m}@{k}" for k in KS[protocol] for m in ("recall", "ndcg")]
+                       + ["seconds"])
             users = f", {results['_users']} test users" if "_users" in results else ""
             lines += [f"**{ds_name} {protocol}**{users}", "", "| method | " + " | ".join(metrics) + " |",
                       "| --- |" + " --- |" * len(metrics)]
@@ -273,6 +278,9 @@ def main() -> None:
         for protocol in protocols:
             if protocol == "P1":
                 results["P1"] = p1(ds, ix, vectors, params, folds if not args.smoke else [0])
+            elif protocol == "P5":
+                with service_run.spawned_service() as svc:
+                    results["P5"] = shoppers.run_p5(svc, ds, ix)
             else:
                 results[protocol] = ranking(protocol, ix, encoder, vectors, params)
         report["results"][name] = results

@@ -62,8 +62,9 @@ def answer(rec: Recommender, needs: Needs, user_id: str | None, k: int) -> Answe
         if vector is not None:
             score += _z(rec._scores(state, np.append(vector, 1.0).astype(np.float32), candidates),
                         valid_above=state.model.floor_score + 1.0)
-        if words is not None:
-            score += _z(text_channel.scores(rec.engine, state, candidates, words))
+        if words is not None and rec.settings.conversation_text_weight > 0:
+            score += rec.settings.conversation_text_weight * _z(
+                text_channel.scores(rec.engine, state, candidates, words))
     positions, scores = _top(candidates, score, _shown(state, needs)[candidates], state.popularity, k)
     items = rec._items(state, positions, scores)
     because = reasons.because(state, positions, needs, liked, taste is not None)
@@ -137,7 +138,8 @@ def _vector(rec: Recommender, state: State, needs: Needs, taste: np.ndarray | No
     asked = _unit(np.sum(parts, axis=0)) * model.user_norm
     if taste is None:
         return asked.astype(np.float32)
-    return (0.5 * taste + 0.5 * asked).astype(np.float32)
+    share = rec.settings.conversation_query_share
+    return ((1 - share) * taste + share * asked).astype(np.float32)
 
 
 def _eligible(state: State, needs: Needs, seen: set[int], disliked: list[int]) -> np.ndarray:

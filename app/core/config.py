@@ -44,6 +44,11 @@ class Settings(BaseSettings):
 
     conversation_ttl_hours: float = Field(24.0, gt=0, description="A conversation idle longer than this has "
                                           "expired (404) and is deleted.")
+    conversation_text_weight: float = Field(1.0, ge=0, description="Weight of the words' own channel (cosine of "
+                                            "the wishes to each item's text) beside the factor channel, both as "
+                                            "standard scores (scripts/analyse_conversation.py).")
+    conversation_query_share: float = Field(0.5, ge=0, le=1, description="Share of the wishes (through the text "
+                                            "map) in the factor channel of a known user; the rest is their tastes.")
 
     migrate_on_start: bool = Field(True, description="Upgrade the schema to head when the service starts.")
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger request bodies get 413.")

@@ -73,11 +73,11 @@ def log_tail(path: Path, lines: int = 15) -> str:
 
 @contextmanager
 def spawned_service(database_url: str | None = None, source: Path | None = None,
-                    ready_timeout_s: float = 120) -> Iterator[Service]:
+                    ready_timeout_s: float = 120, env: dict[str, str] | None = None) -> Iterator[Service]:
     """``python -m app`` on a fresh store: a SQLite file in a temporary data dir, or, given a PostgreSQL URL
     (of any database on the server, used to connect for CREATE/DROP), a new database on that server, dropped
     afterwards; on PostgreSQL a ``python -m app.worker`` runs the jobs. ``source``: the folder whose ``app``
-    package runs (default: the current one's)."""
+    package runs (default: the current one's). ``env``: more settings (``SEMREC_*``) for the service."""
     tmp = Path(tempfile.mkdtemp(prefix="semrec-eval-service-"))
     admin_url, dbname = None, None
     if database_url and database_url.startswith(("postgres://", "postgresql")):
@@ -94,7 +94,7 @@ def spawned_service(database_url: str | None = None, source: Path | None = None,
     else:
         db_url = f"sqlite:///{tmp}/semrec.db"
     port = _free_port()
-    env = {**os.environ, "SEMREC_DATABASE_URL": db_url, "SEMREC_DATA_DIR": str(tmp),
+    env = {**os.environ, **(env or {}), "SEMREC_DATABASE_URL": db_url, "SEMREC_DATA_DIR": str(tmp),
            "SEMREC_API_KEYS": f"{KEY}:write"}
     env.pop("SEMREC_API_KEYS_FILE", None)
     log_path = tmp / "service.log"
@@ -260,13 +260,11 @@ def _train(svc: Service, log=print, poll_s: float = 0.25, timeout_s: float = 360
         time.sleep(poll_s)
 
 
-def run_protocol(svc: Service, protocol: str, ds: Dataset, ix: Indexed, concurrency: int = 4,
-                 log=print) -> dict:
-    """Post the protocol's training data to a fresh service, train once with defaults, ask the routes."""
-    split = SPLITS[protocol](ix)
-    ks = KS[protocol]
+def prepare(svc: Service, split: RankingSplit, ds: Dataset, ix: Indexed, log=print) -> tuple[dict, dict, float]:
+    """Post the catalog, the profiles and the split's training events to a fresh service, and train once
+    with defaults: (the result so far, phase times, when the job was seen succeeded). ``result["error"]`` is
+    set when the job did not succeed."""
     phases: dict[str, float] = {}
-
     start = time.perf_counter()
     items = item_records(ds, ix)
     events = training_events(ds, split, review_texts(ds))
@@ -291,13 +289,26 @@ def run_protocol(svc: Service, protocol: str, ds: Dataset, ix: Indexed, concurre
                                 "last": job_result["epochs"][-1] if job_result["epochs"] else None}
     result["job"]["result"] = job_result
     if job["status"] != "succeeded":
-        phases["query_s"] = 0.0
-        result["phases"] = {k: round(v, 2) for k, v in phases.items()}
         result["error"] = f"training job {job['status']}: {job.get('error')}"
         log(f"      {result['error']}")
+    else:
+        result["model_version"] = job_result.get("model_version")
+        log(f"      trained {result['model_version']} in {phases['train_s']:.1f} s")
+    return result, phases, succeeded_at
+
+
+def run_protocol(svc: Service, protocol: str, ds: Dataset, ix: Indexed, concurrency: int = 4,
+                 log=print) -> dict:
+    """Post the protocol's training data to a fresh service, train once with defaults, ask the routes."""
+    split = SPLITS[protocol](ix)
+    ks = KS[protocol]
+    result, phases, succeeded_at = prepare(svc, split, ds, ix, log)
+    if "error" in result:
+        phases["query_s"] = 0.0
+        result["phases"] = {k: round(v, 2) for k, v in phases.items()}
         return result
-    version = (job.get("result") or {}).get("model_version")
-    log(f"      trained {version} in {phases['train_s']:.1f} s; asking {len(split.eval_users)} users")
+    version = result["model_version"]
+    log(f"      asking {len(split.eval_users)} users")
 
     index_of = {item_id: n for n, item_id in enumerate(ix.item_ids)}
     train_items: dict[int, set[int]] = {}
