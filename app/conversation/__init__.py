@@ -4,14 +4,15 @@
 
 ``understand`` reads the words by plain rules (limits, categories, exclusions, topic changes), ``needs`` keeps
 what a conversation asked for, ``ranker`` turns it into items (query vector, Rocchio feedback, filters),
-``reasons`` says why in words, ``store`` keeps the turns in the SQL store.
+``reasons`` says why in words (``phrasing``: optionally in the generator LM's words, checked against the
+facts), ``store`` keeps the turns in the SQL store.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.conversation import ranker, reasons
+from app.conversation import phrasing, ranker, reasons
 from app.conversation.needs import Needs, apply, fold
 from app.recommender.service import Recommender
 
@@ -34,6 +35,9 @@ def respond(rec: Recommender, turns: list[dict], text: str | None, feedback: lis
     needs = fold(turns, categories)
     apply(needs, text, feedback, categories)
     answer = ranker.answer(rec, needs, user_id, k)
-    has_model = answer.model_version is not None
-    return Response(reasons.reply(needs, len(answer.items), has_model), needs.understood(), answer.items,
-                    answer.model_version, answer.strategy)
+    reply = reasons.reply(needs, len(answer.items), answer.model_version is not None)
+    if rec.settings.conversation_lm_reply:
+        from app.generator import shared
+
+        reply, _ = phrasing.rewrite(shared(rec.settings.generator_model, rec.settings.device), reply)
+    return Response(reply, needs.understood(), answer.items, answer.model_version, answer.strategy)

@@ -16,6 +16,7 @@ tastes, searched under the stated limits.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,7 +106,7 @@ def _text_query(rec: Recommender, state: State, needs: Needs, texts: dict[str, n
     liked = _mean_unit([texts[i] for i in needs.liked if i in texts])
     disliked = _mean_unit([texts[i] for i in needs.disliked if i in texts])
     if needs.query:
-        moved = ALPHA * _unit(rec.query_encoder().encode([needs.query])[0].astype(np.float64))
+        moved = ALPHA * _encoded(rec, needs.query)
     elif liked is not None:
         moved = np.zeros_like(liked)
     else:
@@ -115,6 +116,24 @@ def _text_query(rec: Recommender, state: State, needs: Needs, texts: dict[str, n
     if disliked is not None:
         moved = moved - GAMMA * disliked
     return _unit(moved).astype(np.float32)
+
+
+_ENCODED: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
+_ENCODED_MAX = 4096
+
+
+def _encoded(rec: Recommender, text: str) -> np.ndarray:
+    """The wishes' unit text vector, kept for the next messages of the topic (feedback alone does not change
+    the words, and encoding is most of a message's time)."""
+    encoder = rec.query_encoder()
+    key = (id(encoder), text)
+    hit = _ENCODED.get(key)
+    if hit is None:
+        hit = _unit(encoder.encode([text])[0].astype(np.float64))
+        _ENCODED[key] = hit
+        while len(_ENCODED) > _ENCODED_MAX:
+            _ENCODED.popitem(last=False)
+    return hit
 
 
 def _vector(rec: Recommender, state: State, needs: Needs, taste: np.ndarray | None, liked: list[int],

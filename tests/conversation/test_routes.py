@@ -198,3 +198,14 @@ def test_before_any_model_the_popular_items_that_fit(client):
                for i in out["items"])
 
 
+
+
+def test_an_lm_reply_that_adds_nothing_true_or_the_rule_made_one(trained, tiny_gpt2):
+    settings = trained.app.state.recommender.settings
+    plain = say(trained, start(trained), "fishing rods under $60")["reply"]
+    settings.conversation_lm_reply, settings.generator_model = True, tiny_gpt2
+    try:
+        out = say(trained, start(trained), "fishing rods under $60")
+    finally:
+        settings.conversation_lm_reply, settings.generator_model = False, ""
+    assert out["reply"] == plain  # the tiny random model's words fail the check: the facts are sent instead

