@@ -51,8 +51,9 @@ class Settings(BaseSettings):
     conversation_text_weight: float = Field(1.0, ge=0, description="Weight of the words' own channel (cosine of "
                                             "the wishes to each item's text) beside the factor channel, both as "
                                             "standard scores (scripts/analyse_conversation.py).")
-    conversation_query_share: float = Field(0.5, ge=0, le=1, description="Share of the wishes (through the text "
-                                            "map) in the factor channel of a known user; the rest is their tastes.")
+    conversation_query_share: float = Field(0.0, ge=0, le=1, description="Share of the wishes (through the text "
+                                            "map) in the factor channel of a known user; the rest is their tastes "
+                                            "(0: the words speak through their own channel only).")
 
     migrate_on_start: bool = Field(True, description="Upgrade the schema to head when the service starts.")
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger request bodies get 413.")
