@@ -36,16 +36,29 @@ from app.evaluation.protocols import Indexed, p2_temporal  # noqa: E402
 REFINEMENTS = ["from the 1980s", "no horror", "something funnier", "not too violent", "with a love story",
                "actually a thriller", "older ones", "no documentaries", "for the whole family", "more action"]
 
+# Each wrk thread takes its own half of the conversations, in turn: two messages of one conversation are never in
+# flight at once (the second would get 409, as a shopper clicking twice would), as long as a conversation comes
+# round again only after its last message was answered (400 conversations, at most 32 in flight).
 LUA = textwrap.dedent("""
-    math.randomseed(os.time())
     local cids = {{{cids}}}
     local items = {{{items}}}
     local words = {{{words}}}
     local kind = "{kind}"
+    local threads = 0
+    setup = function(thread)
+      thread:set("part", threads)
+      threads = threads + 1
+    end
+    local n = 0
+    init = function(args)
+      math.randomseed(os.time() + part)
+    end
     wrk.headers["X-API-Key"] = "{key}"
     wrk.headers["Content-Type"] = "application/json"
     request = function()
-      local path = "/v1/conversations/" .. cids[math.random(#cids)] .. "/messages"
+      local half = math.floor(#cids / 2)
+      n = n % half + 1
+      local path = "/v1/conversations/" .. cids[part * half + n] .. "/messages"
       local body
       if kind == "feedback" then
         local signal = (math.random(2) == 1) and "like" or "dislike"

@@ -175,7 +175,8 @@ def write_outputs(out: Path, report: dict) -> None:
             metrics = (["rmse", "mae", "train_seconds_per_fold"] if protocol == "P1" else P5_METRICS
                        if protocol == "P5" else [f"{m}@{k}" for k in KS[protocol] for m in ("recall", "ndcg")]
                        + ["seconds"])
-            users = f", {results['_users']} test users" if "_users" in results else ""
+            who = "shoppers" if protocol == "P5" else "test users"
+            users = f", {results['_users']} {who}" if "_users" in results else ""
             lines += [f"**{ds_name} {protocol}**{users}", "", "| method | " + " | ".join(metrics) + " |",
                       "| --- |" + " --- |" * len(metrics)]
             for name, r in results.items():

@@ -1,6 +1,7 @@
 """Conversations: a shopper says what they want in words and refines it with likes and dislikes.
 
-    reply = respond(recommender, turns, text, feedback, user_id, k)   # turns: the stored ones, oldest first
+    needs = Needs.of(stored)                        # what the conversation asked for so far (needs.py)
+    reply = respond(recommender, needs, text, feedback, user_id, k)   # needs is refined in place
 
 ``understand`` reads the words by plain rules (limits, categories, exclusions, topic changes), ``needs`` keeps
 what a conversation asked for, ``ranker`` turns it into items (query vector, Rocchio feedback, filters),
@@ -13,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.conversation import phrasing, ranker, reasons
-from app.conversation.needs import Needs, apply, fold
+from app.conversation.needs import Needs, apply
 from app.recommender.service import Recommender
 
-__all__ = ["Needs", "Response", "fold", "respond"]
+__all__ = ["Needs", "Response", "respond"]
 
 
 @dataclass
@@ -28,11 +29,10 @@ class Response:
     strategy: str
 
 
-def respond(rec: Recommender, turns: list[dict], text: str | None, feedback: list[dict], user_id: str | None,
+def respond(rec: Recommender, needs: Needs, text: str | None, feedback: list[dict], user_id: str | None,
             k: int) -> Response:
-    """What the stored turns asked for, refined by this message, answered with k items."""
+    """``needs`` refined by this message (in place, the shown items included), answered with k items."""
     categories = rec.current().catalog.categories  # as the store is now: a category added a moment ago counts
-    needs = fold(turns, categories)
     apply(needs, text, feedback, categories)
     answer = ranker.answer(rec, needs, user_id, k)
     reply = reasons.reply(needs, len(answer.items), answer.model_version is not None)
@@ -40,4 +40,5 @@ def respond(rec: Recommender, turns: list[dict], text: str | None, feedback: lis
         from app.generator import shared
 
         reply, _ = phrasing.rewrite(shared(rec.settings.generator_model, rec.settings.device), reply)
+    needs.saw(i["item_id"] for i in answer.items)
     return Response(reply, needs.understood(), answer.items, answer.model_version, answer.strategy)

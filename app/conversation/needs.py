@@ -1,6 +1,6 @@
 """What a conversation has asked for so far, folded from its turns: the current topic's wishes and limits, the
-likes and dislikes, and what was shown. Rebuilt from the stored turns on every message, so any API process
-continues any conversation from the store alone.
+likes and dislikes, and what was shown. Kept with the conversation in the store (``as_dict``/``of``), so any
+API process continues any conversation from the store alone.
 
 Rules (shared API.md, Conversations): each message refines the last; a later limit replaces an earlier one of
 the same kind; "actually", "instead", "something else" start a new topic, dropping earlier wishes, limits and
@@ -10,7 +10,7 @@ likes, while dislikes stay (and disliked items never come back).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from app.conversation.understand import Said, read
 
@@ -25,6 +25,15 @@ class Needs:
     liked: list[str] = field(default_factory=list)  # item ids, the current topic's, oldest first
     disliked: list[str] = field(default_factory=list)  # item ids, the whole conversation's
     shown: list[str] = field(default_factory=list)  # item ids shown in any answer, oldest first
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def of(cls, stored: dict | None) -> Needs:
+        """Needs from ``as_dict``'s output (keys it does not know are ignored, missing ones take defaults)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (stored or {}).items() if k in names})
 
     @property
     def query(self) -> str:
@@ -62,7 +71,10 @@ class Needs:
 
     def saw(self, item_ids: Iterable[str]) -> None:
         seen = set(self.shown)
-        self.shown.extend(i for i in item_ids if i not in seen)
+        for i in item_ids:
+            if i not in seen:
+                seen.add(i)
+                self.shown.append(i)
 
     def understood(self) -> dict:
         """The API's ``understood``: what was taken from the words."""
@@ -74,18 +86,6 @@ class Needs:
         if self.max_price is not None:
             out["max_price"] = self.max_price
         return out
-
-
-def fold(turns: Iterable[dict], categories: Iterable[str]) -> Needs:
-    """Needs from stored turns (dicts with ``role``, ``text``, ``feedback``, ``items``), oldest first."""
-    needs = Needs()
-    categories = list(categories)
-    for turn in turns:
-        if turn["role"] == "shopper":
-            apply(needs, turn.get("text"), turn.get("feedback") or (), categories)
-        else:
-            needs.saw(i["item_id"] for i in turn.get("items") or ())
-    return needs
 
 
 def apply(needs: Needs, text: str | None, feedback: Iterable[dict], categories: Iterable[str]) -> Said | None:

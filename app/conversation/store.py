@@ -1,5 +1,9 @@
-"""Conversations in the SQL store: created, read whole (turns oldest first), appended to, expired.
+"""Conversations in the SQL store: created, read (the row with what its turns asked for, or every turn),
+appended to, expired.
 
+A message reads one row (``needs``, the folded turns, and ``turns``, their count) and stores its two turns
+with ``UPDATE ... WHERE turns = <the count it read>``: of two messages answered at once on one conversation,
+the second finds the count moved and is refused (409, send again), so neither is lost or half applied.
 A conversation idle for longer than the TTL is gone: reading it answers None (the API's 404) and creating a
 new one purges the expired ones, so the tables hold only live conversations without a sweeper process.
 """
@@ -10,7 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.store.models import Conversation, ConversationTurn, utcnow
@@ -22,7 +26,8 @@ def create(session: Session, user_id: str | None, ttl: timedelta) -> str:
     purge_expired(session, ttl)
     conversation_id = uuid.uuid4().hex
     now = utcnow()
-    session.add(Conversation(conversation_id=conversation_id, user_id=user_id, created_at=now, updated_at=now))
+    session.add(Conversation(conversation_id=conversation_id, user_id=user_id, created_at=now, updated_at=now,
+                             needs={}, turns=0))
     return conversation_id
 
 
@@ -33,26 +38,37 @@ def purge_expired(session: Session, ttl: timedelta) -> int:
     return session.execute(delete(Conversation).where(Conversation.updated_at < cutoff)).rowcount
 
 
-def get(session: Session, conversation_id: str, ttl: timedelta) -> tuple[Conversation, list[dict[str, Any]]] | None:
-    """The live conversation and its turns as dicts (oldest first), or None: unknown or expired."""
+def get(session: Session, conversation_id: str, ttl: timedelta) -> Conversation | None:
+    """The live conversation (unknown or expired: None)."""
     conversation = session.get(Conversation, conversation_id)
     if conversation is None or conversation.updated_at < utcnow() - ttl:
         return None
+    return conversation
+
+
+def turns(session: Session, conversation_id: str) -> list[dict[str, Any]]:
     rows = session.scalars(select(ConversationTurn).where(ConversationTurn.conversation_id == conversation_id)
                            .order_by(ConversationTurn.seq)).all()
-    return conversation, [{f: getattr(r, f) for f in TURN_FIELDS} for r in rows]
+    return [{f: getattr(r, f) for f in TURN_FIELDS} for r in rows]
 
 
-def append(session: Session, conversation_id: str, first_seq: int, turns: list[dict[str, Any]],
-           at: datetime | None = None) -> None:
-    """Add turns after the ``first_seq`` already there; flushed now, so a message another process appended in
-    the meantime fails here (the unique (conversation, seq) index), not at commit."""
+def append(session: Session, conversation: Conversation, new_turns: list[dict[str, Any]], needs: dict[str, Any],
+           at: datetime | None = None) -> bool:
+    """Store ``new_turns`` and the conversation's new ``needs``; False (nothing stored) when another message
+    was stored since ``conversation`` was read."""
     at = at or utcnow()
-    for n, turn in enumerate(turns):
-        session.add(ConversationTurn(conversation_id=conversation_id, seq=first_seq + n, at=at, **turn))
-    session.execute(update(Conversation).where(Conversation.conversation_id == conversation_id)
-                    .values(updated_at=at))
-    session.flush()
+    first = conversation.turns
+    moved = session.execute(
+        update(Conversation).where(Conversation.conversation_id == conversation.conversation_id,
+                                   Conversation.turns == first)
+        .values(needs=needs, turns=first + len(new_turns), updated_at=at)
+        .execution_options(synchronize_session=False)).rowcount
+    if moved != 1:
+        return False
+    session.execute(insert(ConversationTurn), [
+        {"conversation_id": conversation.conversation_id, "seq": first + n, "at": at, **turn}
+        for n, turn in enumerate(new_turns)])
+    return True
 
 
 def count(session: Session) -> int:

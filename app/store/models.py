@@ -187,6 +187,10 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The last message's time: a conversation idle longer than SEMREC_CONVERSATION_TTL_HOURS has expired.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # What the turns asked for so far (app.conversation.needs), so a message reads one row, not every turn;
+    # turns counts them, and a message is stored only if it is still the count it read (else 409).
+    needs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    turns: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ConversationTurn(Base):

@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(128), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("needs", JSONType, nullable=False),
+        sa.Column("turns", sa.Integer, nullable=False),
     )
     op.create_index("ix_conversations_user_id", "conversations", ["user_id"])
     op.create_index("ix_conversations_updated_at", "conversations", ["updated_at"])

@@ -1,7 +1,7 @@
 """How a conversation's needs accumulate (app.conversation.needs): refinements, replaced limits, topic
-changes, feedback, and the fold from stored turns."""
+changes, feedback, and the round trip through the store's JSON."""
 
-from app.conversation.needs import Needs, apply, fold
+from app.conversation.needs import Needs, apply
 
 CATEGORIES = ["shoes", "fishing", "books"]
 
@@ -33,13 +33,13 @@ def test_the_latest_signal_on_an_item_wins():
     assert needs.liked == ["b"] and needs.disliked == ["a"]
 
 
-def test_fold_replays_stored_turns():
-    turns = [
-        {"role": "shopper", "text": "fishing rods under 50", "feedback": None},
-        {"role": "assistant", "text": "...", "items": [{"item_id": "r1"}, {"item_id": "r2"}]},
-        {"role": "shopper", "text": None, "feedback": [{"item_id": "r2", "signal": "dislike"}]},
-        {"role": "assistant", "text": "...", "items": [{"item_id": "r1"}, {"item_id": "r3"}]},
-    ]
-    needs = fold(turns, CATEGORIES)
-    assert needs.understood() == {"query": "fishing rods", "category": "fishing", "max_price": 50, "exclude": []}
-    assert needs.shown == ["r1", "r2", "r3"] and needs.disliked == ["r2"]
+def test_needs_survive_the_store_as_json():
+    import json
+
+    needs = Needs()
+    apply(needs, "fishing rods under 50, no kits", [{"item_id": "r2", "signal": "dislike"}], CATEGORIES)
+    needs.saw(["r1", "r2", "r3", "r1"])
+    back = Needs.of(json.loads(json.dumps(needs.as_dict())))
+    assert back == needs and back.shown == ["r1", "r2", "r3"]
+    assert back.understood() == {"query": "fishing rods", "category": "fishing", "max_price": 50, "exclude": ["kits"]}
+    assert Needs.of({}) == Needs() and Needs.of({"unknown": 1, "wishes": ["a"]}).wishes == ["a"]

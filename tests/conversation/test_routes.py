@@ -209,3 +209,18 @@ def test_an_lm_reply_that_adds_nothing_true_or_the_rule_made_one(trained, tiny_g
     finally:
         settings.conversation_lm_reply, settings.generator_model = False, ""
     assert out["reply"] == plain  # the tiny random model's words fail the check: the facts are sent instead
+
+
+def test_of_two_messages_answered_at_once_the_second_is_refused_not_lost(trained):
+    cid = start(trained)
+    say(trained, cid, "socks")
+    sessions = trained.app.state.sessions
+    turn = [{"role": "shopper", "text": "x", "feedback": None}]
+    with sessions() as a, sessions() as b:
+        first, second = store.get(a, cid, timedelta(hours=1)), store.get(b, cid, timedelta(hours=1))
+        assert store.append(a, first, turn, {"wishes": ["x"]})
+        a.commit()
+        assert not store.append(b, second, turn, {"wishes": ["y"]})  # read the count before the first stored
+        b.rollback()
+    body = trained.get(f"/v1/conversations/{cid}").json()
+    assert len(body["turns"]) == 3 and body["turns"][2]["text"] == "x"

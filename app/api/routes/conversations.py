@@ -1,9 +1,10 @@
 """Conversations (role read suffices): a shopper's words and feedback in, items with reasons out.
 
-Each message is answered from the stored turns alone (``app.conversation.fold``), then appended to them in the
-same transaction, so any API process continues any conversation.
+Each message is answered from what the stored conversation asked for so far, then stored with it in the same
+transaction, so any API process continues any conversation.
 """
 
+import contextlib
 from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Request
@@ -39,10 +40,9 @@ def post_message(conversation_id: str, body: MessageIn, request: Request, sessio
     """Say what you want (`text`), react to what was shown (`feedback`), or both; get the next k items."""
     if body.text is None and not body.feedback:
         raise HTTPException(422, "text: a message needs text or feedback (or both)")
-    found = store.get(session, conversation_id, _ttl(settings))
-    if found is None:
+    held = store.get(session, conversation_id, _ttl(settings))
+    if held is None:
         raise HTTPException(404, f"conversation_id {conversation_id!r} not found (or expired)")
-    held, turns = found
     ids = [f.item_id for f in body.feedback]
     if ids:
         known = set(session.scalars(select(Item.item_id).where(Item.item_id.in_(ids))))
@@ -51,14 +51,17 @@ def post_message(conversation_id: str, body: MessageIn, request: Request, sessio
                 raise HTTPException(422, f"feedback[{n}].item_id: unknown item {f.item_id!r}")
     recommender = request.app.state.recommender
     feedback = [f.model_dump() for f in body.feedback]
-    answer = conversation.respond(recommender, turns, body.text, feedback, held.user_id, body.k)
-    try:
-        store.append(session, conversation_id, len(turns), [
+    needs = conversation.Needs.of(held.needs)
+    answer = conversation.respond(recommender, needs, body.text, feedback, held.user_id, body.k)
+    stored = False
+    with contextlib.suppress(IntegrityError):
+        stored = store.append(session, held, [
             {"role": "shopper", "text": body.text, "feedback": feedback or None},
-            {"role": "assistant", "text": answer.reply, "items": answer.items, "understood": answer.understood}])
-    except IntegrityError:
+            {"role": "assistant", "text": answer.reply, "items": answer.items, "understood": answer.understood}],
+            needs.as_dict())
+    if not stored:
         raise HTTPException(409, f"conversation_id {conversation_id!r}: another message was answered at the "
-                                 "same time; send this one again") from None
+                                 "same time; send this one again")
     return MessageOut(conversation_id=conversation_id, model_version=answer.model_version, reply=answer.reply,
                       understood=answer.understood, items=answer.items)
 
@@ -67,9 +70,9 @@ def post_message(conversation_id: str, body: MessageIn, request: Request, sessio
 def get_conversation(conversation_id: str, session: SessionDep, settings: SettingsDep,
                      _: ReadKey) -> ConversationOut:
     """The conversation with every turn, oldest first."""
-    found = store.get(session, conversation_id, _ttl(settings))
-    if found is None:
+    held = store.get(session, conversation_id, _ttl(settings))
+    if held is None:
         raise HTTPException(404, f"conversation_id {conversation_id!r} not found (or expired)")
-    held, turns = found
+    turns = store.turns(session, conversation_id)
     return ConversationOut(conversation_id=held.conversation_id, user_id=held.user_id, created_at=held.created_at,
                            turns=[{k: v for k, v in t.items() if v is not None} for t in turns])
