@@ -10,7 +10,7 @@ wrk (apt-get install wrk) sends messages to random ones from a separate process:
 The replies are the service's own sentences (no language model writes them).
 
     python scripts/bench_conversation.py                 # about 3 minutes
-    python scripts/bench_conversation.py --seconds 20
+    python scripts/bench_conversation.py --seconds 20 --workers 2
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def main() -> None:
     p.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--seconds", type=int, default=20)
     p.add_argument("--conversations", type=int, default=400)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = p.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -107,7 +108,7 @@ def main() -> None:
     ix = Indexed(ds)
     split = p2_temporal(ix)
     rng = np.random.default_rng(0)
-    with service_run.spawned_service() as svc:
+    with service_run.spawned_service(workers=args.workers) as svc:
         result, _, _ = service_run.prepare(svc, split, ds, ix, log=lambda *_: None)
         print(f"trained {result.get('model_version')} on {result['train_events']} events", flush=True)
         users = rng.choice(split.eval_users, size=args.conversations, replace=True)
@@ -133,7 +134,8 @@ def main() -> None:
             rows.append(row)
         turns = svc.call("GET", f"/v1/conversations/{cids[0]}").json()["turns"]
         print(f"  (conversation {cids[0][:8]} ended with {len(turns)} turns)")
-    print("\n| message | rps @32 | p99 ms @32 | rps @4 | p50 ms @4 | p99 ms @4 | errors |\n"
+    print(f"\n{args.workers} worker(s)\n\n"
+          "| message | rps @32 | p99 ms @32 | rps @4 | p50 ms @4 | p99 ms @4 | errors |\n"
           "| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['message']} | {r['rps@32']} | {r['p99_ms@32']} | {r['rps@4']} | {r['p50_ms@4']} | "

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.conversation import phrasing, ranker, reasons
-from app.conversation.needs import Needs, apply
+from app.conversation.needs import Needs
 from app.recommender.service import Recommender
 
 __all__ = ["Needs", "Response", "respond"]
@@ -32,9 +32,7 @@ class Response:
 def respond(rec: Recommender, needs: Needs, text: str | None, feedback: list[dict], user_id: str | None,
             k: int) -> Response:
     """``needs`` refined by this message (in place, the shown items included), answered with k items."""
-    categories = rec.current().catalog.categories  # as the store is now: a category added a moment ago counts
-    apply(needs, text, feedback, categories)
-    answer = ranker.answer(rec, needs, user_id, k)
+    answer = ranker.answer(rec, needs, user_id, k, text, feedback)
     reply = reasons.reply(needs, len(answer.items), answer.model_version is not None)
     if rec.settings.conversation_lm_reply:
         from app.generator import shared

@@ -27,7 +27,7 @@ import numpy as np
 
 from app.conversation import reasons
 from app.conversation import texts as text_channel
-from app.conversation.needs import Needs
+from app.conversation.needs import Needs, apply
 from app.conversation.understand import word_forms
 from app.recommender.service import Recommender
 from app.recommender.state import State
@@ -48,11 +48,19 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _mean_unit(rows: list[np.ndarray]) -> np.ndarray | None:
-    return _unit(np.mean([_unit(r) for r in rows], axis=0)) if rows else None
+    if not rows:
+        return None
+    m = np.asarray(rows, np.float64)
+    return _unit((m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-8)).mean(0))
 
 
-def answer(rec: Recommender, needs: Needs, user_id: str | None, k: int) -> Answer:
-    state, taste, seen, texts = rec.taste(user_id, needs.liked + needs.disliked)
+def answer(rec: Recommender, needs: Needs, user_id: str | None, k: int, text: str | None = None,
+           feedback: tuple[dict, ...] | list[dict] = ()) -> Answer:
+    """Hear the message (``text``, ``feedback``) into ``needs``, then rank: one read of the store for both (the
+    served state, whose catalog names the categories, and the user's events and feedback items' texts)."""
+    ids = list(dict.fromkeys(needs.liked + needs.disliked + [f["item_id"] for f in feedback]))
+    state, taste, seen, texts = rec.taste(user_id, ids)
+    apply(needs, text, feedback, state.catalog.categories)  # a category stored a moment ago counts
     cat = state.catalog
     liked = [p for i in needs.liked if (p := cat.positions.get(i)) is not None]
     disliked = [p for i in needs.disliked if (p := cat.positions.get(i)) is not None]

@@ -42,26 +42,35 @@ def _unit_rows(state: State, positions) -> tuple[list[int], np.ndarray | None]:
     kept, rows = [], []
     for p in positions:
         r = _row(state, int(p))
-        if r is not None and np.linalg.norm(r) > 1e-8:
+        if r is not None:
             kept.append(int(p))
-            rows.append(r / np.linalg.norm(r))
-    return kept, (np.vstack(rows) if rows else None)
+            rows.append(r)
+    if not rows:
+        return [], None
+    m = np.asarray(rows, np.float64)
+    norms = np.linalg.norm(m, axis=1)
+    ok = norms > 1e-8
+    return [p for p, good in zip(kept, ok, strict=True) if good], (m[ok] / norms[ok, None]) if ok.any() else None
 
 
 def because(state: State, positions: np.ndarray, needs: Needs, liked: list[int], has_taste: bool) -> list[str]:
     cat = state.catalog
     names = {code: name for name, code in cat.categories.items()}
     liked_kept, liked_rows = _unit_rows(state, liked)
-    wishes = [w for w in reversed(needs.wishes)]  # the latest wish first
+    shown_kept, shown_rows = _unit_rows(state, positions.tolist()) if liked_rows is not None else ([], None)
+    closest = {}  # shown position -> (cosine, liked position) of the liked item it is closest to
+    if shown_rows is not None:
+        cos = shown_rows @ liked_rows.T
+        best = cos.argmax(1)
+        closest = {p: (float(cos[n, best[n]]), liked_kept[best[n]]) for n, p in enumerate(shown_kept)}
+    wishes = list(reversed(needs.wishes))  # the latest wish first
     out = []
     for p in positions.tolist():
         category = names.get(int(cat.category_codes[p]))
-        if liked_rows is not None and (row := _row(state, p)) is not None and np.linalg.norm(row) > 1e-8:
-            cos = liked_rows @ (row / np.linalg.norm(row))
-            best = int(np.argmax(cos))
-            if cos[best] >= LIKE_COSINE:
-                out.append(f"like {cat.titles[liked_kept[best]]}, which you liked")
-                continue
+        near = closest.get(p)
+        if near is not None and near[0] >= LIKE_COSINE:
+            out.append(f"like {cat.titles[near[1]]}, which you liked")
+            continue
         words = _words(cat.titles[p]) | _words(category)
         match = next((m for w in wishes if (m := _matched(w, words))), None)
         if match is not None:

@@ -52,21 +52,20 @@ def turns(session: Session, conversation_id: str) -> list[dict[str, Any]]:
     return [{f: getattr(r, f) for f in TURN_FIELDS} for r in rows]
 
 
-def append(session: Session, conversation: Conversation, new_turns: list[dict[str, Any]], needs: dict[str, Any],
-           at: datetime | None = None) -> bool:
+def append(session: Session, conversation_id: str, read_turns: int, new_turns: list[dict[str, Any]],
+           needs: dict[str, Any], at: datetime | None = None) -> bool:
     """Store ``new_turns`` and the conversation's new ``needs``; False (nothing stored) when another message
-    was stored since ``conversation`` was read."""
+    was stored since the conversation was read with ``read_turns`` turns."""
     at = at or utcnow()
-    first = conversation.turns
+    first = read_turns
     moved = session.execute(
-        update(Conversation).where(Conversation.conversation_id == conversation.conversation_id,
-                                   Conversation.turns == first)
+        update(Conversation).where(Conversation.conversation_id == conversation_id, Conversation.turns == first)
         .values(needs=needs, turns=first + len(new_turns), updated_at=at)
         .execution_options(synchronize_session=False)).rowcount
     if moved != 1:
         return False
     session.execute(insert(ConversationTurn), [
-        {"conversation_id": conversation.conversation_id, "seq": first + n, "at": at, **turn}
+        {"conversation_id": conversation_id, "seq": first + n, "at": at, **turn}
         for n, turn in enumerate(new_turns)])
     return True
 

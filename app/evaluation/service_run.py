@@ -73,11 +73,13 @@ def log_tail(path: Path, lines: int = 15) -> str:
 
 @contextmanager
 def spawned_service(database_url: str | None = None, source: Path | None = None,
-                    ready_timeout_s: float = 120, env: dict[str, str] | None = None) -> Iterator[Service]:
+                    ready_timeout_s: float = 120, env: dict[str, str] | None = None,
+                    workers: int = 1) -> Iterator[Service]:
     """``python -m app`` on a fresh store: a SQLite file in a temporary data dir, or, given a PostgreSQL URL
     (of any database on the server, used to connect for CREATE/DROP), a new database on that server, dropped
     afterwards; on PostgreSQL a ``python -m app.worker`` runs the jobs. ``source``: the folder whose ``app``
-    package runs (default: the current one's). ``env``: more settings (``SEMREC_*``) for the service."""
+    package runs (default: the current one's). ``env``: more settings (``SEMREC_*``) for the service;
+    ``workers``: uvicorn worker processes."""
     tmp = Path(tempfile.mkdtemp(prefix="semrec-eval-service-"))
     admin_url, dbname = None, None
     if database_url and database_url.startswith(("postgres://", "postgresql")):
@@ -100,7 +102,8 @@ def spawned_service(database_url: str | None = None, source: Path | None = None,
     log_path = tmp / "service.log"
     log = log_path.open("ab")
     cwd = source or Path.cwd()
-    procs = [subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], env=env, stdout=log,
+    procs = [subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workers", str(workers)], env=env,
+                              stdout=log,
                               stderr=subprocess.STDOUT, cwd=cwd)]
     url = f"http://127.0.0.1:{port}"
     try:

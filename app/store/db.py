@@ -1,6 +1,8 @@
 """Engine and sessions. SQLite gets WAL, full fsync and a busy timeout so a 2xx is a durable commit."""
 
+import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,3 +54,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: committed whole on success, rolled back whole on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+_sqlite_writes = threading.Lock()
+
+
+def one_writer(settings: Settings):
+    """On SQLite, one write transaction of this process at a time, queued on a lock: SQLite admits one writer
+    and makes the others poll with sleeps of up to 100 ms, which short, frequent writes (conversation
+    messages) turn into tail latency. Elsewhere, no lock: PostgreSQL locks rows."""
+    return _sqlite_writes if settings.is_sqlite else contextlib.nullcontext()

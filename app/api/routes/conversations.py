@@ -8,6 +8,7 @@ import contextlib
 from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -16,6 +17,7 @@ from app.api import V1
 from app.api.deps import ReadKey, SessionDep, SettingsDep
 from app.api.schemas import ConversationCreated, ConversationIn, ConversationOut, MessageIn, MessageOut
 from app.conversation import store
+from app.store.db import one_writer, transaction
 from app.store.models import Item
 
 router = APIRouter(prefix=f"{V1}/conversations", tags=["conversations"])
@@ -35,35 +37,36 @@ def create_conversation(session: SessionDep, settings: SettingsDep, _: ReadKey,
 
 
 @router.post("/{conversation_id}/messages", response_model=MessageOut, responses=NOT_FOUND)
-def post_message(conversation_id: str, body: MessageIn, request: Request, session: SessionDep,
-                 settings: SettingsDep, _: ReadKey) -> MessageOut:
+def post_message(conversation_id: str, body: MessageIn, request: Request, settings: SettingsDep,
+                 _: ReadKey) -> JSONResponse:
     """Say what you want (`text`), react to what was shown (`feedback`), or both; get the next k items."""
     if body.text is None and not body.feedback:
         raise HTTPException(422, "text: a message needs text or feedback (or both)")
-    held = store.get(session, conversation_id, _ttl(settings))
-    if held is None:
-        raise HTTPException(404, f"conversation_id {conversation_id!r} not found (or expired)")
-    ids = [f.item_id for f in body.feedback]
-    if ids:
-        known = set(session.scalars(select(Item.item_id).where(Item.item_id.in_(ids))))
-        for n, f in enumerate(body.feedback):
-            if f.item_id not in known:
-                raise HTTPException(422, f"feedback[{n}].item_id: unknown item {f.item_id!r}")
-    recommender = request.app.state.recommender
+    sessions = request.app.state.sessions
+    with sessions() as session:  # a read, closed before answering: no transaction waits on the ranking
+        held = store.get(session, conversation_id, _ttl(settings))
+        if held is None:
+            raise HTTPException(404, f"conversation_id {conversation_id!r} not found (or expired)")
+        ids = [f.item_id for f in body.feedback]
+        known = set(session.scalars(select(Item.item_id).where(Item.item_id.in_(ids)))) if ids else set()
+        user_id, read_turns, needs = held.user_id, held.turns, conversation.Needs.of(held.needs)
+    for n, f in enumerate(body.feedback):
+        if f.item_id not in known:
+            raise HTTPException(422, f"feedback[{n}].item_id: unknown item {f.item_id!r}")
     feedback = [f.model_dump() for f in body.feedback]
-    needs = conversation.Needs.of(held.needs)
-    answer = conversation.respond(recommender, needs, body.text, feedback, held.user_id, body.k)
+    answer = conversation.respond(request.app.state.recommender, needs, body.text, feedback, user_id, body.k)
     stored = False
-    with contextlib.suppress(IntegrityError):
-        stored = store.append(session, held, [
+    with contextlib.suppress(IntegrityError), one_writer(settings), transaction(sessions) as session:
+        stored = store.append(session, conversation_id, read_turns, [
             {"role": "shopper", "text": body.text, "feedback": feedback or None},
             {"role": "assistant", "text": answer.reply, "items": answer.items, "understood": answer.understood}],
             needs.as_dict())
-    if not stored:
+    if not stored:  # the guarded UPDATE found another message stored since the read: nothing was written
         raise HTTPException(409, f"conversation_id {conversation_id!r}: another message was answered at the "
                                  "same time; send this one again")
-    return MessageOut(conversation_id=conversation_id, model_version=answer.model_version, reply=answer.reply,
-                      understood=answer.understood, items=answer.items)
+    # Serialised once, straight from the answer's dicts, as the recommendation routes do (MessageOut documents it).
+    return JSONResponse({"conversation_id": conversation_id, "model_version": answer.model_version,
+                         "reply": answer.reply, "understood": answer.understood, "items": answer.items})
 
 
 @router.get("/{conversation_id}", response_model=ConversationOut, responses=NOT_FOUND)
