@@ -18,12 +18,19 @@ _QUOTED = re.compile(r"'([^']+)'")
 
 
 def acceptable(rewritten: str, reply: str) -> bool:
-    """Whether the LM's sentence says no more than ``reply``: its numbers and quoted phrases are the reply's,
-    the reply's quoted wishes are all there, it is one line of at most 300 characters without a loop."""
+    """Whether the LM's sentence says what ``reply`` says and no more: the same numbers, the reply's quoted
+    wishes and excluded words, "nothing" where nothing was found, no echo of the prompt, one line of at most
+    300 characters without a loop."""
     text = rewritten.strip().strip('"')
-    if not text or "\n" in text or len(text) > 300:
+    low = text.lower()
+    if not text or "\n" in text or len(text) > 300 or "rewrite" in low or "message" in low:
         return False
-    if not set(_NUMBER.findall(text)) <= set(_NUMBER.findall(reply)) or "%" in text:
+    if set(_NUMBER.findall(text)) != set(_NUMBER.findall(reply)) or "%" in text:
+        return False
+    if reply.startswith("Nothing") and not re.search(r"\b(nothing|no|none|not)\b", low):
+        return False
+    without = re.search(r"without ([^.]+)", reply)
+    if without and not all(w.strip() in low for w in without.group(1).split(",")):
         return False
     wanted = {q.lower() for q in _QUOTED.findall(reply)}
     if not all(q in text.lower() for q in wanted):
