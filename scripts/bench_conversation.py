@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -29,6 +26,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench_serving import WRK_DONE, run_wrk  # noqa: E402
 
 from app.evaluation import datasets, service_run, shoppers  # noqa: E402
 from app.evaluation.protocols import Indexed, p2_temporal  # noqa: E402
@@ -69,13 +68,6 @@ LUA = textwrap.dedent("""
       end
       return wrk.format("POST", path, nil, body)
     end
-    done = function(summary, latency, requests)
-      local fmt = "JSON {{\\"rps\\": %f, \\"p50_ms\\": %f, \\"p99_ms\\": %f, \\"errors\\": %d, \\"non2xx\\": %d}}\\n"
-      io.write(string.format(fmt,
-        summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-        summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-        summary.errors.status))
-    end
 """)
 
 
@@ -84,15 +76,9 @@ def _lua_list(values: list[str]) -> str:
 
 
 def wrk(url: str, key: str, kind: str, cids: list[str], items: list[str], connections: int, seconds: int) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA.format(kind=kind, key=key, cids=_lua_list(cids), items=_lua_list(items),
-                           words=_lua_list(REFINEMENTS)))
-    try:
-        out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", f.name, url],
-                             capture_output=True, text=True, timeout=seconds + 60).stdout
-    finally:
-        os.unlink(f.name)
-    return json.loads(out.split("JSON ", 1)[1].splitlines()[0])
+    script = LUA.format(kind=kind, key=key, cids=_lua_list(cids), items=_lua_list(items),
+                        words=_lua_list(REFINEMENTS)) + WRK_DONE.format()
+    return run_wrk(url, script, connections, seconds)
 
 
 def main() -> None:

@@ -198,6 +198,10 @@ LUA = textwrap.dedent("""
       return wrk.format("POST", "/v1/users/" .. up .. math.random(base, base + users - 1) .. "/rank", nil,
                         '{{"item_ids": [' .. table.concat(ids, ",") .. ']}}')
     end
+""") + "{done}"
+
+# wrk's summary as one JSON line (also for scripts/bench_conversation.py's scripts); braces doubled for format().
+WRK_DONE = textwrap.dedent("""
     done = function(summary, latency, requests)
       local fmt = "JSON {{\\"rps\\": %f, \\"p50_ms\\": %f, \\"p99_ms\\": %f, \\"errors\\": %d, \\"non2xx\\": %d}}\\n"
       io.write(string.format(fmt,
@@ -209,8 +213,13 @@ LUA = textwrap.dedent("""
 
 
 def wrk(url: str, kind: str, ids: dict, connections: int, seconds: int) -> dict:
+    return run_wrk(url, LUA.format(kind=kind, key=KEY, done=WRK_DONE.format(), **ids), connections, seconds)
+
+
+def run_wrk(url: str, script: str, connections: int, seconds: int) -> dict:
+    """wrk with a Lua ``script`` ending in ``WRK_DONE`` (formatted): its JSON summary as a dict."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA.format(kind=kind, key=KEY, **ids))
+        f.write(script)
     try:
         out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", f.name, url],
                              capture_output=True, text=True, timeout=seconds + 60).stdout

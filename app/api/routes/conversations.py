@@ -30,10 +30,9 @@ def _ttl(settings) -> timedelta:
 
 @router.post("", status_code=201, response_model=ConversationCreated)
 def create_conversation(session: SessionDep, settings: SettingsDep, _: ReadKey,
-                        body: ConversationIn | None = None) -> ConversationCreated:
-    """Start a conversation, for a known user (their tastes mix in) or an anonymous shopper."""
-    user_id = body.user_id if body else None
-    return ConversationCreated(conversation_id=store.create(session, user_id, _ttl(settings)))
+                        body: ConversationIn = ConversationIn()) -> ConversationCreated:
+    """Start a conversation, for a known user (their tastes mix in) or an anonymous shopper (no body)."""
+    return ConversationCreated(conversation_id=store.create(session, body.user_id, _ttl(settings)))
 
 
 @router.post("/{conversation_id}/messages", response_model=MessageOut, responses=NOT_FOUND)
