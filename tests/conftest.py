@@ -49,6 +49,24 @@ def settings(database_url, tmp_path) -> Settings:
     )
 
 
+def clean_store(database_url: str) -> None:
+    """Empty what earlier tests left in a store (the session's PostgreSQL database is shared by all of them),
+    for a test that starts its own server on it."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            present = set(inspect(conn).get_table_names())
+            for table in TABLES:
+                if table in present:
+                    conn.execute(text(f"DELETE FROM {table}"))
+            if "serving_epoch" in present:
+                conn.execute(text("UPDATE serving_epoch SET epoch = epoch + 1"))
+    finally:
+        engine.dispose()
+
+
 @contextmanager
 def open_client(settings: Settings) -> Iterator[TestClient]:
     """The real app (lifespan, migrations, middleware) on a clean store, with a write key."""

@@ -9,6 +9,8 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import clean_store
+
 pytestmark = pytest.mark.e2e
 
 
@@ -20,7 +22,9 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(database_url, tmp_path):
-    """`python -m app` exactly as the README starts it, with no key configured (so one is generated)."""
+    """`python -m app` exactly as the README starts it, with no key configured (so one is generated), on an
+    empty store."""
+    clean_store(database_url)
     port = _free_port()
     env = {**os.environ, "SEMREC_DATABASE_URL": database_url, "SEMREC_DATA_DIR": str(tmp_path / "var")}
     env.pop("SEMREC_API_KEYS", None)

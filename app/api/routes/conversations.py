@@ -46,8 +46,11 @@ def post_message(conversation_id: str, body: MessageIn, request: Request, settin
         held = store.get(session, conversation_id, _ttl(settings))
         if held is None:
             raise HTTPException(404, f"conversation_id {conversation_id!r} not found (or expired)")
-        ids = [f.item_id for f in body.feedback]
-        known = set(session.scalars(select(Item.item_id).where(Item.item_id.in_(ids)))) if ids else set()
+        catalog = request.app.state.recommender.served.current().catalog  # every item stored at its last refresh
+        ids = [f.item_id for f in body.feedback if f.item_id not in catalog.positions]
+        known = {f.item_id for f in body.feedback if f.item_id in catalog.positions}
+        if ids:  # stored since (a bare item an event created): the store knows
+            known |= set(session.scalars(select(Item.item_id).where(Item.item_id.in_(ids))))
         user_id, read_turns, needs = held.user_id, held.turns, conversation.Needs.of(held.needs)
     for n, f in enumerate(body.feedback):
         if f.item_id not in known:
