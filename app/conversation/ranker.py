@@ -67,6 +67,7 @@ def answer(rec: Recommender, needs: Needs, user_id: str | None, k: int, text: st
     candidates = np.flatnonzero(_eligible(state, needs, seen, disliked))
     words = _text_query(rec, state, needs, texts)
     vector = _vector(rec, state, needs, taste, liked, disliked, words, history=len(seen))
+    cosine = text_channel.scores(rec.engine, state, candidates, words) if words is not None else None
     if vector is None and words is None:
         strategy, score = "popular", state.popularity[candidates].astype(np.float64)
     else:
@@ -75,12 +76,14 @@ def answer(rec: Recommender, needs: Needs, user_id: str | None, k: int, text: st
         if vector is not None:
             score += _z(rec._scores(state, np.append(vector, 1.0).astype(np.float32), candidates),
                         valid_above=state.model.floor_score + 1.0)
-        if words is not None and rec.settings.conversation_text_weight > 0:
-            score += rec.settings.conversation_text_weight * _z(
-                text_channel.scores(rec.engine, state, candidates, words))
-    positions, scores = _top(candidates, score, _shown(state, needs)[candidates], state.popularity, k)
+        if cosine is not None and rec.settings.conversation_text_weight > 0:
+            score += rec.settings.conversation_text_weight * _z(cosine)
+    order, scores = _top(np.arange(len(candidates)), score, _shown(state, needs)[candidates],
+                         state.popularity[candidates], k)
+    positions = candidates[order]
     items = rec._items(state, positions, scores)
-    because = reasons.because(state, positions, needs, liked, taste is not None)
+    closeness = dict(zip(positions.tolist(), cosine[order].tolist(), strict=True)) if cosine is not None else {}
+    because = reasons.because(state, positions, needs, liked, taste is not None, closeness)
     for item, why in zip(items, because, strict=True):
         item["because"] = why
     return Answer(state.model.version if state.model else None, items, strategy)
@@ -100,9 +103,10 @@ def _z(x: np.ndarray, valid_above: float = -np.inf) -> np.ndarray:
 
 
 def _top(candidates: np.ndarray, score: np.ndarray, shown: np.ndarray, popularity: np.ndarray, k: int):
-    """The k best: first those not shown yet, then (only if fewer than k) those shown before, each by score
-    (ties: the more popular). Shown items are given scores below every unshown one."""
-    order = np.lexsort((candidates, -popularity[candidates], -score, shown))[:k]
+    """The k best of ``candidates`` (``popularity`` aligned with them): first those not shown yet, then (only if
+    fewer than k) those shown before, each by score (ties: the more popular). Shown items are given scores
+    below every unshown one."""
+    order = np.lexsort((candidates, -popularity, -score, shown))[:k]
     positions, scores = candidates[order], score[order].astype(np.float64)
     again = shown[order]
     if again.any() and (~again).any():

@@ -13,6 +13,7 @@ from app.conversation.understand import singular
 from app.recommender.state import State
 
 LIKE_COSINE = 0.3  # closer than this to a liked item (served vectors, cosine): "like X, which you liked"
+CLOSE_COSINE = 0.3  # the wishes' text vector this close to the item's (cosine): "close to '...'"
 _STOP = frozenset("a an and or the of for to with in on at by from my me i im i'd id something some any "
                   "looking want need like would please gift new good nice great".split())
 _WORD = re.compile(r"[\w'-]+")
@@ -53,7 +54,11 @@ def _unit_rows(state: State, positions) -> tuple[list[int], np.ndarray | None]:
     return [p for p, good in zip(kept, ok, strict=True) if good], (m[ok] / norms[ok, None]) if ok.any() else None
 
 
-def because(state: State, positions: np.ndarray, needs: Needs, liked: list[int], has_taste: bool) -> list[str]:
+def because(state: State, positions: np.ndarray, needs: Needs, liked: list[int], has_taste: bool,
+            closeness: dict[int, float] | None = None) -> list[str]:
+    """Each item's reason, the first that holds: like a liked item, the wish's words in its title or category,
+    its text close to the wishes' (``closeness``: cosine by position), the user's history, its popularity."""
+    closeness = closeness or {}
     cat = state.catalog
     names = {code: name for name, code in cat.categories.items()}
     liked_kept, liked_rows = _unit_rows(state, liked)
@@ -75,14 +80,14 @@ def because(state: State, positions: np.ndarray, needs: Needs, liked: list[int],
         match = next((m for w in wishes if (m := _matched(w, words))), None)
         if match is not None:
             out.append(f"matches '{match}'")
-        elif wishes:
+        elif wishes and closeness.get(p, 0.0) >= CLOSE_COSINE:
             out.append(f"close to '{wishes[0]}'")
         elif has_taste:
             out.append("in line with your past choices")
-        elif category:
-            out.append(f"popular in {category}")
+        elif state.popularity[p] > 0:
+            out.append(f"popular in {category}" if category else "popular now")
         else:
-            out.append("popular now")
+            out.append(f"also in {category}" if category else "also available")
     return out
 
 

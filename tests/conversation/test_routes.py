@@ -224,3 +224,12 @@ def test_of_two_messages_answered_at_once_the_second_is_refused_not_lost(trained
         b.rollback()
     body = trained.get(f"/v1/conversations/{cid}").json()
     assert len(body["turns"]) == 3 and body["turns"][2]["text"] == "x"
+
+
+def test_close_to_the_words_is_said_only_of_items_whose_text_is(trained):
+    out = say(trained, start(trained), "coffee", k=32)
+    reasons = {i["item_id"]: i["because"] for i in out["items"]}
+    assert reasons["kitchen-0"] in ("close to 'coffee'", "matches 'coffee'")  # Espresso machine
+    far = [reasons[i] for i in reasons if i.startswith("fishing-")]
+    assert far and all(r != "close to 'coffee'" for r in far), far
+    assert all(r in ("popular in fishing", "also in fishing") for r in far), far
