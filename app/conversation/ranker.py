@@ -29,6 +29,7 @@ from app.conversation import reasons
 from app.conversation import texts as text_channel
 from app.conversation.needs import Needs, apply
 from app.conversation.understand import word_forms
+from app.recommender import ranking
 from app.recommender.service import Recommender
 from app.recommender.state import State
 
@@ -176,8 +177,8 @@ def _vector(rec: Recommender, state: State, needs: Needs, taste: np.ndarray | No
     parts = [ALPHA * start] if start is not None else []
     n = len(liked) + len(disliked)
     evidence = n / (n + history) if taste is not None and n else 1.0
-    liked_rows = _mean_unit([v[:-1] for p in liked if (v := rec._item_vector(state, p)) is not None])
-    disliked_rows = _mean_unit([v[:-1] for p in disliked if (v := rec._item_vector(state, p)) is not None])
+    liked_rows = _mean_unit([v[:-1] for p in liked if (v := ranking.item_vector(state, p)) is not None])
+    disliked_rows = _mean_unit([v[:-1] for p in disliked if (v := ranking.item_vector(state, p)) is not None])
     if liked_rows is not None:
         parts.append(BETA * evidence * liked_rows)
     if disliked_rows is not None and parts:  # dislikes alone say nothing to go towards

@@ -10,6 +10,7 @@ import numpy as np
 
 from app.conversation.needs import Needs
 from app.conversation.understand import singular
+from app.recommender import ranking
 from app.recommender.state import State
 
 LIKE_COSINE = 0.3  # closer than this to a liked item (served vectors, cosine): "like X, which you liked"
@@ -29,23 +30,13 @@ def _matched(wish: str, words: set[str]) -> str:
                     and singular(w.lower()) in words)
 
 
-def _row(state: State, pos: int) -> np.ndarray | None:
-    model = state.model
-    if model is None:
-        return None
-    if pos < model.n_items:
-        return model.item_vectors[pos, :-1]
-    row = state.fresh_rows.get(pos)
-    return None if row is None else state.fresh_vectors[row, :-1]
-
-
 def _unit_rows(state: State, positions) -> tuple[list[int], np.ndarray | None]:
     kept, rows = [], []
     for p in positions:
-        r = _row(state, int(p))
-        if r is not None:
+        v = ranking.item_vector(state, int(p))
+        if v is not None:
             kept.append(int(p))
-            rows.append(r)
+            rows.append(v[:-1])
     if not rows:
         return [], None
     m = np.asarray(rows, np.float64)

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.store.models import Conversation, ConversationTurn, utcnow
@@ -68,7 +68,3 @@ def append(session: Session, conversation_id: str, read_turns: int, new_turns: l
         {"conversation_id": conversation_id, "seq": first + n, "at": at, **turn}
         for n, turn in enumerate(new_turns)])
     return True
-
-
-def count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Conversation)) or 0

@@ -37,6 +37,17 @@ def search(state: State, index, fresh: np.ndarray, query: np.ndarray, eligible: 
     return positions, scores
 
 
+def item_vector(state: State, pos: int | None) -> np.ndarray | None:
+    """The served ``[q_i, b_i]`` of a catalog position: the version's, or the text map's for an item stored since;
+    None for an item with neither."""
+    if pos is None:
+        return None
+    if state.model is not None and pos < state.model.n_items:
+        return state.model.item_vectors[pos]
+    row = state.fresh_rows.get(pos)
+    return None if row is None else state.fresh_vectors[row]
+
+
 def popular(state: State, eligible: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k eligible items with the most events (ties: catalog order)."""
     candidates = np.flatnonzero(eligible)

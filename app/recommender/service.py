@@ -179,7 +179,7 @@ class Recommender:
                 self._fold_cache.move_to_end(user_id)
                 return hit[1]
         f = model.factors
-        rows = [(v, e) for e in events if (v := self._item_vector(state, state.catalog.positions.get(e.item_id)))
+        rows = [(v, e) for e in events if (v := ranking.item_vector(state, state.catalog.positions.get(e.item_id)))
                 is not None]
         if not rows:
             return prior
@@ -223,19 +223,6 @@ class Recommender:
             if row is not None:
                 scores[n] = state.fresh_vectors[row] @ query
         return scores
-
-    def _item_vector(self, state: State, pos: int | None) -> np.ndarray | None:
-        if pos is None:
-            return None
-        if state.model is not None and pos < state.model.n_items:
-            return state.model.item_vectors[pos]
-        row = state.fresh_rows.get(pos)
-        return None if row is None else state.fresh_vectors[row]
-
-    def current(self) -> State:
-        """The served state, at least as new as the store's serving epoch (one read)."""
-        with self.engine.connect() as conn:
-            return self._read(conn, None)[0]
 
     def taste(self, user_id: str | None, item_ids: list[str]) -> tuple[State, np.ndarray | None, set[int],
                                                                       dict[str, np.ndarray]]:
@@ -397,7 +384,7 @@ class Recommender:
                           self._items(state, positions, scores))
         eligible = state.catalog.eligible()
         eligible[pos] = False
-        vec = self._item_vector(state, pos)
+        vec = ranking.item_vector(state, pos)
         if state.model is None or vec is None or not vec[:-1].any():
             positions, scores = ranking.popular(state, eligible, k)
             return Answer(state.model.version if state.model else None, "popular", self._items(state, positions,
