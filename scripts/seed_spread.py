@@ -1,0 +1,79 @@
+"""How far semrec's default fit moves with the training seed alone, on the fixed splits of P2-P4.
+
+The service trains once, on the store's event and item order, which is not the library's: its figure is one
+more draw from this spread (docs/evaluation-service.md, "through the service", sits beside the library's seed-0
+figure). The peers (item-kNN, EASE, TF-IDF) are deterministic: their single figure is compared with the spread.
+
+    python scripts/seed_spread.py                                # every data set, P2-P4, seeds 0-5
+    python scripts/seed_spread.py --datasets amazon2018-giftcards --protocols P2 --seeds 0,1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from evaluate import KS, SPLITS, split_inputs  # noqa: E402
+
+from app.encoder.model import Encoder  # noqa: E402
+from app.evaluation import datasets, methods  # noqa: E402
+from app.evaluation.protocols import Indexed, evaluate_ranker  # noqa: E402
+from app.trainer.types import TrainParams  # noqa: E402
+
+DEFAULT = "semrec: semantic init + text map"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--datasets", default="")
+    p.add_argument("--protocols", default="P2,P3,P4")
+    p.add_argument("--seeds", default="0,1,2,3,4,5")
+    p.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
+    args = p.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    encoder = Encoder(device="cpu")
+    names = args.datasets.split(",") if args.datasets else datasets.available(args.data_root)
+    rows = []
+    for name in names:
+        ds = datasets.load(name, args.data_root)
+        ix = Indexed(ds)
+        vectors = {"item_vectors": encoder.encode(ix.item_texts)}
+        if any(ix.user_texts):
+            vectors["user_vectors"] = encoder.encode(ix.user_texts)
+        for protocol in args.protocols.split(","):
+            split = SPLITS[protocol](ix)
+            inputs = split_inputs(ix, split.train, encoder, vectors)
+            figures = []
+            for seed in seeds:
+                started = time.perf_counter()
+                params = replace(TrainParams(device="cpu", seed=seed), **methods.ABLATIONS[DEFAULT])
+                r = evaluate_ranker(methods.semrec_ranker(params), ix, split, KS[protocol], **inputs)
+                figures.append(r["ndcg@10"])
+                print(f"{name} {protocol} seed {seed}: ndcg@10 {r['ndcg@10']:.4f} recall@10 {r['recall@10']:.4f}"
+                      f" ({time.perf_counter() - started:.0f} s)", flush=True)
+            f = np.array(figures)
+            rows.append({"dataset": name, "protocol": protocol, "users": int(len(split.eval_users)),
+                         "seeds": seeds, "ndcg@10": figures, "mean": float(f.mean()), "std": float(f.std(ddof=1))
+                         if len(f) > 1 else 0.0, "min": float(f.min()), "max": float(f.max())})
+    print("\n| data set | protocol | users | NDCG@10 mean | std | min | max | seeds |\n| --- | --- | --- | --- | --- "
+          "| --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['dataset']} | {r['protocol']} | {r['users']} | {r['mean']:.4f} | {r['std']:.4f} | "
+              f"{r['min']:.4f} | {r['max']:.4f} | {len(r['seeds'])} |")
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
