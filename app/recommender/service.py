@@ -81,14 +81,17 @@ class Recommender:
 
     def query_encoder(self):
         """The encoder of free-text queries, loaded once: by the background refresh as soon as a model is
-        served, or by the first query that finds it missing (a few seconds, once, rather than a 503)."""
+        served, or by the first query that finds it missing (a few seconds, once, rather than a 503). Queries
+        in flight together share a forward pass (``app.encoder.batcher``)."""
         if self.encoder is None:
             with self._encoder_lock:
                 if self.encoder is None:
+                    from app.encoder.batcher import QueryBatcher
                     from app.encoder.model import Encoder
 
                     s = self.settings
-                    self.encoder = Encoder(s.encoder_model, s.device, s.encoder_max_tokens, s.encoder_batch_size)
+                    self.encoder = QueryBatcher(Encoder(s.encoder_model, s.device, s.encoder_max_tokens,
+                                                        s.encoder_batch_size))
         return self.encoder
 
     def _clear_fold_cache(self) -> None:
