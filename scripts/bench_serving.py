@@ -221,7 +221,8 @@ def run_wrk(url: str, script: str, connections: int, seconds: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     try:
-        out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", f.name, url],
+        threads = str(min(2, connections))  # wrk wants a connection per thread at least
+        out = subprocess.run(["wrk", "-t", threads, "-c", str(connections), "-d", f"{seconds}s", "-s", f.name, url],
                              capture_output=True, text=True, timeout=seconds + 60).stdout
     finally:
         os.unlink(f.name)

@@ -162,7 +162,7 @@ def main() -> None:
     p.add_argument("--commit", default=None,
                    help="run the service from this commit (a `git archive` snapshot), not the working tree")
     p.add_argument("--docs-only", action="store_true",
-                   help="only rewrite the markdown and evaluation.md's section (with --library's figures as they are now)")
+                   help="only rewrite the markdown and evaluation.md's section (the library's figures as they are now)")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the spawned service too (its finally runs)
     evaluation_md = ROOT / "docs" / "evaluation.md" if args.out.resolve() == DEFAULT_OUT.resolve() else None

@@ -4,8 +4,8 @@ The service trains once, on the store's event and item order, which is not the l
 more draw from this spread (docs/evaluation-service.md, "through the service", sits beside the library's seed-0
 figure). The peers (item-kNN, EASE, TF-IDF) are deterministic: their single figure is compared with the spread.
 
-    python scripts/seed_spread.py                                # every data set, P2-P4, seeds 0-5
-    python scripts/seed_spread.py --datasets amazon2018-giftcards --protocols P2 --seeds 0,1,2
+    python scripts/seed_spread.py                  # every data set, P2-P4, seeds 0-5 -> docs/seed-spread.{json,md}
+    python scripts/seed_spread.py --datasets amazon2018-giftcards --protocols P2 --seeds 0,1,2 --out /tmp/spread
 """
 
 from __future__ import annotations
@@ -39,8 +39,13 @@ def main() -> None:
     p.add_argument("--datasets", default="")
     p.add_argument("--protocols", default="P2,P3,P4")
     p.add_argument("--seeds", default="0,1,2,3,4,5")
-    p.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "seed-spread", help="writes .json and .md")
+    p.add_argument("--replot", action="store_true", help="only rewrite the markdown from --out's JSON")
     args = p.parse_args()
+    if args.replot:
+        write_outputs(args.out, json.loads(args.out.with_suffix(".json").read_text()))
+        return
+    started = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",")]
     encoder = Encoder(device="cpu")
     names = args.datasets.split(",") if args.datasets else datasets.available(args.data_root)
@@ -66,13 +71,29 @@ def main() -> None:
             rows.append({"dataset": name, "protocol": protocol, "users": int(len(split.eval_users)),
                          "seeds": seeds, "ndcg@10": figures, "mean": float(f.mean()), "std": float(f.std(ddof=1))
                          if len(f) > 1 else 0.0, "min": float(f.min()), "max": float(f.max())})
-    print("\n| data set | protocol | users | NDCG@10 mean | std | min | max | seeds |\n| --- | --- | --- | --- | --- "
-          "| --- | --- | --- |")
-    for r in rows:
-        print(f"| {r['dataset']} | {r['protocol']} | {r['users']} | {r['mean']:.4f} | {r['std']:.4f} | "
-              f"{r['min']:.4f} | {r['max']:.4f} | {len(r['seeds'])} |")
-    if args.out:
-        args.out.write_text(json.dumps(rows, indent=2))
+    report = {"command": " ".join(["python scripts/seed_spread.py", *sys.argv[1:]]),
+              "seconds": round(time.perf_counter() - started), "rows": rows}
+    write_outputs(args.out, report)
+    print(table(report))
+
+
+def table(report: dict) -> str:
+    lines = ["| data set | protocol | users | NDCG@10 mean | std | min | max | seeds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in report["rows"]:
+        lines.append(f"| {r['dataset']} | {r['protocol']} | {r['users']} | {r['mean']:.4f} | {r['std']:.4f} | "
+                     f"{r['min']:.4f} | {r['max']:.4f} | {len(r['seeds'])} |")
+    return "\n".join(lines)
+
+
+def write_outputs(out: Path, report: dict) -> None:
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    out.with_suffix(".md").write_text("\n".join([
+        "# semrec's default fit across training seeds", "",
+        f"Command: `{report['command']}`" + (f" ({report['seconds']} s)" if report.get("seconds") else "")
+        + ". The fixed splits of P2-P4, the library's default ranker (`semrec: semantic init + text map`, the "
+        "service's fit) trained with each seed.", "",
+        table(report), ""]))
 
 
 if __name__ == "__main__":

@@ -58,15 +58,14 @@ def _mean_unit(rows: list[np.ndarray]) -> np.ndarray | None:
 def answer(rec: Recommender, needs: Needs, user_id: str | None, k: int, text: str | None = None,
            feedback: tuple[dict, ...] | list[dict] = ()) -> Answer:
     """Hear the message (``text``, ``feedback``) into ``needs``, then rank: one read of the store for both (the
-    served state, whose catalog names the categories, and the user's events and feedback items' texts)."""
-    ids = list(dict.fromkeys(needs.liked + needs.disliked + [f["item_id"] for f in feedback]))
-    state, taste, seen, texts = rec.taste(user_id, ids)
+    served state, whose catalog names the categories, and the user's events)."""
+    state, taste, seen = rec.taste(user_id)
     apply(needs, text, feedback, state.catalog.categories)  # a category stored a moment ago counts
     cat = state.catalog
     liked = [p for i in needs.liked if (p := cat.positions.get(i)) is not None]
     disliked = [p for i in needs.disliked if (p := cat.positions.get(i)) is not None]
     candidates = np.flatnonzero(_eligible(state, needs, seen, disliked))
-    words = _text_query(rec, state, needs, texts)
+    words = _text_query(rec, state, needs, liked, disliked)
     vector = _vector(rec, state, needs, taste, liked, disliked, words, history=len(seen))
     cosine = text_channel.scores(rec.engine, state, candidates, words) if words is not None else None
     if vector is None and words is None:
@@ -115,13 +114,14 @@ def _top(candidates: np.ndarray, score: np.ndarray, shown: np.ndarray, popularit
     return positions, scores
 
 
-def _text_query(rec: Recommender, state: State, needs: Needs, texts: dict[str, np.ndarray]) -> np.ndarray | None:
+def _text_query(rec: Recommender, state: State, needs: Needs, liked: list[int], disliked: list[int]
+                ) -> np.ndarray | None:
     """The wishes' text vector moved toward the liked items' texts and away from the disliked ones' (unit),
-    or None: no words and no liked item with a text vector."""
+    or None: no words and no liked item with a text vector. ``liked``, ``disliked``: catalog positions."""
     if state.model is None:
         return None
-    liked = _mean_unit([texts[i] for i in needs.liked if i in texts])
-    disliked = _mean_unit([texts[i] for i in needs.disliked if i in texts])
+    liked = _mean_unit(text_channel.rows(rec.engine, state, liked))
+    disliked = _mean_unit(text_channel.rows(rec.engine, state, disliked))
     if needs.query:
         moved = ALPHA * _encoded(rec, needs.query)
     elif liked is not None:

@@ -14,6 +14,7 @@ import threading
 import numpy as np
 from sqlalchemy import Engine, select
 
+from app.recommender import ranking
 from app.recommender.state import State
 from app.store.models import Embedding
 
@@ -30,12 +31,23 @@ def scores(engine: Engine, state: State, positions: np.ndarray, text: np.ndarray
     base = _base(engine, state)
     out = np.zeros(len(positions))
     in_model = positions < len(base)
-    out[in_model] = base[positions[in_model]] @ text
+    out[in_model] = ranking.products(base, positions[in_model], text)
     fresh = state.catalog.text_vectors
     for n in np.flatnonzero(~in_model):
         v = fresh.get(int(positions[n]))
         if v is not None and len(v) == len(text):
             out[n] = float(v @ text) / max(float(np.linalg.norm(v)), 1e-8)
+    return out
+
+
+def rows(engine: Engine, state: State, positions: list[int]) -> list[np.ndarray]:
+    """The text vectors of these catalog positions (liked or disliked items), those without one left out."""
+    base = _base(engine, state)
+    out = []
+    for p in positions:
+        v = base[p] if p < len(base) else state.catalog.text_vectors.get(int(p))
+        if v is not None and len(v) == base.shape[1] and float(np.linalg.norm(v)) > 1e-8:
+            out.append(v)
     return out
 
 

@@ -46,9 +46,6 @@ _EVENTS = _epoch_and_events(since=False)
 _EVENTS_SINCE = _epoch_and_events(since=True)
 _USER_TEXT = select(Embedding.vector).where(Embedding.owner_kind == "user", Embedding.owner_id == bindparam("user_id"),
                                             Embedding.model == bindparam("model"))
-_ITEM_TEXTS = select(Embedding.owner_id, Embedding.vector).where(
-    Embedding.owner_kind == "item", Embedding.owner_id.in_(bindparam("ids", expanding=True)),
-    Embedding.model == bindparam("model"))
 _LIVE_ITEM = select(Item.item_id).where(Item.item_id == bindparam("item_id"), Item.deleted_at.is_(None))
 
 
@@ -220,28 +217,23 @@ class Recommender:
         model = state.model
         scores = np.full(len(positions), model.floor_score, dtype=np.float64)
         in_model = positions < model.n_items
-        scores[in_model] = model.item_vectors[positions[in_model]] @ query
+        scores[in_model] = ranking.products(model.item_vectors, positions[in_model], query)
         for n in np.flatnonzero(~in_model):
             row = state.fresh_rows.get(int(positions[n]))
             if row is not None:
                 scores[n] = state.fresh_vectors[row] @ query
         return scores
 
-    def taste(self, user_id: str | None, item_ids: list[str]) -> tuple[State, np.ndarray | None, set[int],
-                                                                      dict[str, np.ndarray]]:
+    def taste(self, user_id: str | None) -> tuple[State, np.ndarray | None, set[int]]:
         """What a conversation mixes in, in one read: the served state, the user's vector (None for nobody or
-        a visitor the model cannot place), their seen items' positions, and the text vectors of ``item_ids``."""
+        a visitor the model cannot place) and their seen items' positions."""
         with self.engine.connect() as conn:
             state, events = self._read(conn, user_id or None)
             vector, seen = None, set()
             if user_id:
                 vector, pos, _ = self.user_vector(conn, state, user_id, events)
                 seen = self._seen(state, pos, events)
-            texts = {}
-            if item_ids and state.model is not None:
-                rows = conn.execute(_ITEM_TEXTS, {"ids": list(item_ids), "model": state.model.trained.encoder_model})
-                texts = {owner: np.frombuffer(blob, dtype="<f4") for owner, blob in rows}
-        return state, vector, seen, texts
+        return state, vector, seen
 
     def text_query(self, model: ServingModel, text_vector: np.ndarray) -> np.ndarray:
         """A text vector (a query, or one moved by feedback) as a vector in user space, at the users' scale."""
