@@ -11,6 +11,7 @@ The replies are the service's own sentences (no language model writes them).
 
     python scripts/bench_conversation.py                 # about 3 minutes
     python scripts/bench_conversation.py --seconds 20 --workers 2
+    python scripts/bench_conversation.py --workers 2 --database-url postgresql://postgres@127.0.0.1/test
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def main() -> None:
     p.add_argument("--seconds", type=int, default=20)
     p.add_argument("--conversations", type=int, default=400)
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument("--database-url", default=None,
+                   help="a PostgreSQL server to run on (a new database there; default: a fresh SQLite file)")
     args = p.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -94,7 +97,7 @@ def main() -> None:
     ix = Indexed(ds)
     split = p2_temporal(ix)
     rng = np.random.default_rng(0)
-    with service_run.spawned_service(workers=args.workers) as svc:
+    with service_run.spawned_service(args.database_url, workers=args.workers) as svc:
         result, _, _ = service_run.prepare(svc, split, ds, ix, log=lambda *_: None)
         print(f"trained {result.get('model_version')} on {result['train_events']} events", flush=True)
         users = rng.choice(split.eval_users, size=args.conversations, replace=True)
@@ -120,7 +123,7 @@ def main() -> None:
             rows.append(row)
         turns = svc.call("GET", f"/v1/conversations/{cids[0]}").json()["turns"]
         print(f"  (conversation {cids[0][:8]} ended with {len(turns)} turns)")
-    print(f"\n{args.workers} worker(s)\n\n"
+    print(f"\n{args.workers} worker(s), {svc.database}\n\n"
           "| message | rps @32 | p99 ms @32 | rps @4 | p50 ms @4 | p99 ms @4 | errors |\n"
           "| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:

@@ -61,12 +61,12 @@ def main() -> None:
             inputs = split_inputs(ix, split.train, encoder, vectors)
             figures = []
             for seed in seeds:
-                started = time.perf_counter()
+                fit_started = time.perf_counter()
                 params = replace(TrainParams(device="cpu", seed=seed), **methods.ABLATIONS[DEFAULT])
                 r = evaluate_ranker(methods.semrec_ranker(params), ix, split, KS[protocol], **inputs)
                 figures.append(r["ndcg@10"])
                 print(f"{name} {protocol} seed {seed}: ndcg@10 {r['ndcg@10']:.4f} recall@10 {r['recall@10']:.4f}"
-                      f" ({time.perf_counter() - started:.0f} s)", flush=True)
+                      f" ({time.perf_counter() - fit_started:.0f} s)", flush=True)
             f = np.array(figures)
             rows.append({"dataset": name, "protocol": protocol, "users": int(len(split.eval_users)),
                          "seeds": seeds, "ndcg@10": figures, "mean": float(f.mean()), "std": float(f.std(ddof=1))

@@ -6,7 +6,7 @@ with ``UPDATE ... WHERE turns = <the count it read>``: of two messages answered 
 the second finds the count moved and is refused (409, send again), so neither is lost or half applied.
 A conversation idle for longer than the TTL is gone: reading it answers None (the API's 404) and creating a
 new one purges the expired ones, so the tables hold only live conversations without a sweeper process.
-A message's read and write are Core statements on the session's connection: the ORM's unit of work added a
+A message's read and write are Core statements on a connection: the ORM session and its unit of work added a
 fifth of a message's time and nothing a message needs.
 """
 
@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.store.models import Conversation, ConversationTurn, utcnow
@@ -42,10 +42,10 @@ def purge_expired(session: Session, ttl: timedelta) -> int:
     return session.execute(delete(Conversation).where(Conversation.updated_at < cutoff)).rowcount
 
 
-def get(session: Session, conversation_id: str, ttl: timedelta):
+def get(conn: Connection, conversation_id: str, ttl: timedelta) -> Row | None:
     """The live conversation's row (conversation_id, user_id, created_at, updated_at, needs, turns); unknown
     or expired: None."""
-    row = session.connection().execute(
+    row = conn.execute(
         select(CONVERSATIONS).where(CONVERSATIONS.c.conversation_id == conversation_id)).first()
     if row is None or row.updated_at < utcnow() - ttl:
         return None
@@ -58,13 +58,12 @@ def turns(session: Session, conversation_id: str) -> list[dict[str, Any]]:
     return [{f: getattr(r, f) for f in TURN_FIELDS} for r in rows]
 
 
-def append(session: Session, conversation_id: str, read_turns: int, new_turns: list[dict[str, Any]],
+def append(conn: Connection, conversation_id: str, read_turns: int, new_turns: list[dict[str, Any]],
            needs: dict[str, Any], at: datetime | None = None) -> bool:
     """Store ``new_turns`` and the conversation's new ``needs``; False (nothing stored) when another message
     was stored since the conversation was read with ``read_turns`` turns."""
     at = at or utcnow()
     first = read_turns
-    conn = session.connection()
     c = CONVERSATIONS.c
     moved = conn.execute(update(CONVERSATIONS).where(c.conversation_id == conversation_id, c.turns == first)
                          .values(needs=needs, turns=first + len(new_turns), updated_at=at)).rowcount

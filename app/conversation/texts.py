@@ -32,23 +32,27 @@ def scores(engine: Engine, state: State, positions: np.ndarray, text: np.ndarray
     out = np.zeros(len(positions))
     in_model = positions < len(base)
     out[in_model] = ranking.products(base, positions[in_model], text)
-    fresh = state.catalog.text_vectors
     for n in np.flatnonzero(~in_model):
-        v = fresh.get(int(positions[n]))
-        if v is not None and len(v) == len(text):
-            out[n] = float(v @ text) / max(float(np.linalg.norm(v)), 1e-8)
+        v = _fresh(state, int(positions[n]), len(text))
+        if v is not None:
+            out[n] = float(v @ text)
     return out
 
 
 def rows(engine: Engine, state: State, positions: list[int]) -> list[np.ndarray]:
-    """The text vectors of these catalog positions (liked or disliked items), those without one left out."""
+    """The unit text vectors of these catalog positions (liked or disliked items), those without one left out."""
     base = _base(engine, state)
-    out = []
-    for p in positions:
-        v = base[p] if p < len(base) else state.catalog.text_vectors.get(int(p))
-        if v is not None and len(v) == base.shape[1] and float(np.linalg.norm(v)) > 1e-8:
-            out.append(v)
-    return out
+    found = [base[p] if p < len(base) else _fresh(state, p, base.shape[1]) for p in positions]
+    return [v for v in found if v is not None and float(np.linalg.norm(v)) > 0.5]  # the model's rows: unit or 0
+
+
+def _fresh(state: State, position: int, dim: int) -> np.ndarray | None:
+    """The unit text vector of an item stored since the version (None: none yet, or another encoder's)."""
+    v = state.catalog.text_vectors.get(position)
+    if v is None or len(v) != dim:
+        return None
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 1e-8 else None
 
 
 def _base(engine: Engine, state: State) -> np.ndarray:

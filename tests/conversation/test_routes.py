@@ -214,9 +214,9 @@ def test_an_lm_reply_that_adds_nothing_true_or_the_rule_made_one(trained, tiny_g
 def test_of_two_messages_answered_at_once_the_second_is_refused_not_lost(trained):
     cid = start(trained)
     say(trained, cid, "socks")
-    sessions = trained.app.state.sessions
+    engine = trained.app.state.engine
     turn = [{"role": "shopper", "text": "x", "feedback": None}]
-    with sessions() as a, sessions() as b:
+    with engine.connect() as a, engine.connect() as b:
         first, second = store.get(a, cid, timedelta(hours=1)), store.get(b, cid, timedelta(hours=1))
         assert store.append(a, cid, first.turns, turn, {"wishes": ["x"]})
         a.commit()

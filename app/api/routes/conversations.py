@@ -17,7 +17,7 @@ from app.api import V1
 from app.api.deps import ReadKey, SessionDep, SettingsDep
 from app.api.schemas import ConversationCreated, ConversationIn, ConversationOut, MessageIn, MessageOut
 from app.conversation import store
-from app.store.db import one_writer, transaction
+from app.store.db import one_writer
 from app.store.models import Item
 
 router = APIRouter(prefix=f"{V1}/conversations", tags=["conversations"])
@@ -41,16 +41,16 @@ def post_message(conversation_id: str, body: MessageIn, request: Request, settin
     """Say what you want (`text`), react to what was shown (`feedback`), or both; get the next k items."""
     if body.text is None and not body.feedback:
         raise HTTPException(422, "text: a message needs text or feedback (or both)")
-    sessions = request.app.state.sessions
-    with sessions() as session:  # a read, closed before answering: no transaction waits on the ranking
-        held = store.get(session, conversation_id, _ttl(settings))
+    engine = request.app.state.engine
+    with engine.connect() as conn:  # a read, closed before answering: no transaction waits on the ranking
+        held = store.get(conn, conversation_id, _ttl(settings))
         if held is None:
             raise HTTPException(404, f"conversation_id {conversation_id!r} not found (or expired)")
         catalog = request.app.state.recommender.served.current().catalog  # every item stored at its last refresh
         ids = [f.item_id for f in body.feedback if f.item_id not in catalog.positions]
         known = {f.item_id for f in body.feedback if f.item_id in catalog.positions}
         if ids:  # stored since (a bare item an event created): the store knows
-            known |= set(session.scalars(select(Item.item_id).where(Item.item_id.in_(ids))))
+            known |= set(conn.scalars(select(Item.item_id).where(Item.item_id.in_(ids))))
         user_id, read_turns, needs = held.user_id, held.turns, conversation.Needs.of(held.needs)
     for n, f in enumerate(body.feedback):
         if f.item_id not in known:
@@ -58,8 +58,8 @@ def post_message(conversation_id: str, body: MessageIn, request: Request, settin
     feedback = [f.model_dump() for f in body.feedback]
     answer = conversation.respond(request.app.state.recommender, needs, body.text, feedback, user_id, body.k)
     stored = False
-    with contextlib.suppress(IntegrityError), one_writer(settings), transaction(sessions) as session:
-        stored = store.append(session, conversation_id, read_turns, [
+    with contextlib.suppress(IntegrityError), one_writer(settings), engine.begin() as conn:
+        stored = store.append(conn, conversation_id, read_turns, [
             {"role": "shopper", "text": body.text, "feedback": feedback or None},
             {"role": "assistant", "text": answer.reply, "items": answer.items, "understood": answer.understood}],
             needs.as_dict())
@@ -75,7 +75,7 @@ def post_message(conversation_id: str, body: MessageIn, request: Request, settin
 def get_conversation(conversation_id: str, session: SessionDep, settings: SettingsDep,
                      _: ReadKey) -> ConversationOut:
     """The conversation with every turn, oldest first."""
-    held = store.get(session, conversation_id, _ttl(settings))
+    held = store.get(session.connection(), conversation_id, _ttl(settings))
     if held is None:
         raise HTTPException(404, f"conversation_id {conversation_id!r} not found (or expired)")
     turns = store.turns(session, conversation_id)
