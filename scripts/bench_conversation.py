@@ -17,10 +17,12 @@ The replies are the service's own sentences (no language model writes them).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
 import textwrap
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +84,16 @@ def wrk(url: str, key: str, kind: str, cids: list[str], items: list[str], connec
     return run_wrk(url, script, connections, seconds)
 
 
+def message_statuses(log: Path) -> dict[int, int]:
+    """How the service answered the messages route, counted from its JSON access log lines."""
+    counts: Counter[int] = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        if '"route": "/v1/conversations/{conversation_id}/messages"' in line:
+            with contextlib.suppress(ValueError, KeyError):
+                counts[json.loads(line)["status"]] += 1
+    return dict(sorted(counts.items()))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
@@ -118,17 +130,18 @@ def main() -> None:
             row = {"message": kind, "rps@32": round(thr["rps"]), "p99_ms@32": round(thr["p99_ms"], 1),
                    "rps@4": round(lat["rps"]), "p50_ms@4": round(lat["p50_ms"], 1),
                    "p99_ms@4": round(lat["p99_ms"], 1),
-                   "errors": thr["errors"] + thr["non2xx"] + lat["errors"] + lat["non2xx"]}
+                   "socket errors": thr["errors"] + lat["errors"], "non-2xx": thr["non2xx"] + lat["non2xx"]}
             print("  " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
             rows.append(row)
         turns = svc.call("GET", f"/v1/conversations/{cids[0]}").json()["turns"]
         print(f"  (conversation {cids[0][:8]} ended with {len(turns)} turns)")
+        print(f"  message answers by status, from the service's access log: {message_statuses(svc.log)}")
     print(f"\n{args.workers} worker(s), {svc.database}\n\n"
-          "| message | rps @32 | p99 ms @32 | rps @4 | p50 ms @4 | p99 ms @4 | errors |\n"
-          "| --- | --- | --- | --- | --- | --- | --- |")
+          "| message | rps @32 | p99 ms @32 | rps @4 | p50 ms @4 | p99 ms @4 | socket errors | non-2xx |\n"
+          "| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['message']} | {r['rps@32']} | {r['p99_ms@32']} | {r['rps@4']} | {r['p50_ms@4']} | "
-              f"{r['p99_ms@4']} | {r['errors']} |")
+              f"{r['p99_ms@4']} | {r['socket errors']} | {r['non-2xx']} |")
 
 
 if __name__ == "__main__":
