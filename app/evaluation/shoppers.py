@@ -113,7 +113,18 @@ def _successes(found_at: list[int | None]) -> dict[str, float]:
     return {f"success@{t}": sum(1 for f in found_at if f is not None and f <= t) / n for t in range(1, TURNS + 1)}
 
 
-def run_p5(svc: Service, ds: Dataset, ix: Indexed, concurrency: int = 4, log=print) -> dict:
+def in_two(opening: str) -> tuple[str, str | None]:
+    """The opening said in two messages, at its last " from the " or ": " ("I'd like a comedy movie", "from the
+    1990s"; "I'd like gift cards", "birthday, mom, card"), or whole (None) when it has neither."""
+    cut = max(opening.rfind(" from the "), opening.rfind(": "))
+    if cut <= 0:
+        return opening, None
+    return opening[:cut].strip(), opening[cut:].lstrip(" :")
+
+
+def run_p5(svc: Service, ds: Dataset, ix: Indexed, concurrency: int = 4, log=print, two_step: bool = False) -> dict:
+    """``two_step``: each shopper says the opening in two messages (``in_two``), the second with the first
+    turn's feedback, so a topic holds two wishes (analyse_conversation.py --two-step)."""
     split = p2_temporal(ix)
     result, phases, _ = prepare(svc, split, ds, ix, log)
     if "error" in result:
@@ -140,7 +151,8 @@ def run_p5(svc: Service, ds: Dataset, ix: Indexed, concurrency: int = 4, log=pri
         query = [i["item_id"] for i in timed("POST", "/v1/recommendations", json={
             "user_id": s.user_id, "query": s.opening, "k": K * TURNS}).get("items", [])]
         cid = timed("POST", "/v1/conversations", json={"user_id": s.user_id}).get("conversation_id")
-        found, body = None, {"text": s.opening, "k": K}
+        first, rest = in_two(s.opening) if two_step else (s.opening, None)
+        found, body = None, {"text": first, "k": K}
         for turn in range(1, TURNS + 1):
             shown = [i["item_id"] for i in timed("POST", f"/v1/conversations/{cid}/messages",
                                                  json=body).get("items", [])]
@@ -148,7 +160,9 @@ def run_p5(svc: Service, ds: Dataset, ix: Indexed, concurrency: int = 4, log=pri
                 found = turn
                 break
             body = {"feedback": _feedback(s, shown, kind), "k": K}
-            if not body["feedback"]:
+            if rest is not None:
+                body["text"], rest = rest, None
+            elif not body["feedback"]:
                 body["text"] = "show me more"  # a shopper with nothing to like or dislike asks again
         one_shot = turn_of(query, s.target)
         return {"conversation": found, "paging": turn_of(paging, s.target),

@@ -106,6 +106,25 @@ def test_shown_items_are_not_repeated_while_others_fit(trained):
     assert sorted(c) == sorted(i for i in ITEMS if i.startswith("kitchen-"))
 
 
+def test_the_topic_is_encoded_once_as_one_text_and_feedback_encodes_nothing(trained, monkeypatch):
+    rec = trained.app.state.recommender
+    real, asked = rec.query_encoder(), []
+
+    class Recording:  # the real encoder, with a note of what it was asked to encode
+        def encode(self, texts):
+            asked.append(list(texts))
+            return real.encode(texts)
+    recording = Recording()
+    monkeypatch.setattr(rec, "query_encoder", lambda: recording)
+    cid = start(trained)
+    say(trained, cid, "waterproof walking boots", k=1)
+    out = say(trained, cid, "for winter mountains", k=3)
+    assert out["understood"]["query"] == "waterproof walking boots. winter mountains"
+    say(trained, cid, feedback=[(ids(out)[0], "dislike")])
+    say(trained, cid, feedback=[(ids(out)[1], "like")])
+    assert asked == [["waterproof walking boots"], ["waterproof walking boots. winter mountains"]]
+
+
 def test_a_like_pulls_items_like_it_up_and_says_so(trained):
     plain = start(trained)
     base = ids(say(trained, plain, "a present", k=32))

@@ -43,3 +43,17 @@ def test_order_of_texts_is_kept(packaged_encoder):
     together = packaged_encoder.encode(texts)
     for i, text in enumerate(texts):
         np.testing.assert_allclose(together[i], packaged_encoder.encode([text])[0], atol=1e-5)
+
+
+def test_packaged_model_runs_as_a_graph_with_the_eager_model_s_vectors(packaged_encoder):
+    """The traced graph must hold for shapes it was not traced on: one text, a padded batch, the token limit."""
+    assert packaged_encoder._graph is not None
+    texts = ["mug", "waterproof hiking jacket for mountain paths in the rain and snow", "word " * 400]
+    eager = Encoder(device="cpu")
+    eager._graph = None
+    for batch in ([texts[0]], texts, [texts[2]]):
+        np.testing.assert_allclose(packaged_encoder.encode(batch), eager.encode(batch), atol=1e-5)
+
+
+def test_a_causal_lm_runs_eager(tiny_gpt2):
+    assert Encoder(tiny_gpt2, device="cpu")._graph is None
