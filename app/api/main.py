@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import conversations, interactions, items, jobs, models, ops, recommendations, users
+from app.api.routes import conversations, interactions, items, jobs, models, ops, recommendations, reviews, users
 
 api_router = APIRouter()
-for module in (items, users, interactions, jobs, models, recommendations, conversations, ops):
+for module in (items, users, interactions, jobs, models, recommendations, conversations, reviews, ops):
     api_router.include_router(module.router)

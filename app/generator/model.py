@@ -49,14 +49,46 @@ class Generator:
                                           return_dict=True)
         else:
             ids = tok(((system + "\n") if system else "") + prompt, return_tensors="pt")
-        config = self.model.config
-        room = (getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 2048)
-        keep = max(1, room - max_new_tokens)  # a prompt longer than the model reads: its end is kept
+        keep, max_new_tokens = self._room(max_new_tokens)
         ids = {k: v[:, -keep:].to(self.device) for k, v in ids.items()}
         with self._lock, torch.inference_mode():
             out = self.model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
                                       pad_token_id=tok.pad_token_id or tok.eos_token_id)
         return tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+
+    def _room(self, max_new_tokens: int) -> tuple[int, int]:
+        """(prompt tokens kept, new tokens) that fit the model's positions: of a longer prompt its end is kept,
+        and a model of few positions writes at most half of them."""
+        config = self.model.config
+        room = (getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 2048)
+        new = min(max_new_tokens, room // 2)
+        return room - new, new
+
+    def chat_many(self, prompts: list[str], max_new_tokens: int = 80, system: str | None = None,
+                  seed: int = 0, temperature: float = 0.5) -> list[str]:
+        """Answers to several prompts in one batched pass (left padding), sampled at ``temperature`` from a
+        generator seeded with ``seed``: the same prompts and seed give the same words."""
+        tok = self.tokenizer
+        texts = [tok.apply_chat_template(([{"role": "system", "content": system}] if system else [])
+                                         + [{"role": "user", "content": p}], add_generation_prompt=True,
+                                         tokenize=False) if tok.chat_template
+                 else ((system + "\n") if system else "") + p for p in prompts]
+        side, tok.padding_side = tok.padding_side, "left"  # a batch ends where each prompt ends
+        try:
+            pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+            if tok.pad_token is None:
+                tok.pad_token = tok.eos_token
+            ids = tok(texts, return_tensors="pt", padding=True, add_special_tokens=not tok.chat_template)
+        finally:
+            tok.padding_side = side
+        keep, max_new_tokens = self._room(max_new_tokens)
+        ids = {k: v[:, -keep:].to(self.device) for k, v in ids.items()}
+        with self._lock, torch.inference_mode():
+            torch.manual_seed(seed)
+            out = self.model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=True,
+                                      temperature=temperature, top_p=0.95, pad_token_id=pad)
+        return [tok.decode(row[ids["input_ids"].shape[1]:], skip_special_tokens=True).strip() for row in out]
 
 
 _shared: dict[tuple[str, str], Generator] = {}

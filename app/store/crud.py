@@ -14,6 +14,7 @@ from app.store.models import (
     Conversation,
     ConversationTurn,
     Embedding,
+    GeneratedReview,
     Interaction,
     Item,
     ItemCount,
@@ -82,13 +83,15 @@ def get_item(session: Session, item_id: str) -> Item | None:
 
 
 def delete_item(session: Session, item_id: str) -> bool:
-    """Soft delete: never recommended again, while the interactions that name it stay."""
+    """Soft delete: never recommended again, while the interactions that name it stay; its generated reviews
+    (text the service wrote about it, not anyone's history) go."""
     result = session.execute(
         update(Item).where(Item.item_id == item_id, Item.deleted_at.is_(None))
         .values(deleted_at=(now := utcnow()), updated_at=now)
     )
     if result.rowcount == 0:
         return False
+    session.execute(delete(GeneratedReview).where(GeneratedReview.item_id == item_id))
     bump_serving_epoch(session)
     return True
 
@@ -240,6 +243,20 @@ def latest_reviews(session: Session, kind: str, per_owner: int,
         select(latest.c.owner, latest.c.text).where(latest.c.rank <= per_owner).order_by(latest.c.rank)
     ):
         out.setdefault(owner_id, []).append(text_)
+    return out
+
+
+def generated_reviews(session: Session, min_real: int, item_ids: Sequence[str] | None = None
+                      ) -> dict[str, list[str]]:
+    """The generated reviews of each item with fewer than ``min_real`` shoppers' review texts, oldest first."""
+    real = (select(Interaction.item_id).where(Interaction.text.is_not(None)).group_by(Interaction.item_id)
+            .having(func.count() >= min_real))
+    rows = select(GeneratedReview.item_id, GeneratedReview.text).where(GeneratedReview.item_id.not_in(real))
+    if item_ids is not None:
+        rows = rows.where(GeneratedReview.item_id.in_(item_ids))
+    out: dict[str, list[str]] = {}
+    for item_id, text_ in session.execute(rows.order_by(GeneratedReview.id)):
+        out.setdefault(item_id, []).append(text_)
     return out
 
 

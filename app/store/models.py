@@ -210,3 +210,18 @@ class ConversationTurn(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ux_conversation_turns_seq", "conversation_id", "seq", unique=True),)
+
+
+class GeneratedReview(Base):
+    """A review written by the generator language model (app.generator): synthetic, so it lives apart from
+    the shoppers' interactions, is never an event and is labelled with the model and prompt that wrote it."""
+
+    __tablename__ = "generated_reviews"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("items.item_id", ondelete="CASCADE"),
+                                         index=True)
+    text: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(String(512))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

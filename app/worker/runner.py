@@ -51,9 +51,10 @@ class JobContext:
 
 def default_handlers() -> dict[str, Handler]:
     from app.encoder.pipeline import run_embedding_job
+    from app.generator.job import run_reviews_job
     from app.trainer.job import run_training_job
 
-    return {"embedding": run_embedding_job, "training": run_training_job}
+    return {"embedding": run_embedding_job, "training": run_training_job, "reviews": run_reviews_job}
 
 
 class Worker:

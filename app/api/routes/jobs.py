@@ -56,7 +56,7 @@ def get_job(job_id: str, session: SessionDep, _: WriteKey) -> JobOut:
 def list_jobs(
     session: SessionDep,
     _: WriteKey,
-    kind: Literal["embedding", "training"] | None = None,
+    kind: Literal["embedding", "training", "reviews"] | None = None,
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JobList:
