@@ -243,10 +243,15 @@ def _post_batches(svc: Service, path: str, key: str, records: list[dict]) -> dic
     return dict(totals)
 
 
-def _train(svc: Service, log=print, poll_s: float = 0.25, timeout_s: float = 3600) -> dict:
-    r = svc.call("POST", "/v1/training/jobs", json={})
+def _train(svc: Service, log=print) -> dict:
+    return run_job(svc, "/v1/training/jobs", {}, log)
+
+
+def run_job(svc: Service, path: str, body: dict, log=print, poll_s: float = 0.25, timeout_s: float = 3600) -> dict:
+    """Queue a job at ``path`` and follow it to its end, logging its progress: the finished job."""
+    r = svc.call("POST", path, json=body)
     if r.status_code != 202:
-        raise RuntimeError(f"POST /v1/training/jobs: {r.status_code} {r.text[:500]}")
+        raise RuntimeError(f"POST {path}: {r.status_code} {r.text[:500]}")
     job_id, last, started = r.json()["job_id"], None, time.monotonic()
     last_at, deadline = started, started + timeout_s
     while True:
@@ -259,14 +264,16 @@ def _train(svc: Service, log=print, poll_s: float = 0.25, timeout_s: float = 360
         if job["status"] in ("succeeded", "failed", "cancelled"):
             return job
         if time.monotonic() > deadline:
-            raise RuntimeError(f"training job {job_id} not done within {timeout_s:.0f} s")
+            raise RuntimeError(f"job {job_id} ({path}) not done within {timeout_s:.0f} s")
         time.sleep(poll_s)
 
 
-def prepare(svc: Service, split: RankingSplit, ds: Dataset, ix: Indexed, log=print) -> tuple[dict, dict, float]:
+def prepare(svc: Service, split: RankingSplit, ds: Dataset, ix: Indexed, log=print,
+            before_train=None) -> tuple[dict, dict, float]:
     """Post the catalog, the profiles and the split's training events to a fresh service, and train once
     with defaults: (the result so far, phase times, when the job was seen succeeded). ``result["error"]`` is
-    set when the job did not succeed."""
+    set when the job did not succeed. ``before_train(svc) -> dict``: a step between ingest and training (P6
+    writes the generated reviews there); its answer is ``result["before_train"]``."""
     phases: dict[str, float] = {}
     start = time.perf_counter()
     items = item_records(ds, ix)
@@ -280,12 +287,19 @@ def prepare(svc: Service, split: RankingSplit, ds: Dataset, ix: Indexed, log=pri
     log(f"      ingest: {len(items)} items, {len(users)} users with text, {len(events)} training events "
         f"({ingest['events_with_text']} with text) in {phases['ingest_s']:.1f} s")
 
+    before = None
+    if before_train is not None:
+        start = time.perf_counter()
+        before = before_train(svc)
+        phases["before_train_s"] = time.perf_counter() - start
     start = time.perf_counter()
     job = _train(svc, log)
     phases["train_s"] = time.perf_counter() - start
     succeeded_at = time.perf_counter()
     result = {"users": int(len(split.eval_users)), "train_events": len(events), "ingest": ingest,
               "job": {k: job.get(k) for k in ("job_id", "status", "error", "params", "attempts")}}
+    if before is not None:
+        result["before_train"] = before
     job_result = dict(job.get("result") or {})
     if isinstance(job_result.get("epochs"), list):  # the per-epoch trace: its length and last entry suffice
         job_result["epochs"] = {"count": len(job_result["epochs"]),
@@ -301,11 +315,11 @@ def prepare(svc: Service, split: RankingSplit, ds: Dataset, ix: Indexed, log=pri
 
 
 def run_protocol(svc: Service, protocol: str, ds: Dataset, ix: Indexed, concurrency: int = 4,
-                 log=print) -> dict:
+                 log=print, before_train=None) -> dict:
     """Post the protocol's training data to a fresh service, train once with defaults, ask the routes."""
     split = SPLITS[protocol](ix)
     ks = KS[protocol]
-    result, phases, succeeded_at = prepare(svc, split, ds, ix, log)
+    result, phases, succeeded_at = prepare(svc, split, ds, ix, log, before_train)
     if "error" in result:
         phases["query_s"] = 0.0
         result["phases"] = {k: round(v, 2) for k, v in phases.items()}
