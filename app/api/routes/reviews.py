@@ -17,6 +17,12 @@ def post_reviews_job(body: ReviewJobIn, session: SessionDep, _: WriteKey) -> Job
     """Queue a job that writes reviews with the generator language model for items with fewer than
     `SEMREC_REVIEWS_MIN_REAL` shoppers' review texts. They are synthetic: kept apart from interactions, never
     events, always labelled. Follow it with `GET /v1/jobs/{job_id}`."""
+    if body.item_ids:
+        known = set(session.scalars(select(Item.item_id).where(Item.item_id.in_(body.item_ids),
+                                                               Item.deleted_at.is_(None))))
+        for n, item_id in enumerate(body.item_ids):
+            if item_id not in known:
+                raise HTTPException(422, f"item_ids[{n}]: unknown item {item_id!r}")
     job = queue.enqueue(session, "reviews", body.model_dump(exclude_none=True))
     return JobAccepted(job_id=job.job_id, status=job.status)
 
