@@ -12,7 +12,7 @@ MAX_ATTRIBUTES = 100
 EVENT_TYPES = ("rating", "view", "click", "cart", "purchase")
 
 
-def _storable(text: str) -> str:
+def storable(text: str) -> str:
     """Every store keeps the text as UTF-8: refuse NUL and lone surrogates up front rather than fail at commit."""
     if "\x00" in text:
         raise ValueError("must not contain NUL characters")
@@ -34,9 +34,9 @@ def _utc(ts: datetime) -> datetime:
 
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_storable)]
-ShortText = Annotated[str, StringConstraints(max_length=256), AfterValidator(_storable)]
-AttrKey = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_storable)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(storable)]
+ShortText = Annotated[str, StringConstraints(max_length=256), AfterValidator(storable)]
+AttrKey = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(storable)]
 Attributes = Annotated[dict[AttrKey, bool | int | float | Text], Field(max_length=MAX_ATTRIBUTES)]
 Timestamp = Annotated[datetime, AfterValidator(_utc)]
 
@@ -324,105 +324,8 @@ class RecommendIn(Body):
          "context": {"device": "mobile"}}]})
 
     user_id: Id | None = None
-    query: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_storable)] | None = None
+    query: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(storable)] | None = None
     k: Annotated[int, Field(ge=1, le=1000)] = 10
     exclude_seen: bool = True
     filters: Filters = Field(default_factory=Filters)
     context: Context | None = None
-
-
-# ---------------------------------------------------------------- conversations
-
-MessageText = Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_storable)]
-
-
-class ConversationIn(Body):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": "u-42"}, {}]})
-
-    user_id: Id | None = Field(None, description="Mix in this user's tastes and leave out what they have seen.")
-
-
-class ConversationCreated(BaseModel):
-    conversation_id: str
-
-
-class Feedback(Body):
-    item_id: Id
-    signal: Literal["like", "dislike"]
-
-
-class MessageIn(Body):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"text": "running shoes under $100"},
-        {"text": "actually a gift for my dad who loves fishing, no books",
-         "feedback": [{"item_id": "sku-1", "signal": "dislike"}], "k": 5}]})
-
-    text: MessageText | None = None
-    feedback: Annotated[list[Feedback], Field(max_length=100)] = Field(default_factory=list)
-    k: Annotated[int, Field(ge=1, le=100)] = 10
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, text: str | None) -> str | None:
-        if text is not None and not text.strip():
-            raise ValueError("must not be blank")
-        return text
-
-
-class Understood(BaseModel):
-    query: str = Field(description="The current topic's wishes, as the encoder reads them.")
-    category: str | list[str] | None = None
-    min_price: float | None = None
-    max_price: float | None = None
-    exclude: list[str]
-
-
-class ConversationItem(RecommendedItem):
-    because: str = Field(description="Why, in words: a liked item it is like, the words it matches, popularity.")
-
-
-class MessageOut(BaseModel):
-    conversation_id: str
-    model_version: str | None
-    reply: str
-    understood: Understood
-    items: list[ConversationItem]
-
-
-class Turn(BaseModel):
-    role: Literal["shopper", "assistant"]
-    text: str | None = None
-    feedback: list[Feedback] | None = None
-    understood: Understood | None = None
-    items: list[ConversationItem] | None = None
-    at: datetime
-
-
-class ConversationOut(BaseModel):
-    conversation_id: str
-    user_id: str | None
-    created_at: datetime
-    turns: list[Turn]
-
-
-class ReviewJobIn(Body):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"only_missing": True, "max_per_item": 2}]})
-
-    only_missing: bool = Field(True, description="Top up items short of max_per_item; false: write each item's "
-                               "reviews afresh, replacing its old ones.")
-    max_per_item: Annotated[int, Field(ge=1, le=10)] = 2
-    item_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)] | None = Field(
-        None, description="Only these items (default: every item with fewer real reviews than the minimum).")
-
-
-class GeneratedReviewOut(BaseModel):
-    text: str
-    model: str
-    prompt_version: str
-    created_at: datetime
-    generated: bool = Field(True, description="Always true: written by a language model, not by a shopper.")
-
-
-class GeneratedReviews(BaseModel):
-    item_id: str
-    reviews: list[GeneratedReviewOut]

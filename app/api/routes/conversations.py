@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app import conversation
 from app.api import V1
+from app.api.conversation_schemas import ConversationCreated, ConversationIn, ConversationOut, MessageIn, MessageOut
 from app.api.deps import ReadKey, SessionDep, SettingsDep
-from app.api.schemas import ConversationCreated, ConversationIn, ConversationOut, MessageIn, MessageOut
 from app.conversation import store
 from app.store.db import one_writer
 from app.store.models import Item

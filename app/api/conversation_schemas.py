@@ -1,0 +1,79 @@
+"""Bodies of the conversation routes (shared API.md, Conversations)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from app.api.schemas import Body, Id, RecommendedItem, storable
+
+MessageText = Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(storable)]
+
+
+class ConversationIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": "u-42"}, {}]})
+
+    user_id: Id | None = Field(None, description="Mix in this user's tastes and leave out what they have seen.")
+
+
+class ConversationCreated(BaseModel):
+    conversation_id: str
+
+
+class Feedback(Body):
+    item_id: Id
+    signal: Literal["like", "dislike"]
+
+
+class MessageIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"text": "running shoes under $100"},
+        {"text": "actually a gift for my dad who loves fishing, no books",
+         "feedback": [{"item_id": "sku-1", "signal": "dislike"}], "k": 5}]})
+
+    text: MessageText | None = None
+    feedback: Annotated[list[Feedback], Field(max_length=100)] = Field(default_factory=list)
+    k: Annotated[int, Field(ge=1, le=100)] = 10
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str | None) -> str | None:
+        if text is not None and not text.strip():
+            raise ValueError("must not be blank")
+        return text
+
+
+class Understood(BaseModel):
+    query: str = Field(description="The current topic's wishes, as the encoder reads them.")
+    category: str | list[str] | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+    exclude: list[str]
+
+
+class ConversationItem(RecommendedItem):
+    because: str = Field(description="Why, in words: a liked item it is like, the words it matches, popularity.")
+
+
+class MessageOut(BaseModel):
+    conversation_id: str
+    model_version: str | None
+    reply: str
+    understood: Understood
+    items: list[ConversationItem]
+
+
+class Turn(BaseModel):
+    role: Literal["shopper", "assistant"]
+    text: str | None = None
+    feedback: list[Feedback] | None = None
+    understood: Understood | None = None
+    items: list[ConversationItem] | None = None
+    at: datetime
+
+
+class ConversationOut(BaseModel):
+    conversation_id: str
+    user_id: str | None
+    created_at: datetime
+    turns: list[Turn]
