@@ -2,8 +2,19 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import conversations, interactions, items, jobs, models, ops, recommendations, reviews, users
+from app.api.routes import (
+    conversations,
+    interactions,
+    items,
+    jobs,
+    models,
+    ops,
+    recommendations,
+    reviews,
+    segments,
+    users,
+)
 
 api_router = APIRouter()
-for module in (items, users, interactions, jobs, models, recommendations, conversations, reviews, ops):
+for module in (items, users, interactions, jobs, models, recommendations, segments, conversations, reviews, ops):
     api_router.include_router(module.router)

@@ -125,13 +125,40 @@ class UserBatch(Body):
     users: Annotated[list[UserRecord], Field(max_length=MAX_BATCH)]
 
 
+class SegmentRef(BaseModel):
+    segment_id: int
+    label: str
+
+
 class UserOut(BaseModel):
     user_id: str
     profile_text: str | None
     attributes: dict[str, Any]
     embedded: bool = False
+    segment: SegmentRef | None = Field(None, description="The user's segment in the served model version (null "
+                                       "before any, or for a user it was not trained on).")
     created_at: datetime
     updated_at: datetime
+
+
+class SegmentOut(BaseModel):
+    segment_id: int
+    size: int
+    label: str = Field(description="In words: its top categories and distinctive words of its items.")
+    top_categories: list[str]
+    terms: list[str] = Field(description="Words of its items' text it has more of than everyone.")
+    top_items: list[str] = Field(description="Items its users have more of than everyone, most distinctive first.")
+
+
+class SegmentList(BaseModel):
+    model_version: str | None
+    segments: list[SegmentOut]
+
+
+class SegmentMembers(BaseModel):
+    model_version: str
+    segment_id: int
+    users: list[str]
 
 
 # ---------------------------------------------------------------- interactions
@@ -144,7 +171,18 @@ INTERACTION_EXAMPLE = {
     "text": "Great grip on wet rock, true to size.",
     "timestamp": "2026-11-01T10:15:00+01:00",
     "event_id": "evt-0001",
+    "context": {"device": "mobile", "location": "DE-BE"},
 }
+
+ContextValue = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable)]
+
+
+class EventContext(Body):
+    """Where and on what the event happened (free strings, at most 64 characters: a shop's own codes such as
+    "mobile" or "DE-BE"); its time is the event's timestamp."""
+
+    location: ContextValue | None = None
+    device: ContextValue | None = None
 
 
 class InteractionIn(Body):
@@ -155,6 +193,7 @@ class InteractionIn(Body):
     text: Text | None = None
     timestamp: Timestamp | None = Field(None, description="ISO 8601; UTC when no offset; default: time of receipt.")
     event_id: Id | None = Field(None, description="Makes a resend harmless: a known event_id is a duplicate.")
+    context: EventContext | None = None
 
     @field_validator("value")
     @classmethod
@@ -187,6 +226,7 @@ class InteractionOut(BaseModel):
     text: str | None
     timestamp: datetime
     event_id: str | None
+    context: dict[str, str] | None = None
 
 
 class InteractionList(BaseModel):
@@ -281,6 +321,7 @@ class RecommendedItem(BaseModel):
     item_id: str
     score: float
     title: str | None
+    because: str | None = Field(None, description="Why, in words: with `explain` only.")
 
 
 class RecommendationList(BaseModel):
@@ -313,9 +354,12 @@ class Filters(Body):
 
 
 class Context(Body):
+    """The request's context: the time of day, day of week and month of ``timestamp`` (UTC), the location
+    and the device, each as the events stored with it show (``app.context``); values never seen change nothing."""
+
     timestamp: Timestamp | None = None
-    location: ShortText | None = None
-    device: ShortText | None = None
+    location: ContextValue | None = None
+    device: ContextValue | None = None
 
 
 class RecommendIn(Body):
@@ -329,3 +373,4 @@ class RecommendIn(Body):
     exclude_seen: bool = True
     filters: Filters = Field(default_factory=Filters)
     context: Context | None = None
+    explain: bool = Field(False, description="Give each item a `because` in words.")

@@ -20,17 +20,18 @@ _STOP = frozenset("a an and or the of for to with in on at by from my me i im i'
 _WORD = re.compile(r"[\w'-]+")
 
 
-def _words(text: str | None) -> set[str]:
+def words_of(text: str | None) -> set[str]:
     return {singular(w) for w in _WORD.findall((text or "").lower()) if len(w) > 2 and w not in _STOP}
 
 
-def _matched(wish: str, words: set[str]) -> str:
+def matched(wish: str, words: set[str]) -> str:
     """The wish's words found in ``words``, in the wish's order and spelling ("running shoes")."""
     return " ".join(w for w in _WORD.findall(wish) if len(w) > 2 and w.lower() not in _STOP
                     and singular(w.lower()) in words)
 
 
-def _unit_rows(state: State, positions) -> tuple[list[int], np.ndarray | None]:
+def unit_rows(state: State, positions) -> tuple[list[int], np.ndarray | None]:
+    """(positions kept, their served factor directions, unit length): items with no vector are left out."""
     kept, rows = [], []
     for p in positions:
         v = ranking.item_vector(state, int(p))
@@ -52,8 +53,8 @@ def because(state: State, positions: np.ndarray, needs: Needs, liked: list[int],
     closeness = closeness or {}
     cat = state.catalog
     names = {code: name for name, code in cat.categories.items()}
-    liked_kept, liked_rows = _unit_rows(state, liked)
-    shown_kept, shown_rows = _unit_rows(state, positions.tolist()) if liked_rows is not None else ([], None)
+    liked_kept, liked_rows = unit_rows(state, liked)
+    shown_kept, shown_rows = unit_rows(state, positions.tolist()) if liked_rows is not None else ([], None)
     closest = {}  # shown position -> (cosine, liked position) of the liked item it is closest to
     if shown_rows is not None:
         cos = shown_rows @ liked_rows.T
@@ -67,8 +68,8 @@ def because(state: State, positions: np.ndarray, needs: Needs, liked: list[int],
         if near is not None and near[0] >= LIKE_COSINE:
             out.append(f"like {cat.titles[near[1]]}, which you liked")
             continue
-        words = _words(cat.titles[p]) | _words(category)
-        match = next((m for w in wishes if (m := _matched(w, words))), None)
+        words = words_of(cat.titles[p]) | words_of(category)
+        match = next((m for w in wishes if (m := matched(w, words))), None)
         if match is not None:
             out.append(f"matches '{match}'")
         elif wishes and closeness.get(p, 0.0) >= CLOSE_COSINE:

@@ -18,11 +18,12 @@ import numpy as np
 from sqlalchemy import Connection, Engine, bindparam, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.context import features as context_features
 from app.core.config import Settings
 from app.recommender import neighbours, ranking
 from app.recommender.serving import ServingModel
 from app.recommender.state import EPOCH, Served, State
-from app.store.models import Embedding, Interaction, Item, ServingEpoch
+from app.store.models import Embedding, Interaction, Item, ServingEpoch, User
 from app.trainer.types import DEFAULT_EVENT_WEIGHTS
 
 log = logging.getLogger("semrec.recommender")
@@ -46,6 +47,8 @@ _EVENTS = _epoch_and_events(since=False)
 _EVENTS_SINCE = _epoch_and_events(since=True)
 _USER_TEXT = select(Embedding.vector).where(Embedding.owner_kind == "user", Embedding.owner_id == bindparam("user_id"),
                                             Embedding.model == bindparam("model"))
+_PROFILE = select(User.profile_text).where(User.user_id == bindparam("user_id"))
+CONTEXT_POOL = 100  # with a context, the top max(4k, this) are re-ranked by it
 _LIVE_ITEM = select(Item.item_id).where(Item.item_id == bindparam("item_id"), Item.deleted_at.is_(None))
 
 
@@ -58,12 +61,10 @@ class Answer:
 
 
 class Recommender:
-    def __init__(self, sessions: sessionmaker[Session], settings: Settings, context_hook=None,
-                 reads: Engine | None = None) -> None:
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, reads: Engine | None = None) -> None:
         self.engine = reads or sessions.kw["bind"]  # requests: a pooled Core connection, no ORM session
         self.settings = settings
         self.served = Served(sessions, settings, on_model_change=self._clear_fold_cache)
-        self.context_hook = context_hook or (lambda items, context: items)
         self._cache_lock = threading.Lock()  # the fold-in cache; never held across a refresh
         self._fold_cache: OrderedDict[str, tuple[tuple, np.ndarray]] = OrderedDict()
         self.encoder = None  # the query encoder: see query_encoder
@@ -75,6 +76,12 @@ class Recommender:
 
     def refresh(self) -> State:
         return self.served.refresh()
+
+    def fresh_state(self) -> State:
+        """The served state, at least as new as the store's serving epoch (one short read)."""
+        with self.engine.connect() as conn:
+            state, _ = self._read(conn, None)
+        return state
 
     def query_encoder(self):
         """The encoder of free-text queries, loaded once: by the background refresh as soon as a model is
@@ -244,8 +251,10 @@ class Recommender:
 
     def recommend(self, user_id: str | None, k: int, exclude_seen: bool = True,
                   category: str | None = None, min_price: float | None = None, max_price: float | None = None,
-                  query: str | None = None, context: dict | None = None) -> Answer:
-        dense = None
+                  query: str | None = None, context: dict | None = None, explain: bool = False) -> Answer:
+        """The top k; ``context`` ({timestamp, location, device}) re-ranks the top max(4k, CONTEXT_POOL) by
+        what the store showed of it (``app.context``); ``explain`` gives each item a ``because``."""
+        dense, profile = None, None
         with self.engine.connect() as conn:
             state, events = self._read(conn, user_id or None)
             if user_id:
@@ -254,29 +263,49 @@ class Recommender:
                     vector, pos, strategy = self.user_vector(conn, state, user_id, events)
                 else:
                     vector, pos, strategy = None, state.model.user_positions.get(user_id), "personalized"
+                if explain:
+                    profile = conn.scalar(_PROFILE, {"user_id": user_id})
             else:
                 vector, pos, strategy = None, None, "popular"
         if query and state.model is not None and state.model.factors.item_map is not None:
             query_vector = self._query_vector(state.model, query)
             vector = query_vector if vector is None else 0.5 * vector + 0.5 * query_vector
             strategy = "personalized" if strategy == "personalized" else "text"
+        values = self._context_values(state, context)
+        n = max(4 * k, CONTEXT_POOL) if values else k
         eligible = state.catalog.eligible(category, min_price, max_price)
-        if exclude_seen and (events or pos is not None):
-            seen = self._seen(state, pos, events)
-            if seen:
-                eligible[list(seen)] = False
+        seen = self._seen(state, pos, events) if (events or pos is not None) else set()
+        if exclude_seen and seen:
+            eligible[list(seen)] = False
         if dense is not None:
-            positions, scores = self._top_few_events(state, dense, user_id, pos, events, eligible, k)
+            positions, scores = self._top_few_events(state, dense, user_id, pos, events, eligible, n)
+            kind = "mixture"
         elif vector is None:
-            positions, scores = ranking.popular(state, eligible, k)
-            strategy = "popular"
+            positions, scores = ranking.popular(state, eligible, n)
+            strategy, kind = "popular", "count"
         else:
-            positions, scores = self._top_k(state, vector, eligible, k)
-            scores = scores + state.model.score_offset(pos)
+            positions, scores = self._top_k(state, vector, eligible, n)
+            scores, kind = scores + state.model.score_offset(pos), "logit"
+        if values:
+            positions, scores = state.model.trained.context.rerank(
+                state.catalog, positions, scores, kind, values, self.settings.context_weight)
+            positions, scores = positions[:k], scores[:k]
         items = self._items(state, positions, scores)
-        if context:
-            items = self.context_hook(items, context)
+        if explain:
+            from app.recommender import explain as reasons  # lazily: it reads words with app.conversation's rules
+
+            for item, reason in zip(items, reasons.because(state, positions, seen, pos, strategy, query, profile,
+                                                           values, self.settings.context_weight), strict=True):
+                item["because"] = reason
         return Answer(state.model.version if state.model else None, strategy, items)
+
+    @staticmethod
+    def _context_values(state: State, context: dict | None) -> dict[str, str]:
+        """The request context's feature values the served version's context model knows (the rest change
+        nothing): empty without a context, a model, or a context model."""
+        if not context or state.model is None or state.model.trained.context is None:
+            return {}
+        return state.model.trained.context.known(context_features(**context))
 
     def _query_vector(self, model: ServingModel, query: str) -> np.ndarray:
         q, _ = model.factors.item_from_text(self.query_encoder().encode([query]))

@@ -191,6 +191,8 @@ def ingest_interactions(session: Session, records: list[dict[str, Any]]) -> dict
                 "text": r.get("text"),
                 "ts": r.get("timestamp") or now,
                 "event_id": event_id,
+                "location": (r.get("context") or {}).get("location"),
+                "device": (r.get("context") or {}).get("device"),
                 "received_at": now,
             }
         )

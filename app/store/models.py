@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID_LENGTH = 128
+CONTEXT_LENGTH = 64
 
 # JSONB on PostgreSQL so ON CONFLICT ... WHERE can compare attribute objects; plain JSON text elsewhere.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -95,6 +96,9 @@ class Interaction(Base):
     text: Mapped[str | None] = mapped_column(Text)
     ts: Mapped[datetime] = mapped_column(UTCDateTime)
     event_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), unique=True)
+    # The event's context (app.context): where and on what; its time is ``ts``.
+    location: Mapped[str | None] = mapped_column(String(CONTEXT_LENGTH))
+    device: Mapped[str | None] = mapped_column(String(CONTEXT_LENGTH))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (

@@ -8,6 +8,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.context import EventContexts
 from app.encoder.texts import item_text as catalog_text
 from app.store.models import Embedding, Interaction, Item
 from app.trainer.types import TrainData
@@ -18,6 +19,8 @@ class StoreData:
     data: TrainData
     user_ids: list[str]
     item_ids: list[str]
+    contexts: EventContexts | None = None  # the events' time, device and location (app.context)
+    item_categories: list[str | None] | None = None  # the catalog category of each item index
 
 
 def load(session: Session, model_name: str, event_weights: dict[str, float], chunk: int = 50_000,
@@ -27,14 +30,18 @@ def load(session: Session, model_name: str, event_weights: dict[str, float], chu
     read their shoppers' reviews (settings), which marks the items that have any."""
     user_index: dict[str, int] = {}
     item_index: dict[str, int] = {}
-    users, items, ratings, weights = [], [], [], []
-    stmt = (select(Interaction.user_id, Interaction.item_id, Interaction.type, Interaction.value)
+    users, items, ratings, weights, seconds, devices, locations = [], [], [], [], [], [], []
+    stmt = (select(Interaction.user_id, Interaction.item_id, Interaction.type, Interaction.value, Interaction.ts,
+                   Interaction.device, Interaction.location)
             .order_by(Interaction.ts, Interaction.id).execution_options(yield_per=chunk))
-    for user_id, item_id, kind, value in session.execute(stmt):
+    for user_id, item_id, kind, value, ts, device, location in session.execute(stmt):
         users.append(user_index.setdefault(user_id, len(user_index)))
         items.append(item_index.setdefault(item_id, len(item_index)))
         ratings.append(value if kind == "rating" and value is not None else np.nan)
         weights.append(event_weights.get(kind, 1.0))
+        seconds.append(int(ts.timestamp()))
+        devices.append(device)
+        locations.append(location)
 
     live_with_text = select(Embedding.owner_id).join(Item, Item.item_id == Embedding.owner_id).where(
         Embedding.owner_kind == "item", Embedding.model == model_name, Item.deleted_at.is_(None))
@@ -43,12 +50,14 @@ def load(session: Session, model_name: str, event_weights: dict[str, float], chu
 
     item_text, item_has = _vectors(session, "item", model_name, item_index)
     words = [""] * len(item_index)  # the catalog text, for the content term (app.trainer.content)
+    categories: list[str | None] = [None] * len(item_index)
     catalog = select(Item.item_id, Item.title, Item.category, Item.description, Item.attributes).where(
         Item.deleted_at.is_(None), Item.title.is_not(None)).execution_options(yield_per=10_000)
     for item_id, title, category, description, attributes in session.execute(catalog):
         n = item_index.get(item_id)
         if n is not None:
             words[n] = catalog_text(title, category, description, attributes)
+            categories[n] = category
     user_text, user_has = _vectors(session, "user", model_name, user_index)
     reviewed = np.zeros(len(item_index), bool)
     if item_reads_reviews:
@@ -62,7 +71,9 @@ def load(session: Session, model_name: str, event_weights: dict[str, float], chu
         item_text=item_text, item_has_text=item_has, user_text=user_text, user_has_text=user_has,
         item_words=words, item_reviewed=reviewed,
     )
-    return StoreData(data, list(user_index), list(item_index))
+    contexts = EventContexts(data.items, np.asarray(seconds, np.int64), np.array(devices, dtype=object),
+                             np.array(locations, dtype=object))
+    return StoreData(data, list(user_index), list(item_index), contexts, categories)
 
 
 def _vectors(session: Session, kind: str, model: str, index: dict[str, int]):

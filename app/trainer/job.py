@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app import context, segments
 from app.encoder.model import pick_device
 from app.encoder.pipeline import run_embedding_job
 from app.recommender import neighbours
@@ -67,9 +68,14 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     path = versions.artifact_path(settings.data_dir, version)
     indptr, seen_items, references, profiles = neighbours.choose(data)
     positive = factors.predict(data.users, data.items)
+    context_model = context.fit(loaded.contexts, data.n_items, loaded.item_categories, settings.context_prior)
+    user_segments = segments.fit(factors.factor_user_factors, data.user_text, data.user_has_text, data.users,
+                                 data.items, loaded.item_ids, loaded.item_categories, data.item_words,
+                                 settings.segments, p.seed)
     trained = versions.Trained(factors, loaded.user_ids, loaded.item_ids, embedded["model"],
                                trained_until.isoformat(), float(positive.mean()) if len(positive) else 0.0,
-                               indptr, seen_items, references, profiles, rater=rater)
+                               indptr, seen_items, references, profiles, rater=rater, context=context_model,
+                               segments=user_segments)
     versions.save(path, trained)
     build_indexes(path, trained, settings.index_exact_max)  # FAISS indexes beside the version, built once
 
@@ -82,6 +88,10 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
                 "events": int(len(data.users)), "ratings": int(data.rated.sum()),
                 "train_seconds": round(time.perf_counter() - started, 3)}
     stored_params = {"objective": p.objective, **{r.objective: asdict(r) for r in plan}}
+    if user_segments is not None:
+        metrics["segments"] = len(user_segments.info)
+    if context_model is not None:
+        metrics["context_features"] = sorted({f for f, _ in context_model.rows})
     if factors.terms:  # what the terms appended to the served factors hold (item-kNN, content)
         stored_params["terms"] = factors.terms
     with ctx.sessions() as session, session.begin():

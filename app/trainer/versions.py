@@ -13,6 +13,8 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.context import ContextModel
+from app.segments import Segments
 from app.store.crud import bump_serving_epoch
 from app.store.models import ModelVersion, utcnow
 from app.trainer.types import Factors
@@ -38,6 +40,8 @@ class Trained:
     reference_users: np.ndarray | None = None  # established users few-event users are compared with
     reference_profiles: np.ndarray | None = None  # their unit profile text vectors (rows aligned)
     rater: Factors | None = None
+    context: ContextModel | None = None  # how time, device and location move items (app.context)
+    segments: Segments | None = None  # the users' segments (app.segments)
 
     def predicted_rating(self, user_pos: int | None, item_positions: np.ndarray) -> np.ndarray | None:
         """The rater's 1-5 prediction for one user (training position, None: unknown, the mean user) and items
@@ -62,6 +66,9 @@ def save(path: Path, trained: Trained) -> None:
     for name in ("reference_users", "reference_profiles"):
         if getattr(trained, name) is not None:
             arrays[name] = getattr(trained, name)
+    for part in (trained.context, trained.segments):
+        if part is not None:
+            arrays |= part.arrays()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -95,7 +102,8 @@ def load(path: Path) -> Trained:
         seen = (z["seen_indptr"], z["seen_items"]) if "seen_indptr" in z.files else (None, None)
         references = [z[name] if name in z.files else None for name in ("reference_users", "reference_profiles")]
         return Trained(factors, z["user_ids"].tolist(), z["item_ids"].tolist(), meta["encoder_model"],
-                       meta.get("trained_until"), meta.get("positive_score", 0.0), *seen, *references, rater)
+                       meta.get("trained_until"), meta.get("positive_score", 0.0), *seen, *references, rater,
+                       ContextModel.from_arrays(z), Segments.from_arrays(z))
 
 
 def artifact_path(data_dir: Path, version: str) -> Path:

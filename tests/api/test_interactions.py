@@ -58,6 +58,14 @@ def test_review_text_is_kept(client):
     assert got["text"] == "Great grip" and got["value"] == 5
 
 
+def test_context_is_kept_and_listed_back(client):
+    post(client, event("u1", "i1", context={"device": "mobile", "location": "DE-BE"}),
+         event("u1", "i2", timestamp="2026-01-01T00:00:00Z", context={"device": "desktop"}),
+         event("u1", "i3", timestamp="2025-01-01T00:00:00Z"))
+    got = {g["item_id"]: g["context"] for g in client.get("/v1/users/u1/interactions").json()["interactions"]}
+    assert got == {"i1": {"device": "mobile", "location": "DE-BE"}, "i2": {"device": "desktop"}, "i3": None}
+
+
 def test_bad_events_name_the_field_and_store_nothing(client, sessions):
     good = event("u1", "i1")
     cases = [
@@ -72,6 +80,9 @@ def test_bad_events_name_the_field_and_store_nothing(client, sessions):
         (event("u1", "i1", text="x" * 20_001), "interactions[1].text"),
         (event("u1", "i1", value=-1), "interactions[1].value"),
         ({"user_id": "u1", "type": "view"}, "interactions[1].item_id"),
+        (event("u1", "i1", context={"device": "x" * 65}), "interactions[1].context.device"),
+        (event("u1", "i1", context={"location": ""}), "interactions[1].context.location"),
+        (event("u1", "i1", context={"location": 3}), "interactions[1].context.location"),
     ]
     for bad, field in cases:
         r = post(client, good, bad)

@@ -12,6 +12,11 @@ from app.store import crud
 router = APIRouter(prefix=V1, tags=["interactions"])
 
 
+def _context(row) -> dict[str, str] | None:
+    context = {name: value for name in ("location", "device") if (value := getattr(row, name)) is not None}
+    return context or None
+
+
 @router.post("/interactions", response_model=IngestResult)
 def post_interactions(body: InteractionBatch, session: SessionDep, _: WriteKey) -> IngestResult:
     """Store up to 10,000 events in one transaction. Unknown users and items are created bare;
@@ -33,7 +38,7 @@ def get_interactions(
         user_id=user_id,
         interactions=[
             InteractionOut(item_id=r.item_id, type=r.type, value=r.value, text=r.text, timestamp=r.ts,
-                           event_id=r.event_id)
+                           event_id=r.event_id, context=_context(r))
             for r in rows
         ],
     )

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from app.api import V1
 from app.api.deps import ItemId, ReadKey, UserId
-from app.api.schemas import RankedList, RankIn, RecommendationList, RecommendIn, ShortText
+from app.api.schemas import ContextValue, RankedList, RankIn, RecommendationList, RecommendIn, ShortText, Timestamp
 from app.recommender.service import Answer, Recommender
 
 router = APIRouter(prefix=V1, tags=["recommendations"])
@@ -46,12 +46,18 @@ def _json(answer: Answer) -> JSONResponse:
 async def user_recommendations(
     request: Request, user_id: UserId, _: ReadKey, k: K = 10, exclude_seen: bool = True,
     category: Annotated[ShortText | None, Query()] = None, min_price: Price = None, max_price: Price = None,
+    at: Annotated[Timestamp | None, Query(description="The context's time (ISO 8601; UTC when no offset).")] = None,
+    location: Annotated[ContextValue | None, Query()] = None, device: Annotated[ContextValue | None, Query()] = None,
+    explain: Annotated[bool, Query(description="Give each item a `because` in words.")] = False,
 ) -> JSONResponse:
     """The user's top k among available items, their seen items excluded by default. An unknown user is a
-    new visitor: they get text- or popularity-based items, never a 404."""
+    new visitor: they get text- or popularity-based items, never a 404. A context (`at`, `location`,
+    `device`) moves items by what the stored events show of it; values never seen change nothing."""
     recommender = _recommender(request)
+    context = {name: value for name, value in (("timestamp", at), ("location", location), ("device", device))
+               if value is not None}
     return _json(await _answer(request, lambda: recommender.recommend(
-        user_id, k, exclude_seen, category, min_price, max_price)))
+        user_id, k, exclude_seen, category, min_price, max_price, context=context, explain=explain)))
 
 
 @router.post("/users/{user_id}/rank", response_model=RankedList)
@@ -76,10 +82,11 @@ async def similar(request: Request, item_id: ItemId, _: ReadKey, k: K = 10) -> J
 @router.post("/recommendations", response_model=RecommendationList)
 async def recommend(request: Request, body: RecommendIn, _: ReadKey) -> JSONResponse:
     """Recommendations for a user, a free-text query (mapped into factor space through the text map), or
-    both mixed; `context` is handed to the ranking hook."""
+    both mixed; a `context` moves items by what the stored events show of it (values never seen change
+    nothing)."""
     recommender, f = _recommender(request), body.filters
     context = body.context.model_dump(exclude_none=True) if body.context else None
     # A query is encoded by the language model (milliseconds of CPU; the first one may load it): never on the loop.
     return _json(await _answer(request, lambda: recommender.recommend(
         body.user_id, body.k, body.exclude_seen, f.category, f.min_price, f.max_price, query=body.query,
-        context=context), inline=not body.query))
+        context=context, explain=body.explain), inline=not body.query))
