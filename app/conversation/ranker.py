@@ -74,14 +74,14 @@ def answer(rec: Recommender, needs: Needs, user_id: str | None, k: int, text: st
         strategy = "personalized" if taste is not None else "text"
         score = np.zeros(len(candidates))
         if vector is not None:
-            score += _z(rec._scores(state, np.append(vector, 1.0).astype(np.float32), candidates),
+            score += _z(ranking.model_scores(state, np.append(vector, 1.0).astype(np.float32), candidates),
                         valid_above=state.model.floor_score + 1.0)
         if cosine is not None and rec.settings.conversation_text_weight > 0:
             score += rec.settings.conversation_text_weight * _z(cosine)
     order, scores = _top(np.arange(len(candidates)), score, _shown(state, needs)[candidates],
                          state.popularity[candidates], k)
     positions = candidates[order]
-    items = rec._items(state, positions, scores)
+    items = ranking.listed(state, positions, scores)
     closeness = dict(zip(positions.tolist(), cosine[order].tolist(), strict=True)) if cosine is not None else {}
     because = reasons.because(state, positions, needs, liked, taste is not None, closeness)
     for item, why in zip(items, because, strict=True):

@@ -31,6 +31,7 @@ class Dataset:
     rating_folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     reviews: np.ndarray | None = None  # each event's review text ("" when none), where the data has them
     item_records: dict[str, dict] = field(default_factory=dict)  # the catalog as the API takes it
+    contexts: np.ndarray | None = None  # each event's context ({device?, location?}), where the data has one
 
     def __len__(self) -> int:
         return len(self.users)
@@ -38,7 +39,8 @@ class Dataset:
     def subset(self, mask: np.ndarray) -> Dataset:
         return Dataset(self.name, self.users[mask], self.items[mask], self.ratings[mask], self.timestamps[mask],
                        self.item_text, self.user_text,
-                       reviews=None if self.reviews is None else self.reviews[mask], item_records=self.item_records)
+                       reviews=None if self.reviews is None else self.reviews[mask], item_records=self.item_records,
+                       contexts=None if self.contexts is None else self.contexts[mask])
 
 
 def load_ml100k(folder: Path) -> Dataset:
@@ -118,6 +120,18 @@ def _texts(records: dict[str, dict]) -> dict[str, str]:
     """What the service's encoder reads of each posted item (``app.encoder.texts.item_text``), word for word."""
     return {i: item_text(r.get("title"), r.get("category"), r.get("description"), r.get("attributes"))
             for i, r in records.items()}
+
+
+def item_categories(ds: Dataset) -> dict[str, set[str]]:
+    """Each item's categories for describing groups of users: ML-100K's genres (kept in the description, as
+    the catalog has no category), the catalog category elsewhere."""
+    out = {}
+    for item_id, record in ds.item_records.items():
+        if record.get("category"):
+            out[item_id] = {record["category"]}
+        elif (text := record.get("description") or "").startswith("Genres: "):
+            out[item_id] = {g.strip() for g in text[len("Genres: "):].split(".")[0].split(",")} - {"unknown"}
+    return out
 
 
 def discover(data_root: Path) -> dict[str, Callable[[], Dataset]]:

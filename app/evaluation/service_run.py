@@ -178,6 +178,8 @@ def training_events(ds: Dataset, split: RankingSplit, texts: dict[tuple[str, str
                  "event_id": f"{user}:{item}"}
         if texts.get((user, item)):
             event["text"] = texts[(user, item)]
+        if ds.contexts is not None and ds.contexts[e]:
+            event["context"] = ds.contexts[e]
         out.append(event)
     return out
 

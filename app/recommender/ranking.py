@@ -4,9 +4,14 @@ eligible items, and a user's vector fitted to their new events (the fold-in)."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import numpy as np
 
 from app.recommender.state import State
+
+log = logging.getLogger("semrec.recommender")
 
 
 def search(state: State, index, fresh: np.ndarray, query: np.ndarray, eligible: np.ndarray, k: int):
@@ -85,3 +90,27 @@ def softmax_fold_in(prior: np.ndarray, q: np.ndarray, b: np.ndarray, w: np.ndarr
         return value, grad
 
     return minimize(loss, prior, jac=True, method="L-BFGS-B", options={"maxiter": 30}).x
+
+
+def model_scores(state: State, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Model scores of catalog positions; an item with no vector at all ranks below every other."""
+    model = state.model
+    scores = np.full(len(positions), model.floor_score, dtype=np.float64)
+    in_model = positions < model.n_items
+    scores[in_model] = products(model.item_vectors, positions[in_model], query)
+    for n in np.flatnonzero(~in_model):
+        row = state.fresh_rows.get(int(positions[n]))
+        if row is not None:
+            scores[n] = state.fresh_vectors[row] @ query
+    return scores
+
+
+def listed(state: State, positions: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+    """The answer's items: id, finite score, title."""
+    cat = state.catalog
+    scores = np.asarray(scores, np.float64)
+    if not np.isfinite(scores).all():  # a promise of the API: say so loudly, answer with finite numbers
+        log.error("non-finite scores for model version %s", state.model.version if state.model else None)
+        scores = np.nan_to_num(scores, nan=-1e9, posinf=1e9, neginf=-1e9)
+    return [{"item_id": cat.item_ids[p], "score": round(float(s), 6), "title": cat.titles[p]}
+            for p, s in zip(positions.tolist(), scores.tolist(), strict=True)]

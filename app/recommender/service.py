@@ -8,7 +8,6 @@ refreshed first, so a write acknowledged by any API process is in the next answe
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from app.recommender.state import EPOCH, Served, State
 from app.store.models import Embedding, Interaction, Item, ServingEpoch, User
 from app.trainer.types import DEFAULT_EVENT_WEIGHTS
 
-log = logging.getLogger("semrec.recommender")
 RECENT_EVENTS = 500
 
 
@@ -218,19 +216,6 @@ class Recommender:
         norm = float(np.linalg.norm(v))
         return (v * (model.user_norm / norm) if norm > 1e-8 else v).astype(np.float32)
 
-    @staticmethod
-    def _scores(state: State, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Model scores of catalog positions; an item with no vector at all ranks below every other."""
-        model = state.model
-        scores = np.full(len(positions), model.floor_score, dtype=np.float64)
-        in_model = positions < model.n_items
-        scores[in_model] = ranking.products(model.item_vectors, positions[in_model], query)
-        for n in np.flatnonzero(~in_model):
-            row = state.fresh_rows.get(int(positions[n]))
-            if row is not None:
-                scores[n] = state.fresh_vectors[row] @ query
-        return scores
-
     def taste(self, user_id: str | None) -> tuple[State, np.ndarray | None, set[int]]:
         """What a conversation mixes in, in one read: the served state, the user's vector (None for nobody or
         a visitor the model cannot place) and their seen items' positions."""
@@ -290,7 +275,7 @@ class Recommender:
             positions, scores = state.model.trained.context.rerank(
                 state.catalog, positions, scores, kind, values, self.settings.context_weight)
             positions, scores = positions[:k], scores[:k]
-        items = self._items(state, positions, scores)
+        items = ranking.listed(state, positions, scores)
         if explain:
             from app.recommender import explain as reasons  # lazily: it reads words with app.conversation's rules
 
@@ -344,16 +329,6 @@ class Recommender:
             positions, top = np.concatenate([positions, more]), np.concatenate([top, squashed])
         return positions, top
 
-    @staticmethod
-    def _items(state: State, positions: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
-        cat = state.catalog
-        scores = np.asarray(scores, np.float64)
-        if not np.isfinite(scores).all():  # a promise of the API: say so loudly, answer with finite numbers
-            log.error("non-finite scores for model version %s", state.model.version if state.model else None)
-            scores = np.nan_to_num(scores, nan=-1e9, posinf=1e9, neginf=-1e9)
-        return [{"item_id": cat.item_ids[p], "score": round(float(s), 6), "title": cat.titles[p]}
-                for p, s in zip(positions.tolist(), scores.tolist(), strict=True)]
-
     def rank(self, user_id: str, item_ids: list[str]) -> Answer:
         """Every known candidate, best first; ids the catalog does not know are listed under ``unknown``."""
         with self.engine.connect() as conn:
@@ -373,17 +348,17 @@ class Recommender:
             rest = dense[positions] <= 0  # items none of the similar users had: in the model's order
             if rest.any():
                 vector = self._factors_of(state, user_id, pos, events)
-                model_scores = self._scores(state, np.append(vector, 1.0).astype(np.float32), positions[rest])
+                model_scores = ranking.model_scores(state, np.append(vector, 1.0).astype(np.float32), positions[rest])
                 scores[rest] = neighbours.ranked(np.zeros(rest.sum()), model_scores + state.model.score_offset(pos))
         elif vector is None:
             scores = state.popularity[positions] if len(positions) else np.zeros(0)
         else:
-            scores = self._scores(state, np.append(vector, 1.0).astype(np.float32), positions)
+            scores = ranking.model_scores(state, np.append(vector, 1.0).astype(np.float32), positions)
             scores = scores + state.model.score_offset(pos)
         # Equal scores (a model that cannot tell them apart): the more popular first.
         order = np.lexsort((-state.popularity[positions], -scores)) if len(positions) else np.zeros(0, np.int64)
         positions = positions[order]
-        items = self._items(state, positions, np.asarray(scores)[order])
+        items = ranking.listed(state, positions, np.asarray(scores)[order])
         trained = state.model.trained if state.model is not None else None
         if trained is not None and trained.rater is not None and len(positions):
             known = positions < state.model.n_items  # items the rater never saw get no prediction
@@ -405,14 +380,14 @@ class Recommender:
         if pos is None:
             positions, scores = ranking.popular(state, state.catalog.eligible(), k)
             return Answer(state.model.version if state.model else None, "popular",
-                          self._items(state, positions, scores))
+                          ranking.listed(state, positions, scores))
         eligible = state.catalog.eligible()
         eligible[pos] = False
         vec = ranking.item_vector(state, pos)
         if state.model is None or vec is None or not vec[:-1].any():
             positions, scores = ranking.popular(state, eligible, k)
-            return Answer(state.model.version if state.model else None, "popular", self._items(state, positions,
+            return Answer(state.model.version if state.model else None, "popular", ranking.listed(state, positions,
                                                                                                 scores))
         direction = (vec[:-1] / max(float(np.linalg.norm(vec[:-1])), 1e-8)).astype(np.float32)
         positions, scores = ranking.search(state, state.model.similar, state.fresh_directions, direction, eligible, k)
-        return Answer(state.model.version, "personalized", self._items(state, positions, scores))
+        return Answer(state.model.version, "personalized", ranking.listed(state, positions, scores))

@@ -1,0 +1,92 @@
+"""The Context protocol (shared PROTOCOLS.md): P2 through the service, without and with the context of each
+test user's first test event, on ML-100K, every Amazon category present and a planted shop whose choices follow
+the time of day and the device (``app.evaluation.planted``); and the coherence of the service's segments.
+One fresh service per data set, default parameters.
+
+    python scripts/evaluate_context.py                 # -> docs/evaluation-context.{json,md}; ~10 minutes
+    python scripts/evaluate_context.py --validation --env SEMREC_CONTEXT_WEIGHT=0.5
+        # the same on a validation split carved from P2's training events (how the defaults were chosen);
+        # prints only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from analyse_conversation import carve  # noqa: E402
+
+from app.evaluation import datasets  # noqa: E402
+from app.evaluation.context_run import run_context  # noqa: E402
+from app.evaluation.planted import planted_shop  # noqa: E402
+from app.evaluation.protocols import Indexed, package_versions  # noqa: E402
+from app.evaluation.service_run import spawned_service  # noqa: E402
+
+PLANTED = "planted-shop"
+
+
+def table(results: dict) -> str:
+    lines = ["| data set | context sent | P2 NDCG@10 without | with | P2 Recall@20 without | with | first test item "
+             "recall@10 without | with | top 10 changed | segments | top-category share ÷ overall, min (random) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, r in results.items():
+        w, c, s, f = r["without_context"], r["with_context"], r["segments"], r["first_test_item"]
+        lines.append(f"| {name} | {', '.join(r['context_fields'])} | {w['ndcg@10']:.4f} | {c['ndcg@10']:.4f} | "
+                     f"{w['recall@20']:.4f} | {c['recall@20']:.4f} | {f['without_context']['recall@10']:.4f} | "
+                     f"{f['with_context']['recall@10']:.4f} | {r['lists_changed_top10']:.0%} | "
+                     f"{len(s['service'])} | {s.get('min_ratio')} ({s.get('random_min_ratio')}) |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--datasets", default="", help=f"comma-separated; default: every one found and {PLANTED}")
+    p.add_argument("--validation", action="store_true", help="P2's training events, split again by the P2 rule")
+    p.add_argument("--env", action="append", default=[], help="NAME=VALUE for the service (SEMREC_*)")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "evaluation-context")
+    args = p.parse_args()
+    names = args.datasets.split(",") if args.datasets else [*datasets.available(args.data_root), PLANTED]
+    env = dict(e.split("=", 1) for e in args.env)
+    results = {}
+    for name in names:
+        ds = planted_shop() if name == PLANTED else datasets.load(name, args.data_root)
+        ds, ix = carve(ds) if args.validation else (ds, Indexed(ds))
+        print(f"\n{name}: {len(ds)} events" + (" (validation carve)" if args.validation else ""), flush=True)
+        start = time.perf_counter()
+        with spawned_service(env=env) as svc:
+            results[name] = run_context(svc, ds, ix)
+        results[name]["seconds"] = round(time.perf_counter() - start, 1)
+    print("\n" + table(results))
+    if args.validation:
+        return
+    command = "python scripts/evaluate_context.py" + "".join(f" --env {e}" for e in args.env)
+    report = {"command": command, "env": env, "python": platform.python_version(),
+              "versions": package_versions(("torch", "transformers", "faiss-cpu", "numpy", "fastapi")),
+              "results": results}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1))
+    segments = []
+    for name, r in results.items():
+        segments.append(f"\n**{name}**\n\n| segment | users | label | top category (data) | its share | overall |"
+                        "\n| --- | --- | --- | --- | --- | --- |")
+        labels = {s["segment_id"]: s["label"] for s in r["segments"]["service"]}
+        for s in r["segments"].get("segments", []):
+            segments.append(f"| {s['segment_id']} | {s['users']} | {labels.get(s['segment_id'], '')} | "
+                            f"{s['top_category']} | {s.get('share', '')} | {s.get('overall_share', '')} |")
+    args.out.with_suffix(".md").write_text(
+        f"# Context protocol and segments, through the service\n\n`{command}`\n\n{table(results)}\n\n"
+        "## Segments\n" + "\n".join(segments) + "\n")
+    print(f"\nwrote {args.out.with_suffix('.json')} and .md")
+
+
+if __name__ == "__main__":
+    main()
