@@ -66,6 +66,10 @@ def main() -> None:
             results[name] = run_context(svc, ds, ix)
         results[name]["seconds"] = round(time.perf_counter() - start, 1)
     print("\n" + table(results))
+    for name, r in results.items():
+        moved = list(r["lean_by_hour"].items())[:4]
+        print(f"{name}: share of the top 10 at 08:00 / 20:00 UTC: "
+              + ", ".join(f"{c} {v['08:00']:.3f} / {v['20:00']:.3f}" for c, v in moved))
     if args.validation:
         return
     command = "python scripts/evaluate_context.py" + "".join(f" --env {e}" for e in args.env)
@@ -74,7 +78,13 @@ def main() -> None:
               "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1))
-    segments = []
+    segments = ["\n## Which way the time of day moves the lists\n\nEach category's share of the test users' top 10 "
+                "at 08:00 and at 20:00 UTC (the day of the last training event), the four that move most:\n",
+                "| data set | category | share at 08:00 | share at 20:00 |", "| --- | --- | --- | --- |"]
+    for name, r in results.items():
+        for c, v in list(r["lean_by_hour"].items())[:4]:
+            segments.append(f"| {name} | {c} | {v['08:00']:.3f} | {v['20:00']:.3f} |")
+    segments.append("\n## Segments")
     for name, r in results.items():
         segments.append(f"\n**{name}**\n\n| segment | users | label | top category (data) | its share | overall |"
                         "\n| --- | --- | --- | --- | --- | --- |")
@@ -84,7 +94,7 @@ def main() -> None:
                             f"{s['top_category']} | {s.get('share', '')} | {s.get('overall_share', '')} |")
     args.out.with_suffix(".md").write_text(
         f"# Context protocol and segments, through the service\n\n`{command}`\n\n{table(results)}\n\n"
-        "## Segments\n" + "\n".join(segments) + "\n")
+        + "\n".join(segments) + "\n")
     print(f"\nwrote {args.out.with_suffix('.json')} and .md")
 
 

@@ -11,6 +11,7 @@ training events; beside it the same figure for random segments of the same sizes
 
 from __future__ import annotations
 
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -83,6 +84,32 @@ def segment_coherence(members: dict[int, list[str]], ds: Dataset, ix: Indexed, s
             "random_segments": random, "random_min_ratio": min((s["ratio"] for s in random), default=None)}
 
 
+def lean(svc: Service, ds: Dataset, ix: Indexed, users: list[int], day: str, concurrency: int = 4) -> dict:
+    """Each category's share of the test users' top 10 at 08:00 and at 20:00 UTC of ``day`` (the day of the
+    last training event): which way the time of day moves the lists."""
+    categories = item_categories(ds)
+    counts = {hour: Counter() for hour in (8, 20)}
+
+    def ask(user: int) -> list[tuple[int, list[str]]]:
+        out = []
+        for hour in counts:
+            r = svc.call("GET", f"/v1/users/{ix.user_ids[user]}/recommendations",
+                         params={"k": 10, "at": f"{day}T{hour:02d}:00:00+00:00"})
+            out.append((hour, [i["item_id"] for i in r.json()["items"]] if r.status_code == 200 else []))
+        return out
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        for answers in pool.map(ask, users):
+            for hour, ids in answers:
+                for item_id in ids:
+                    counts[hour].update(categories.get(item_id, ()))
+    shown = {hour: max(sum(c.values()), 1) for hour, c in counts.items()}
+    names = sorted(set(counts[8]) | set(counts[20]))
+    shares = {c: {"08:00": round(counts[8][c] / shown[8], 4), "20:00": round(counts[20][c] / shown[20], 4)}
+              for c in names}
+    return dict(sorted(shares.items(), key=lambda kv: -abs(kv[1]["08:00"] - kv[1]["20:00"])))
+
+
 def run_context(svc: Service, ds: Dataset, ix: Indexed, concurrency: int = 4, log=print) -> dict:
     split = p2_temporal(ix)
     result, phases, _ = prepare(svc, split, ds, ix, log)
@@ -114,6 +141,8 @@ def run_context(svc: Service, ds: Dataset, ix: Indexed, concurrency: int = 4, lo
                                  "with_context": service_metrics(timed, first, ix, (10,))}
     result["lists_changed_top10"] = round(changed / max(len(plain), 1), 4)
     result["context_fields"] = sorted({k for c in contexts.values() for k in c})
+    day = datetime.fromtimestamp(int(ds.timestamps[split.train].max()), UTC).date().isoformat()
+    result["lean_by_hour"] = lean(svc, ds, ix, split.eval_users.tolist(), day, concurrency)
 
     listed = svc.call("GET", "/v1/segments").json()
     members = {s["segment_id"]: svc.call("GET", f"/v1/segments/{s['segment_id']}/users",
