@@ -145,7 +145,7 @@ class ContextModel:
                    z[PREFIX + "indptr"], z[PREFIX + "items"], z[PREFIX + "item_lift"])
 
 
-def fit(events: EventContexts, n_items: int, item_categories: list[str | None], prior: float = 20.0
+def fit(events: EventContexts, n_items: int, item_categories: list[str | None], prior: float = 100.0
         ) -> ContextModel | None:
     """The lifts of every feature with at least two values among the events; None if no feature has."""
     categories = sorted({c for c in item_categories if c is not None})

@@ -53,9 +53,11 @@ class Settings(BaseSettings):
                                   "no generated reviews (and the encoder never reads generated ones for them).")
     item_text_generated: bool = Field(False, description="The encoder reads an item's generated reviews (marked "
                                       "as synthetic) while it has fewer than reviews_min_real real ones.")
-    context_prior: float = Field(20.0, gt=0, description="The context model's prior weight, in events: a time, "
+    # Both chosen on validation carves of P2's training events (docs/context.md): the one setting tried under
+    # which P2 with context was at least P2 without on ML-100K, Gift Cards and the planted shop.
+    context_prior: float = Field(100.0, gt=0, description="The context model's prior weight, in events: a time, "
                                  "device or location moves an item or category only as its events outweigh it.")
-    context_weight: float = Field(1.0, ge=0, description="Weight of the context's log lift on a score (1: naive "
+    context_weight: float = Field(0.5, ge=0, description="Weight of the context's log lift on a score (1: naive "
                                   "Bayes; 0: context changes nothing).")
     segments: int = Field(8, ge=0, le=256, description="Segments the training job clusters users into (fewer for "
                           "small stores: at least 20 users each); 0: none.")
