@@ -10,7 +10,7 @@ from app.conversation.reasons import LIKE_COSINE, matched, unit_rows, words_of
 from app.recommender.state import State
 
 CONTEXT_LIFT = np.log(1.2)  # the context makes the item at least 20% likelier than usual: say so
-RECENT_SEEN = 200  # the seen items compared with, at most
+RECENT_SEEN = 200  # the seen items compared with, at most: the latest events first (``seen``'s order)
 _WEEKDAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
@@ -26,12 +26,12 @@ def context_words(feature: str, value: str) -> str:
     return f"on {value}" if feature == "device" else f"in {value}"
 
 
-def because(state: State, positions: np.ndarray, seen: set[int], user_pos: int | None, strategy: str,
+def because(state: State, positions: np.ndarray, seen: list[int], user_pos: int | None, strategy: str,
             query: str | None, profile: str | None, values: dict[str, str], weight: float) -> list[str]:
     cat = state.catalog
     model = state.model
     names = {code: name for name, code in cat.categories.items()}
-    seen_kept, seen_rows = unit_rows(state, list(seen)[:RECENT_SEEN]) if seen else ([], None)
+    seen_kept, seen_rows = unit_rows(state, seen[:RECENT_SEEN]) if seen else ([], None)
     shown_kept, shown_rows = unit_rows(state, positions.tolist()) if seen_rows is not None else ([], None)
     closest = {}
     if shown_rows is not None:

@@ -279,7 +279,9 @@ class Recommender:
         if explain:
             from app.recommender import explain as reasons  # lazily: it reads words with app.conversation's rules
 
-            for item, reason in zip(items, reasons.because(state, positions, seen, pos, strategy, query, profile,
+            newest = [p for e in events if (p := state.catalog.positions.get(e.item_id)) is not None]
+            seen_order = list(dict.fromkeys(newest + sorted(seen - set(newest))))  # the latest events first
+            for item, reason in zip(items, reasons.because(state, positions, seen_order, pos, strategy, query, profile,
                                                            values, self.settings.context_weight), strict=True):
                 item["because"] = reason
         return Answer(state.model.version if state.model else None, strategy, items)
