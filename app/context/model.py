@@ -35,12 +35,15 @@ class EventContexts:
 
     def values(self) -> dict[str, np.ndarray]:
         """Each feature's value per event, as strings (None where the event has none)."""
-        s = self.seconds
-        months = s.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64) % 12 + 1
-        return {"hour": ((s // 3600) % 24).astype(str).astype(object),
-                "weekday": (((s // 86400) + 3) % 7).astype(str).astype(object),  # 1970-01-01 was a Thursday
-                "month": months.astype(str).astype(object),
-                "device": self.device, "location": self.location}
+        return {**_time_values(self.seconds), "device": self.device, "location": self.location}
+
+
+def _time_values(seconds: np.ndarray) -> dict[str, np.ndarray]:
+    """Hour, weekday (Monday 0) and month of UTC seconds, as strings: the one rule for events and requests."""
+    months = seconds.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64) % 12 + 1
+    return {"hour": ((seconds // 3600) % 24).astype(str).astype(object),
+            "weekday": (((seconds // 86400) + 3) % 7).astype(str).astype(object),  # 1970-01-01 was a Thursday
+            "month": months.astype(str).astype(object)}
 
 
 def features(timestamp: datetime | None = None, location: str | None = None, device: str | None = None
@@ -48,10 +51,8 @@ def features(timestamp: datetime | None = None, location: str | None = None, dev
     """A request's context as feature values (a timestamp is taken in UTC)."""
     out: dict[str, str] = {}
     if timestamp is not None:
-        seconds = int(timestamp.timestamp())
-        month = int(np.datetime64(seconds, "s").astype("datetime64[M]").astype(np.int64) % 12 + 1)
-        out |= {"hour": str((seconds // 3600) % 24), "weekday": str(((seconds // 86400) + 3) % 7),
-                "month": str(month)}
+        seconds = np.array([int(timestamp.timestamp())], np.int64)
+        out |= {name: str(v[0]) for name, v in _time_values(seconds).items()}
     if device:
         out["device"] = device
     if location:

@@ -46,6 +46,20 @@ def unit_rows(state: State, positions) -> tuple[list[int], np.ndarray | None]:
     return [p for p, good in zip(kept, ok, strict=True) if good], (m[ok] / norms[ok, None]) if ok.any() else None
 
 
+def closest_to(state: State, positions: np.ndarray, others: list[int]) -> dict[int, tuple[float, int]]:
+    """Shown position -> (cosine, position) of the one of ``others`` (liked or seen items) it is closest to in
+    the served factors; items without a vector are left out."""
+    others_kept, others_rows = unit_rows(state, others)
+    if others_rows is None:
+        return {}
+    shown_kept, shown_rows = unit_rows(state, positions.tolist())
+    if shown_rows is None:
+        return {}
+    cos = shown_rows @ others_rows.T
+    best = cos.argmax(1)
+    return {p: (float(cos[n, best[n]]), others_kept[best[n]]) for n, p in enumerate(shown_kept)}
+
+
 def because(state: State, positions: np.ndarray, needs: Needs, liked: list[int], has_taste: bool,
             closeness: dict[int, float] | None = None) -> list[str]:
     """Each item's reason, the first that holds: like a liked item, the wish's words in its title or category,
@@ -53,13 +67,7 @@ def because(state: State, positions: np.ndarray, needs: Needs, liked: list[int],
     closeness = closeness or {}
     cat = state.catalog
     names = {code: name for name, code in cat.categories.items()}
-    liked_kept, liked_rows = unit_rows(state, liked)
-    shown_kept, shown_rows = unit_rows(state, positions.tolist()) if liked_rows is not None else ([], None)
-    closest = {}  # shown position -> (cosine, liked position) of the liked item it is closest to
-    if shown_rows is not None:
-        cos = shown_rows @ liked_rows.T
-        best = cos.argmax(1)
-        closest = {p: (float(cos[n, best[n]]), liked_kept[best[n]]) for n, p in enumerate(shown_kept)}
+    closest = closest_to(state, positions, liked)
     wishes = list(reversed(needs.wishes))  # the latest wish first
     out = []
     for p in positions.tolist():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.conversation.reasons import LIKE_COSINE, matched, unit_rows, words_of
+from app.conversation.reasons import LIKE_COSINE, closest_to, matched, words_of
 from app.recommender.state import State
 
 CONTEXT_LIFT = np.log(1.2)  # the context makes the item at least 20% likelier than usual: say so
@@ -31,13 +31,7 @@ def because(state: State, positions: np.ndarray, seen: list[int], user_pos: int 
     cat = state.catalog
     model = state.model
     names = {code: name for name, code in cat.categories.items()}
-    seen_kept, seen_rows = unit_rows(state, seen[:RECENT_SEEN]) if seen else ([], None)
-    shown_kept, shown_rows = unit_rows(state, positions.tolist()) if seen_rows is not None else ([], None)
-    closest = {}
-    if shown_rows is not None:
-        cos = shown_rows @ seen_rows.T
-        best = cos.argmax(1)
-        closest = {p: (float(cos[n, best[n]]), seen_kept[best[n]]) for n, p in enumerate(shown_kept)}
+    closest = closest_to(state, positions, seen[:RECENT_SEEN])
     lifts = {}
     if values and model is not None and model.trained.context is not None:
         for f, v in values.items():
