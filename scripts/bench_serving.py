@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from app.core.config import Settings  # noqa: E402
 from app.index.faiss_index import ItemIndex  # noqa: E402
 from app.recommender import neighbours  # noqa: E402
-from app.recommender.serving import build_indexes  # noqa: E402
+from app.recommender.serving import build_indexes, item_vectors  # noqa: E402
 from app.store import crud, migrate  # noqa: E402
 from app.store.db import make_engine, make_sessionmaker  # noqa: E402
 from app.store.models import utcnow  # noqa: E402
@@ -88,7 +88,9 @@ def synthetic_store(settings: Settings, n_items: int, n_users: int, events_per_u
     references = neighbours.pick(indptr)
     profiles = neighbours.unit_profiles(rng.normal(0, 1, (len(references), PROFILE_DIM)).astype(np.float32), None)
     trained = versions.Trained(factors, user_ids, item_ids, ENCODER, utcnow().isoformat(), 1.0,
-                               indptr.astype(np.int64), items[order].astype(np.int32), references, profiles)
+                               indptr.astype(np.int64), items[order].astype(np.int32), references, profiles,
+                               neighbours.normalisers(neighbours.reference_queries(references, factors.user_factors),
+                                                      item_vectors(factors)[0]))
     version = "bench-synthetic"
     path = versions.artifact_path(settings.data_dir, version)
     versions.save(path, trained)

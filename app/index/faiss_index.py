@@ -75,8 +75,23 @@ class ItemIndex:
             raise
 
     @classmethod
-    def load(cls, path: Path, vectors: np.ndarray, ef_search: int | None = None) -> ItemIndex:
-        return cls(faiss.read_index(str(path)), np.ascontiguousarray(vectors, dtype=np.float32), ef_search)
+    def load(cls, path: Path, ef_search: int | None = None) -> ItemIndex:
+        """The saved index with its vectors memory-mapped read-only (``IO_FLAG_MMAP_IFC``): every process that
+        serves the version shares the file's pages. ``vectors`` is a read-only view of them. An HNSW graph's
+        links are still read into each process (FAISS maps only the vectors)."""
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        flat = index if isinstance(index, faiss.IndexFlat) else faiss.downcast_index(index.storage)
+        return cls(index, np.asarray(_Pinned(index, flat)), ef_search)
+
+
+class _Pinned:
+    """An index's stored vectors as an array that keeps the index alive: a bare pointer into FAISS's memory
+    would dangle once the index is freed (another version swapped in) while a request still holds the array."""
+
+    def __init__(self, index: faiss.Index, flat: faiss.IndexFlat) -> None:
+        self.index = index
+        view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+        self.__array_interface__ = {**view.__array_interface__, "data": (view.ctypes.data, True)}  # read-only
 
 
 def _fsync_dir(folder: Path) -> None:

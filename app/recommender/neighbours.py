@@ -15,9 +15,10 @@ order (``ranked``). The same functions serve requests and the evaluation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csc_matrix, csr_matrix
 from scipy.special import expit
 
 from app.trainer.types import TrainData
@@ -38,6 +39,11 @@ class References:
     log_norm: np.ndarray  # (R,) log Σ_i exp(logit): the softmax normaliser over the catalog
     profiles: np.ndarray | None  # (R, d) unit profile text vectors; zero rows for users without text
     history: csr_matrix  # (R, n_items): 1 where the reference has a training event
+
+    @cached_property
+    def history_t(self) -> csc_matrix:
+        """The histories item-major, built once: the weights go through them on every request."""
+        return self.history.T
 
 
 def histories(users: np.ndarray, items: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,20 +86,14 @@ def unit_profiles(text: np.ndarray | None, has_text: np.ndarray | None) -> np.nd
 
 
 def build(users: np.ndarray, user_factors: np.ndarray, item_vectors: np.ndarray, indptr: np.ndarray,
-          items: np.ndarray, profiles: np.ndarray | None) -> References:
+          items: np.ndarray, profiles: np.ndarray | None, log_norm: np.ndarray | None = None) -> References:
     """``item_vectors`` are the serving vectors [q_i, b_i]; ``indptr``/``items`` every user's training items;
-    ``profiles`` the references' unit profile vectors (rows aligned with ``users``)."""
+    ``profiles`` the references' unit profile vectors (rows aligned with ``users``); ``log_norm`` their softmax
+    normalisers as the version stored them (computed here when it holds none)."""
     n_items = len(item_vectors)
-    queries = np.hstack([user_factors[users], np.ones((len(users), 1))]).astype(np.float32)
-    sample, log_scale = item_vectors, 0.0
-    if n_items > NORMALISER_ITEMS:
-        sample = item_vectors[np.random.default_rng(0).choice(n_items, NORMALISER_ITEMS, replace=False)]
-        log_scale = float(np.log(n_items / NORMALISER_ITEMS))
-    log_norm = np.empty(len(users), np.float64)
-    for start in range(0, len(users), 1024):
-        logits = queries[start: start + 1024].astype(np.float64) @ sample.T.astype(np.float64)
-        top = logits.max(1, keepdims=True)
-        log_norm[start: start + 1024] = (top + np.log(np.exp(logits - top).sum(1, keepdims=True)))[:, 0] + log_scale
+    queries = reference_queries(users, user_factors)
+    if log_norm is None:
+        log_norm = normalisers(queries, item_vectors)
     starts, ends = indptr[users], indptr[users + 1]
     columns = np.concatenate([items[s:e] for s, e in zip(starts, ends, strict=True)]) if len(users) else \
         np.zeros(0, np.int64)
@@ -101,30 +101,57 @@ def build(users: np.ndarray, user_factors: np.ndarray, item_vectors: np.ndarray,
     history = csr_matrix((np.ones(len(columns), np.float32), columns, row_ptr), shape=(len(users), n_items))
     history.sum_duplicates()
     history.data[:] = 1.0
-    return References(users, queries, log_norm, profiles, history)
+    return References(users, queries, np.asarray(log_norm, np.float32), profiles, history)
+
+
+def normalisers(queries: np.ndarray, item_vectors: np.ndarray) -> np.ndarray:
+    """log Σ_i exp(q_r · v_i) for each reference: over the catalog, or a fixed sample of NORMALISER_ITEMS
+    scaled up. The training job stores them with the version: at a million items this is seconds of work."""
+    n_items = len(item_vectors)
+    sample, log_scale = item_vectors, 0.0
+    if n_items > NORMALISER_ITEMS:
+        sample = item_vectors[np.random.default_rng(0).choice(n_items, NORMALISER_ITEMS, replace=False)]
+        log_scale = float(np.log(n_items / NORMALISER_ITEMS))
+    log_norm = np.empty(len(queries), np.float64)
+    for start in range(0, len(queries), 1024):
+        logits = queries[start: start + 1024].astype(np.float64) @ sample.T.astype(np.float64)
+        top = logits.max(1, keepdims=True)
+        log_norm[start: start + 1024] = (top + np.log(np.exp(logits - top).sum(1, keepdims=True)))[:, 0] + log_scale
+    return log_norm
+
+
+def reference_queries(users: np.ndarray, user_factors: np.ndarray) -> np.ndarray:
+    """[p_r, 1] for each reference: ``item_vectors @ query`` is the model's logit."""
+    return np.hstack([user_factors[users], np.ones((len(users), 1))]).astype(np.float32)
 
 
 def scores(refs: References, item_vectors: np.ndarray, event_items: np.ndarray, profile: np.ndarray | None,
            exclude_user: int | None = None, tau: float = TAU, beta: float = BETA) -> np.ndarray:
-    """Dense scores over the model's items for a visitor with these events (model item positions) and this
+    """Scores (float32) over the model's items for a visitor with these events (model item positions) and this
     profile text vector (raw; None when there is none). ``exclude_user``: the visitor's own model position,
-    which must not count as their own neighbour."""
-    log_w = np.zeros(len(refs.users), np.float64)
+    which must not count as their own neighbour.
+
+    Three products over arrays the version holds: the events' summed vector against the references' queries
+    (Σ_e v_e · q_r is the summed logit), the profile against their profiles, and the weights through their
+    histories (sparse, one pass over the catalog)."""
+    log_w = np.zeros(len(refs.users), np.float32)
     if len(event_items):
-        logits = (item_vectors[event_items] @ refs.queries.T).sum(0, dtype=np.float64)  # summed over the events
-        log_w += tau * (logits - len(event_items) * refs.log_norm)
+        summed = item_vectors[event_items].sum(0, dtype=np.float64).astype(np.float32)
+        log_w += tau * (refs.queries @ summed - len(event_items) * refs.log_norm)
     if profile is not None and refs.profiles is not None:
         norm = float(np.linalg.norm(profile))
         if norm > 1e-8:
-            log_w += beta * (refs.profiles @ (profile / norm).astype(np.float32))
-    if exclude_user is not None:
-        log_w[refs.users == exclude_user] = -np.inf
-    counted = np.isfinite(log_w)
-    if not counted.any():
-        return np.zeros(refs.history.shape[1])
+            log_w += (refs.profiles @ (profile * (beta / norm)).astype(np.float32))
+    uniform = np.full(len(log_w), 1.0 / max(len(log_w), 1), np.float32)
+    if exclude_user is not None and (own := refs.users == exclude_user).any():
+        if own.all():
+            return np.zeros(refs.history.shape[1], np.float32)
+        log_w[own] = -np.inf
+        uniform = np.where(own, 0.0, 1.0 / (~own).sum()).astype(np.float32)
     w = np.exp(log_w - log_w.max())
-    w = (1 - SMOOTHING) * w / w.sum() + SMOOTHING * counted / counted.sum()
-    return refs.history.T @ w
+    w *= (1 - SMOOTHING) / w.sum()
+    w += SMOOTHING * uniform
+    return refs.history_t @ w
 
 
 def ranked(mixture: np.ndarray, model_scores: np.ndarray) -> np.ndarray:

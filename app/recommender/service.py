@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.context import features as context_features
 from app.core.config import Settings
 from app.recommender import neighbours, ranking
+from app.recommender.answers import AnswerCache
 from app.recommender.serving import ServingModel
 from app.recommender.state import EPOCH, Served, State
 from app.store.models import Embedding, Interaction, Item, ServingEpoch, User
@@ -65,6 +66,7 @@ class Recommender:
         self.served = Served(sessions, settings, on_model_change=self._clear_fold_cache)
         self._cache_lock = threading.Lock()  # the fold-in cache; never held across a refresh
         self._fold_cache: OrderedDict[str, tuple[tuple, np.ndarray]] = OrderedDict()
+        self.answers = AnswerCache(settings.answer_cache)
         self.encoder = None  # the query encoder: see query_encoder
         self._encoder_lock = threading.Lock()
 
@@ -99,6 +101,7 @@ class Recommender:
     def _clear_fold_cache(self) -> None:
         with self._cache_lock:
             self._fold_cache.clear()
+        self.answers.clear()  # unreachable now (another generation): free them
 
     def _read(self, conn: Connection, user_id: str | None) -> tuple[State, list]:
         """The served state, at least as new as the store's epoch, and the user's events it has not seen."""
@@ -154,8 +157,8 @@ class Recommender:
         return None, None, "popular"
 
     def _few_events_scores(self, conn: Connection, state: State, user_id: str, events: list) -> np.ndarray | None:
-        """Scores over the catalog for a user with 1 to ``few_events_max`` events, from the established users
-        they resemble (``neighbours``): a few events fit a factor vector too loosely to rank by. None for
+        """Scores over the model's items for a user with 1 to ``few_events_max`` events, from the established
+        users they resemble (``neighbours``): a few events fit a factor vector too loosely to rank by. None for
         anyone else."""
         model = state.model
         if model is None or model.references is None:
@@ -168,9 +171,7 @@ class Recommender:
         new = [p for e in events if (p := state.catalog.positions.get(e.item_id)) is not None and p < model.n_items]
         items = np.concatenate([np.asarray(held, np.int64), np.array(new, np.int64)])
         profile = self._user_text_vector(conn, model, user_id)
-        scores = np.zeros(len(state.catalog.item_ids))
-        scores[: model.n_items] = neighbours.scores(model.references, model.item_vectors, items, profile, pos)
-        return scores
+        return neighbours.scores(model.references, model.item_vectors, items, profile, pos)
 
     def _fold_in(self, user_id: str, state: State, prior: np.ndarray, events: list) -> np.ndarray:
         """Fit the user's vector to their recent events on fixed item factors, pulled towards the prior (their
@@ -242,6 +243,12 @@ class Recommender:
         dense, profile = None, None
         with self.engine.connect() as conn:
             state, events = self._read(conn, user_id or None)
+            key = None
+            if not (query or context or explain):  # the storefront's plain call: kept until anything it reads moves
+                key = (id(self.settings), user_id, k, exclude_seen, category, min_price, max_price, state.epoch,
+                       state.generation, events[0].id if events else None, len(events))
+                if (kept := self.answers.get(key)) is not None:
+                    return kept
             if user_id:
                 dense = None if query else self._few_events_scores(conn, state, user_id, events)
                 if dense is None:
@@ -284,7 +291,10 @@ class Recommender:
             for item, reason in zip(items, reasons.because(state, positions, seen_order, pos, strategy, query, profile,
                                                            values, self.settings.context_weight), strict=True):
                 item["because"] = reason
-        return Answer(state.model.version if state.model else None, strategy, items)
+        answer = Answer(state.model.version if state.model else None, strategy, items)
+        if key is not None:
+            self.answers.put(key, answer)
+        return answer
 
     @staticmethod
     def _context_values(state: State, context: dict | None) -> dict[str, str]:
@@ -316,17 +326,18 @@ class Recommender:
                         eligible: np.ndarray, k: int):
         """Top k in ``neighbours.ranked`` order: the eligible items similar users had, by their mixture score
         (ties by popularity), then, if fewer than k, the rest by the user's factor score."""
-        had = eligible & (mixture > 0)
-        candidates = np.flatnonzero(had)
-        s = mixture[candidates]
-        if len(candidates) > 4 * k:
-            keep = np.argpartition(-s, 4 * k)[: 4 * k]
-            candidates, s = candidates[keep], s[keep]
+        masked = mixture * eligible[: len(mixture)]  # the one pass over the catalog: ineligible items score 0
+        pool = len(masked) - min(4 * k, len(masked))
+        candidates = np.argpartition(masked, pool)[pool:] if pool > 0 else np.arange(len(masked))
+        candidates = candidates[masked[candidates] > 0]
+        s = masked[candidates].astype(np.float64)
         order = np.lexsort((candidates, -state.popularity[candidates], -s))[:k]
         positions, top = candidates[order], 1.0 + s[order]
         if len(positions) < k:
             vector = self._factors_of(state, user_id, pos, events)
-            more, model_scores = self._top_k(state, vector, eligible & ~had, k - len(positions))
+            rest = eligible.copy()
+            rest[: len(mixture)] &= mixture <= 0
+            more, model_scores = self._top_k(state, vector, rest, k - len(positions))
             squashed = neighbours.ranked(np.zeros(len(more)), model_scores + state.model.score_offset(pos))
             positions, top = np.concatenate([positions, more]), np.concatenate([top, squashed])
         return positions, top
@@ -346,8 +357,11 @@ class Recommender:
             (known if p is not None else unknown).append(p if p is not None else item_id)
         positions = np.array(known, np.int64)
         if dense is not None:
-            scores = 1.0 + dense[positions]
-            rest = dense[positions] <= 0  # items none of the similar users had: in the model's order
+            mixture = np.zeros(len(positions))
+            inside = positions < len(dense)  # items stored since the version: none of the similar users had them
+            mixture[inside] = dense[positions[inside]]
+            scores = 1.0 + mixture
+            rest = mixture <= 0  # items none of the similar users had: in the model's order
             if rest.any():
                 vector = self._factors_of(state, user_id, pos, events)
                 model_scores = ranking.model_scores(state, np.append(vector, 1.0).astype(np.float32), positions[rest])

@@ -74,11 +74,13 @@ def build_indexes(artifact: Path, trained: Trained, exact_max: int) -> tuple[Ite
 def load(version: str, artifact: Path, exact_max: int, ef_search: int | None = None) -> ServingModel:
     trained = load_trained(artifact)
     main_path, similar_path = index_paths(artifact)
-    scores, directions = item_vectors(trained.factors)
     if not (main_path.exists() and similar_path.exists()):
         build_indexes(artifact, trained, exact_max)
-    index = ItemIndex.load(main_path, scores, ef_search)
-    similar = ItemIndex.load(similar_path, directions, ef_search)
+    # The served vectors are the indexes' own, mapped from their files: one copy for every API process.
+    index, similar = ItemIndex.load(main_path, ef_search), ItemIndex.load(similar_path, ef_search)
+    if index.vectors.shape != (len(trained.item_ids), trained.factors.item_factors.shape[1] + 1):
+        index, similar = build_indexes(artifact, trained, exact_max)  # not this version's: built again
+    scores = index.vectors
     f = trained.factors
     return ServingModel(
         version=version, trained=trained, user_positions={u: n for n, u in enumerate(trained.user_ids)},
@@ -94,4 +96,4 @@ def _references(trained: Trained, scores: np.ndarray) -> neighbours.References |
     if trained.reference_users is None or not len(trained.reference_users) or trained.seen_indptr is None:
         return None
     return neighbours.build(trained.reference_users, trained.factors.factor_user_factors, scores, trained.seen_indptr,
-                            trained.seen_items, trained.reference_profiles)
+                            trained.seen_items, trained.reference_profiles, trained.reference_log_norm)

@@ -119,6 +119,7 @@ def erase_user(session: Session, user_id: str) -> bool:
     theirs = select(Conversation.conversation_id).where(Conversation.user_id == user_id)
     session.execute(delete(ConversationTurn).where(ConversationTurn.conversation_id.in_(theirs)))
     conversations = session.execute(delete(Conversation).where(Conversation.user_id == user_id)).rowcount
+    bump_serving_epoch(session)  # answers kept for the user (app.recommender.answers) read their vector and events
     return session.execute(delete(User).where(User.user_id == user_id)).rowcount > 0 or conversations > 0
 
 
@@ -295,5 +296,5 @@ def upsert_embeddings(session: Session, rows: list[dict[str, Any]]) -> None:
         set_={c: stmt.excluded[c] for c in ("dim", "vector", "text_hash", "created_at")},
     )
     session.execute(stmt, rows)
-    if any(row["owner_kind"] == "item" for row in rows):  # items new to the model now map in by their text
-        bump_serving_epoch(session)
+    # Items new to the model now map in by their text, and a user's new profile vector changes their answers.
+    bump_serving_epoch(session)

@@ -13,7 +13,7 @@ from app import context, segments
 from app.encoder.model import pick_device
 from app.encoder.pipeline import run_embedding_job
 from app.recommender import neighbours
-from app.recommender.serving import build_indexes
+from app.recommender.serving import build_indexes, item_vectors
 from app.store.models import Job, utcnow
 from app.trainer import data as store_data
 from app.trainer import versions
@@ -67,6 +67,8 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     version = f"{utcnow():%Y%m%d-%H%M%S}-{ctx.job.job_id[:8]}"
     path = versions.artifact_path(settings.data_dir, version)
     indptr, seen_items, references, profiles = neighbours.choose(data)
+    reference_norms = neighbours.normalisers(neighbours.reference_queries(references, factors.factor_user_factors),
+                                             item_vectors(factors)[0])  # once here, not in every API process
     positive = factors.predict(data.users, data.items)
     context_model = context.fit(loaded.contexts, data.n_items, loaded.item_categories, settings.context_prior)
     user_segments = segments.fit(factors.factor_user_factors, data.user_text, data.user_has_text, data.users,
@@ -74,8 +76,8 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
                                  settings.segments, p.seed)
     trained = versions.Trained(factors, loaded.user_ids, loaded.item_ids, embedded["model"],
                                trained_until.isoformat(), float(positive.mean()) if len(positive) else 0.0,
-                               indptr, seen_items, references, profiles, rater=rater, context=context_model,
-                               segments=user_segments)
+                               indptr, seen_items, references, profiles, reference_norms, rater=rater,
+                               context=context_model, segments=user_segments)
     versions.save(path, trained)
     build_indexes(path, trained, settings.index_exact_max)  # FAISS indexes beside the version, built once
 

@@ -17,6 +17,7 @@ from app.context import ContextModel
 from app.segments import Segments
 from app.store.crud import bump_serving_epoch
 from app.store.models import ModelVersion, utcnow
+from app.trainer.mapped import MappedNpz
 from app.trainer.types import Factors
 
 RATER = "rater_"  # name prefix of the rating predictor's arrays in a version's .npz
@@ -39,6 +40,7 @@ class Trained:
     seen_items: np.ndarray | None = None
     reference_users: np.ndarray | None = None  # established users few-event users are compared with
     reference_profiles: np.ndarray | None = None  # their unit profile text vectors (rows aligned)
+    reference_log_norm: np.ndarray | None = None  # their softmax normalisers over the catalog (rows aligned)
     rater: Factors | None = None
     context: ContextModel | None = None  # how time, device and location move items (app.context)
     segments: Segments | None = None  # the users' segments (app.segments)
@@ -63,7 +65,7 @@ def save(path: Path, trained: Trained) -> None:
         arrays |= {RATER + name: a for name, a in rater.arrays().items()}
     if trained.seen_indptr is not None:
         arrays |= {"seen_indptr": trained.seen_indptr, "seen_items": trained.seen_items}
-    for name in ("reference_users", "reference_profiles"):
+    for name in ("reference_users", "reference_profiles", "reference_log_norm"):
         if getattr(trained, name) is not None:
             arrays[name] = getattr(trained, name)
     for part in (trained.context, trained.segments):
@@ -88,7 +90,8 @@ def save(path: Path, trained: Trained) -> None:
 
 
 def load(path: Path) -> Trained:
-    with np.load(path, allow_pickle=False) as z:
+    """Large arrays are read-only maps of the file (``app.trainer.mapped``): shared by every API process."""
+    with MappedNpz(path) as z:
         meta = json.loads(str(z["meta"]))
         arrays = {name: (z[name] if name in z.files else None) for name in Factors.ARRAYS}
         factors = Factors(objective=meta["objective"], mu=meta["mu"], history=meta["history"],
@@ -100,7 +103,8 @@ def load(path: Path) -> Trained:
             arrays = {name: (z[RATER + name] if RATER + name in z.files else None) for name in Factors.ARRAYS}
             rater = Factors(objective=rater["objective"], mu=rater["mu"], history=rater["history"], **arrays)
         seen = (z["seen_indptr"], z["seen_items"]) if "seen_indptr" in z.files else (None, None)
-        references = [z[name] if name in z.files else None for name in ("reference_users", "reference_profiles")]
+        references = [z[name] if name in z.files else None  # older versions: no stored normalisers
+                      for name in ("reference_users", "reference_profiles", "reference_log_norm")]
         return Trained(factors, z["user_ids"].tolist(), z["item_ids"].tolist(), meta["encoder_model"],
                        meta.get("trained_until"), meta.get("positive_score", 0.0), *seen, *references, rater,
                        ContextModel.from_arrays(z), Segments.from_arrays(z))

@@ -211,4 +211,4 @@ def test_kill9_while_writing_an_artifact_leaves_the_old_file_whole(kind, tmp_pat
     if kind == "npz":
         assert versions.load(path).item_ids == [f"i{n}" for n in range(5)]
     else:
-        assert len(ItemIndex.load(path, np.eye(5, 4, dtype=np.float32))) == 5
+        assert len(ItemIndex.load(path)) == 5

@@ -7,7 +7,7 @@ import pytest
 from app.recommender import neighbours
 from app.trainer import versions
 from app.worker.runner import Worker
-from tests.conftest import READ_KEY, open_client
+from tests.conftest import READ_KEY, WRITE_KEY, open_client
 from tests.recommender.test_routes import TITLES, train
 
 PROFILES = ["I run mountain trails every weekend", "Coffee lover: an espresso every morning",
@@ -130,3 +130,20 @@ def test_items_no_similar_user_had_follow_in_the_models_order(crowd, packaged_en
                     headers={"X-API-Key": READ_KEY}).json()
     assert [i["item_id"] for i in r["items"]][0] == "i3"
     assert [i["item_id"] for i in r["items"]][1:] == ids[-2:]  # the two routes agree
+
+
+def test_a_kept_answer_is_served_until_the_user_or_the_catalog_moves(crowd):
+    """The answer cache (app.recommender.answers): a repeat is the same object's answer, and each write the
+    answer depends on (a new event, a catalog write) is in the very next answer."""
+    client, _ = crowd
+    answers = client.app.state.recommender.answers
+    first = _top(client, "light")
+    hits = len(answers._entries)
+    assert _top(client, "light") == first and len(answers._entries) == hits  # a repeat: served as kept
+    top = first[1][0]
+    client.post("/v1/interactions", json={"interactions": [{"user_id": "light", "item_id": top, "type": "click"}]})
+    assert top not in _top(client, "light")[1]  # the new event is seen at once (exclude-seen)
+    after_event = _top(client, "light")
+    second = after_event[1][0]
+    client.delete(f"/v1/items/{second}", headers={"X-API-Key": WRITE_KEY})
+    assert second not in _top(client, "light")[1]  # a catalog write moves the epoch: not served from the cache

@@ -42,5 +42,5 @@ def test_ef_search_comes_from_the_setting_not_the_file(vectors, tmp_path):
     index = ItemIndex.build(vectors, exact_max=0)
     assert index.index.hnsw.efSearch == EF_SEARCH
     index.save(tmp_path / "i.faiss")
-    assert ItemIndex.load(tmp_path / "i.faiss", vectors, ef_search=200).index.hnsw.efSearch == 200
-    assert ItemIndex.load(tmp_path / "i.faiss", vectors).index.hnsw.efSearch == EF_SEARCH
+    assert ItemIndex.load(tmp_path / "i.faiss", ef_search=200).index.hnsw.efSearch == 200
+    assert ItemIndex.load(tmp_path / "i.faiss").index.hnsw.efSearch == EF_SEARCH

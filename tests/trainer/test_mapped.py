@@ -1,0 +1,29 @@
+"""A version's arrays are maps of its file (one copy for every API process), equal to what was saved."""
+
+import json
+
+import numpy as np
+
+from app.trainer import mapped
+from app.trainer.mapped import MappedNpz
+
+
+def test_large_arrays_are_read_only_maps_and_equal_to_the_saved_ones(tmp_path):
+    path = tmp_path / "v.npz"
+    big = np.arange(200_000, dtype=np.float32).reshape(2000, 100)
+    small = np.arange(5, dtype=np.int64)
+    meta = json.dumps({"history": ["x" * 100] * 2000})  # a 0-d string larger than MIN_MAPPED_BYTES
+    fortran = np.asfortranarray(np.arange(40_000, dtype=np.float64).reshape(200, 200))
+    np.savez(path, big=big, small=small, meta=np.array(meta), empty=np.zeros((0, 3), np.float32), fortran=fortran)
+    with MappedNpz(path) as z:
+        assert sorted(z.files) == ["big", "empty", "fortran", "meta", "small"]
+        got = z["big"]
+        np.testing.assert_array_equal(got, big)
+        assert got.flags.aligned
+        if isinstance(got.base, np.memmap):  # mapped where the member's data is aligned, read-only
+            assert not got.flags.writeable and str(got.base.filename) == str(path)
+        np.testing.assert_array_equal(z["small"], small)
+        assert json.loads(str(z["meta"])) == json.loads(meta)
+        assert z["empty"].shape == (0, 3)
+        np.testing.assert_array_equal(z["fortran"], fortran)
+        assert big.nbytes > mapped.MIN_MAPPED_BYTES > small.nbytes
