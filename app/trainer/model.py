@@ -110,7 +110,9 @@ class _Side(nn.Module):
         return self.delta(idx)
 
     def all(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self(torch.arange(self.delta.num_embeddings, device=self.delta.weight.device))
+        """Every row: the tables themselves, without a gather (the full softmax asks for this every batch)."""
+        out = self.delta.weight if self.map is None else self.delta.weight + self.map(self.text)
+        return out[:, :-1], out[:, -1]
 
 
 def starting_point(data: TrainData, p: TrainParams, gen: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -209,13 +211,18 @@ def _rating_loss(model, u, i, r, w, data, p, gen):
 
 
 def _ranking_loss(model, u, i, r, w, data, p, gen):
-    pu, _ = model.user(u)
     n_items = data.n_items
     if n_items <= p.full_softmax_items:
+        # A user's softmax normaliser is the same for each of their events, so the (batch x catalog) scores are
+        # computed once per distinct user in the batch (ML-100K: 337 rows for 512 events): the same loss and
+        # gradients as a row per event, a third less work.
+        users, row = torch.unique(u, return_inverse=True)
+        pu, _ = model.user(users)
         q, b = model.item.all()
-        logits = torch.addmm(b + model.unseen_logit, pu, q.T)  # one pass over the (batch, catalog) scores
-        nll = nn.functional.cross_entropy(logits, i, reduction="none")
+        logits = torch.addmm(b + model.unseen_logit, pu, q.T).float()  # one pass over the (users, catalog) scores
+        nll = torch.logsumexp(logits, dim=1)[row] - logits[row, i]
     else:  # sampled softmax: the positive against shared uniform negatives (log-Q correction is a constant)
+        pu, _ = model.user(u)
         neg = torch.randint(0, n_items, (p.negatives,), generator=gen).to(i.device)
         cand = torch.cat([i, neg])
         q, b = model.item(cand)
