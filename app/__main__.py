@@ -2,6 +2,7 @@
 
 import argparse
 import logging.config
+import multiprocessing
 
 import uvicorn
 
@@ -25,10 +26,27 @@ def main() -> None:
     migrate.upgrade(engine)
     engine.dispose()
     KeyStore.from_settings(settings)  # bad keys stop the start here; the first key is generated and printed once
+    if args.workers > 1 and settings.preload:
+        _fork_workers_after_preload(settings, args.workers)
     # Our access log (app.core.middleware) replaces uvicorn's: route templates, request ids, no query strings.
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
                 log_level="info", log_config=log_config(settings.log_format), access_log=False, proxy_headers=True,
                 timeout_graceful_shutdown=20)  # SIGTERM: in-flight requests finish, within a 30 s stop window
+
+
+def _fork_workers_after_preload(settings, workers: int) -> None:
+    """Several workers share one copy of the served version: it is loaded here, then uvicorn's supervisor
+    forks the workers (instead of spawning fresh interpreters that would each load their own). uvicorn has no
+    option for this; its supervisor takes its process context from ``uvicorn._subprocess.spawn``."""
+    from uvicorn import _subprocess
+
+    from app.recommender import state
+
+    preloaded = state.preload(settings)
+    if preloaded is not None:
+        _subprocess.spawn = multiprocessing.get_context("fork")
+        version = preloaded.model.version if preloaded.model else None
+        logging.getLogger("semrec").info("preloaded model version %s for %d forked workers", version, workers)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ PROFILE_DIM = 384
 
 
 def synthetic_store(settings: Settings, n_items: int, n_users: int, events_per_user: int, k: int,
-                    light_users: int = 0, seed: int = 0):
+                    light_users: int = 0, seed: int = 0, ef_construction: int = 200):
     """Catalog, users, events and a model version over them (with its reference users, as the training job
     picks them, and random profile vectors); then ``light_users`` new visitors with 3 events and a profile
     vector each, stored after the version, as few-event users are. Returns the item ids."""
@@ -95,7 +95,7 @@ def synthetic_store(settings: Settings, n_items: int, n_users: int, events_per_u
     path = versions.artifact_path(settings.data_dir, version)
     versions.save(path, trained)
     t0 = time.perf_counter()
-    build_indexes(path, trained, settings.index_exact_max)
+    build_indexes(path, trained, settings.index_exact_max, ef_construction)
     build_s = time.perf_counter() - t0
     with sessions.begin() as s:
         versions.record(s, version, None, path, {"synthetic": True}, {})
@@ -166,18 +166,51 @@ def start_server(settings_env: dict, workers: int) -> tuple[subprocess.Popen, st
     raise RuntimeError("server did not become ready")
 
 
+def server_pids(proc: subprocess.Popen) -> list[int]:
+    """The server process, then its workers (with --workers above 1 the first is uvicorn's supervisor)."""
+    return [proc.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                         text=True).stdout.split()]
+
+
+def memory_mb(pid: int) -> dict:
+    """RSS and PSS of one process (/proc/<pid>/smaps_rollup). PSS divides each shared page among the processes
+    that map it, so the PSS of all a server's processes add up to what the server costs the machine."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except FileNotFoundError:
+        return {"rss_mb": 0.0, "pss_mb": 0.0}
+    kb = {name: int(re.search(rf"^{name}:\s+(\d+) kB", text, re.M).group(1)) for name in ("Rss", "Pss")}
+    return {"rss_mb": kb["Rss"] / 1024, "pss_mb": kb["Pss"] / 1024}
+
+
 def rss_mb(proc: subprocess.Popen) -> float:
-    """Resident memory of the server process and its workers."""
-    pids = [proc.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                                                          text=True).stdout.split()]
-    total = 0
-    for pid in pids:
+    """Resident memory of the server process and its workers, summed (shared pages counted in each)."""
+    return sum(memory_mb(pid)["rss_mb"] for pid in server_pids(proc))
+
+
+def memory_rows(env: dict, ids: dict, counts: list[int], label: str) -> list[dict]:
+    """The server at each worker count, after 10 s of recommendations and similar items (so the pages an
+    answer reads are in): each process's RSS and PSS, and the total PSS."""
+    rows = []
+    for n in counts:
+        proc, url = start_server(env, n)
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
-        except (FileNotFoundError, AttributeError):
-            pass
-    return total / 1024
+            for kind in ("recommend", "similar"):
+                wrk(url, kind, ids, 8, 5)
+            time.sleep(1)
+            pids = server_pids(proc)
+            mem = [memory_mb(pid) for pid in pids]
+            workers = mem[1:] if n > 1 else mem
+            row = {"catalog": label, "processes": n, "total_pss_mb": round(sum(m["pss_mb"] for m in mem)),
+                   "worker_rss_mb": [round(m["rss_mb"]) for m in workers],
+                   "worker_pss_mb": [round(m["pss_mb"]) for m in workers],
+                   "supervisor_pss_mb": round(mem[0]["pss_mb"]) if n > 1 else 0}
+            print("  " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+            rows.append(row)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    return rows
 
 
 LUA = textwrap.dedent("""
@@ -296,23 +329,31 @@ def main() -> None:
     p.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
     p.add_argument("--ann-sizes", default="100000,1000000")
     p.add_argument("--ml100k", type=Path, default=ROOT.parent / "shared" / "data" / "ml-100k")
+    p.add_argument("--ef-construction", type=int, default=200, help="HNSW build effort (the job's is 200)")
+    p.add_argument("--processes", default="", help="memory at these worker counts, e.g. 1,2,4")
+    p.add_argument("--no-preload", action="store_true", help="workers load the version each (SEMREC_PRELOAD=false)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
 
-    report = {"command": " ".join(["python scripts/bench_serving.py", *sys.argv[1:]]), "http": [], "ann": []}
+    report = {"command": " ".join(["python scripts/bench_serving.py", *sys.argv[1:]]), "http": [], "ann": [],
+              "memory": []}
     data_dir = Path(tempfile.mkdtemp(prefix="semrec-bench-serving-"))
     settings = Settings(data_dir=data_dir, database_url=args.database_url, _env_file=None)
     print(f"synthetic catalog: {args.items} items, {args.users} users x {args.events_per_user} events", flush=True)
     t0 = time.perf_counter()
     _, _, build_s = synthetic_store(settings, args.items, args.users, args.events_per_user, args.factors,
-                                    args.light_users)
+                                    args.light_users, ef_construction=args.ef_construction)
     print(f"  store and model ready in {time.perf_counter() - t0:.0f} s (indexes {build_s:.1f} s)", flush=True)
-    env = {"SEMREC_DATA_DIR": str(data_dir), "SEMREC_DATABASE_URL": settings.sqlalchemy_url}
+    env = {"SEMREC_DATA_DIR": str(data_dir), "SEMREC_DATABASE_URL": settings.sqlalchemy_url,
+           "SEMREC_PRELOAD": str(not args.no_preload).lower()}
+    ids = {"n_users": args.users, "n_items": args.items, "user_prefix": "u", "item_prefix": "i", "base": 0}
+    if args.processes:
+        report["memory"] = memory_rows(env, ids, [int(n) for n in args.processes.split(",")],
+                                       f"synthetic {args.items}")
     proc, url = start_server(env, args.workers)
     try:
-        ids = {"n_users": args.users, "n_items": args.items, "user_prefix": "u", "item_prefix": "i", "base": 0}
         report["http"] += bench_http(url, ids, args.duration, f"synthetic {args.items}", proc)
         if args.light_users:  # the few-event path: fold-in, then the neighbours over the reference users
             light = {**ids, "n_users": args.light_users, "user_prefix": "l"}

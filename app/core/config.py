@@ -37,6 +37,8 @@ class Settings(BaseSettings):
                                 "closer to exact (recall@10 0.985 at 100k items, 0.950 at 1M; 96: 0.990, 0.973).")
     refresh_seconds: float = Field(2.0, gt=0, description="How often serving re-reads popularity and bare items; "
                                    "catalog writes and activations reach every process at its next request.")
+    preload: bool = Field(True, description="With --workers above 1: load the active version once and fork the "
+                          "workers from it, so that they share its memory")
     answer_cache: int = Field(20_000, ge=0, description="Recommendation answers kept per API process (users x "
                               "parameters), each until the model, catalog, popularity or the user's events "
                               "change; 0: none (docs/serving.md).")

@@ -61,10 +61,12 @@ def item_vectors(f: Factors) -> tuple[np.ndarray, np.ndarray]:
     return scores, (f.item_factors / np.maximum(norms, 1e-8)).astype(np.float32)
 
 
-def build_indexes(artifact: Path, trained: Trained, exact_max: int) -> tuple[ItemIndex, ItemIndex]:
+def build_indexes(artifact: Path, trained: Trained, exact_max: int,
+                  ef_construction: int = 200) -> tuple[ItemIndex, ItemIndex]:
     """Build both indexes and save them beside the artifact (the training job does this once)."""
     scores, directions = item_vectors(trained.factors)
-    index, similar = ItemIndex.build(scores, exact_max), ItemIndex.build(directions, exact_max)
+    index = ItemIndex.build(scores, exact_max, ef_construction=ef_construction)
+    similar = ItemIndex.build(directions, exact_max, ef_construction=ef_construction)
     main_path, similar_path = index_paths(artifact)
     index.save(main_path)
     similar.save(similar_path)

@@ -29,6 +29,7 @@ from app.recommender import catalog as catalog_mod
 from app.recommender import serving
 from app.recommender.catalog import OVERLAP, Catalog
 from app.recommender.serving import ServingModel
+from app.store.db import make_engine, make_sessionmaker
 from app.store.models import ItemCount, ModelVersion, ServingEpoch, utcnow
 
 log = logging.getLogger("semrec.recommender")
@@ -55,7 +56,7 @@ class Served:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, on_model_change=None) -> None:
         self.sessions = sessions
         self.settings = settings
-        self.state: State | None = None
+        self.state: State | None = _take_preloaded()
         self.on_model_change = on_model_change or (lambda: None)
         self._lock = threading.Lock()  # one refresh at a time (a model load may take seconds)
 
@@ -105,6 +106,36 @@ class Served:
                 # collection walks hundreds of thousands of catalog objects and stalls requests (p99 tails).
                 gc.freeze()
             return self.state
+
+
+_preloaded: State | None = None  # made by ``preload`` in the parent of forked API processes; each takes it once
+
+
+def preload(settings: Settings) -> State | None:
+    """The served state made once, before the API processes fork (``python -m app --workers N``). They start
+    from the same memory pages, and since the indexes, arrays and catalog are only read, the pages stay shared
+    (copy on write): N processes cost about one copy of the version instead of N. A version activated later
+    loads in each process (its arrays mapped from the same files, its HNSW graph not). Nothing is preloaded
+    while an index file is missing: building it would start FAISS's OpenMP threads, which a fork does not
+    survive."""
+    global _preloaded
+    engine = make_engine(settings)
+    try:
+        with make_sessionmaker(engine)() as session:
+            active = session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))).first()
+        if active is not None and not all(p.exists() for p in serving.index_paths(Path(active.artifact_path))):
+            return None
+        _preloaded = Served(make_sessionmaker(engine), settings).refresh()
+    finally:
+        engine.dispose()  # no connection may cross the fork
+    gc.freeze()  # the collector of each child never touches (and so never copies) what is shared
+    return _preloaded
+
+
+def _take_preloaded() -> State | None:
+    global _preloaded
+    state, _preloaded = _preloaded, None
+    return state
 
 
 def _popularity(session: Session, cat: Catalog, old: State | None) -> tuple[np.ndarray, datetime]:
