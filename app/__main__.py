@@ -21,7 +21,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = get_settings()
-    logging.config.dictConfig(log_config(settings.log_format))
+    logging.config.dictConfig(log_config(settings.log_format, settings.access_log))
     engine = make_engine(settings)
     migrate.upgrade(engine)
     engine.dispose()
@@ -29,9 +29,10 @@ def main() -> None:
     if args.workers > 1 and settings.preload:
         _fork_workers_after_preload(settings, args.workers)
     # Our access log (app.core.middleware) replaces uvicorn's: route templates, request ids, no query strings.
-    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                log_level="info", log_config=log_config(settings.log_format), access_log=False, proxy_headers=True,
-                timeout_graceful_shutdown=20)  # SIGTERM: in-flight requests finish, within a 30 s stop window
+    # SIGTERM: in-flight requests finish, within a 30 s stop window.
+    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers, log_level="info",
+                log_config=log_config(settings.log_format, settings.access_log), access_log=False,
+                proxy_headers=True, timeout_graceful_shutdown=20)
 
 
 def _fork_workers_after_preload(settings, workers: int) -> None:

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(0.0, ge=0, description="Requests per second per API key; 0: no limit.")
     rate_limit_burst: int = Field(0, ge=0, description="Requests a key may send at once; 0: one second's worth.")
     log_format: Literal["json", "text"] = Field("json", description="json: one JSON object per log line.")
+    access_log: bool = Field(True, description="One log line per request: method, route template, status, "
+                             "duration, request id (never a query string or a key).")
 
     @field_validator("database_url")
     @classmethod

@@ -35,8 +35,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def log_config(log_format: str) -> dict:
-    """Everything to stderr at INFO and up, as JSON lines or plain text."""
+def log_config(log_format: str, access_log: bool = True) -> dict:
+    """Everything to stderr at INFO and up, as JSON lines or plain text; the access log only if asked for."""
     formatter = {"()": "app.core.logs.JsonFormatter"} if log_format == "json" else {"format": TEXT_FORMAT}
     return {
         "version": 1,
@@ -45,5 +45,6 @@ def log_config(log_format: str) -> dict:
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default",
                                 "stream": "ext://sys.stderr"}},
         "root": {"handlers": ["stderr"], "level": "INFO"},
-        "loggers": {"faiss.loader": {"level": "WARNING"}},  # which CPU build it tried, at every start
+        "loggers": {"faiss.loader": {"level": "WARNING"},  # which CPU build it tried, at every start
+                    "semrec.access": {"level": "INFO" if access_log else "WARNING"}},
     }

@@ -2,8 +2,9 @@
 
 ``np.savez`` stores each array as an uncompressed ``.npy`` member of a zip file, contiguous on disk; its data
 can be mapped read-only at its offset (``np.load``'s own ``mmap_mode`` does not apply inside an .npz). Small,
-0-d, compressed and misaligned members (a member starts wherever the zip put it) are read into memory as
-``np.load`` would.
+0-d, compressed and misaligned members are read into memory as ``np.load`` would. ``save`` writes the same
+format with every member's data on a 64-byte boundary (a padding extra field, as Android's zipalign does), so
+that every large array maps; ``np.savez``'s members start wherever the zip puts them.
 """
 
 from __future__ import annotations
@@ -11,11 +12,29 @@ from __future__ import annotations
 import struct
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+ALIGN = 64  # the .npy header is padded to a multiple of 64 bytes, so aligning a member aligns its data
+_PADDING_ID = 0xD935  # the zip extra field id zipalign uses for padding
 MIN_MAPPED_BYTES = 1 << 16  # below this a copy costs less than a mapping (a page table entry, a file handle)
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local header: 30 bytes, then its name and extra
+
+
+def save(file: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez(file, **arrays)`` with each member's data 64-byte aligned in the file (see the module)."""
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            # The local header: 30 bytes, the name, this extra field, then zipfile's zip64 field (20 bytes).
+            start = file.tell() + _LOCAL_HEADER.size + len(info.filename.encode()) + 20
+            pad = -start % ALIGN
+            if pad:
+                pad += ALIGN if pad < 4 else 0  # an extra field is at least its 4-byte id and length
+                info.extra = struct.pack("<HH", _PADDING_ID, pad - 4) + bytes(pad - 4)
+            with z.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 class MappedNpz:

@@ -17,6 +17,7 @@ from app.context import ContextModel
 from app.segments import Segments
 from app.store.crud import bump_serving_epoch
 from app.store.models import ModelVersion, utcnow
+from app.trainer import mapped
 from app.trainer.mapped import MappedNpz
 from app.trainer.types import Factors
 
@@ -74,8 +75,9 @@ def save(path: Path, trained: Trained) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            np.savez(out, user_ids=np.array(trained.user_ids, dtype=str),
-                     item_ids=np.array(trained.item_ids, dtype=str), meta=np.array(json.dumps(meta)), **arrays)
+            mapped.save(out, {"user_ids": np.array(trained.user_ids, dtype=str),
+                              "item_ids": np.array(trained.item_ids, dtype=str), "meta": np.array(json.dumps(meta)),
+                              **arrays})
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)

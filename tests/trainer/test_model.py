@@ -111,6 +111,38 @@ def test_ranking_objective_learns_who_likes_what(precision):
     assert np.mean(corr) > 0.5
 
 
+@pytest.mark.parametrize("full_softmax_items", [10_000, 50])  # the full softmax, and sampled negatives
+def test_large_tables_train_sparsely_and_learn_the_same(monkeypatch, full_softmax_items):
+    """Above ``SPARSE_ROWS`` rows a table gets sparse gradients and lazy Adam (big catalogs and user bases);
+    here the threshold is lowered so that both tables are sparse, and the fit must learn as the dense one does."""
+    from app.trainer import model as trainer_model
+
+    true, users, items, ratings, text, _ = planted(density=0.2)
+    liked = ratings >= 4
+    data = TrainData(*true.shape, users[liked].astype(np.int64), items[liked].astype(np.int64),
+                     np.full(liked.sum(), np.nan, np.float32), np.ones(liked.sum(), np.float32), text,
+                     np.ones(true.shape[1], bool))
+    params = TrainParams(factors=8, objective="ranking", seed=0, full_softmax_items=full_softmax_items,
+                         negatives=40)
+    corr = {}
+    for rows in (10**9, 0):
+        monkeypatch.setattr(trainer_model, "SPARSE_ROWS", rows)
+        seen = []
+        real = trainer_model.HybridMF.__init__
+
+        def spy(self, *args, _real=real, _seen=seen, **kwargs):
+            _real(self, *args, **kwargs)
+            _seen.append((self.user.delta.sparse, self.item.delta.sparse))
+        monkeypatch.setattr(trainer_model.HybridMF, "__init__", spy)
+        model = fit(data, params)
+        monkeypatch.setattr(trainer_model.HybridMF, "__init__", real)
+        scores = model.user_factors @ model.item_factors.T + model.item_bias
+        corr[rows] = np.mean([np.corrcoef(scores[u], true[u])[0, 1] for u in range(true.shape[0])])
+        # users sparse when asked; items too, unless the full softmax reads them whole every batch
+        assert seen[-1] == ((rows == 0), rows == 0 and full_softmax_items < true.shape[1])
+    assert corr[0] > 0.5 and corr[10**9] > 0.5
+
+
 def test_auto_solver_samples_ratings_unless_the_matrices_would_not_fit():
     p = TrainParams()
     assert p.resolved("rating", 10_000).solver == "gibbs" and p.resolved("rating", 10_000).factors == 20
