@@ -112,8 +112,10 @@ def synthetic_store(settings: Settings, n_items: int, n_users: int, events_per_u
     return item_ids, user_ids, build_s
 
 
-def ml100k_store(settings: Settings, folder: Path) -> None:
-    """The real data set through the service's own path: items, users, ratings, then the training job."""
+def ml100k_store(settings: Settings, folder: Path, visitors: int = 0, seed: int = 0) -> None:
+    """The real data set through the service's own path: items, users, ratings, then the training job; then
+    ``visitors`` new shoppers (``l1``...) with 3 clicks each on items drawn by popularity, stored after the
+    version as a storefront's new visitors are."""
     from app.evaluation.datasets import load_ml100k
     from app.store.models import Job
     from app.worker import queue
@@ -138,6 +140,13 @@ def ml100k_store(settings: Settings, folder: Path) -> None:
         job = s.get(Job, job_id)
         assert job.status == "succeeded", job.error
     print(f"  training job (embedding + training + indexes) {time.perf_counter() - t0:.0f} s", flush=True)
+    if visitors:
+        rng = np.random.default_rng(seed)
+        items, counts = np.unique(np.asarray(ds.items), return_counts=True)
+        with sessions.begin() as s:
+            crud.ingest_interactions(s, [{"user_id": f"l{v}", "item_id": str(i), "type": "click"}
+                                         for v in range(1, visitors + 1)
+                                         for i in rng.choice(items, 3, replace=False, p=counts / counts.sum())])
     engine.dispose()
 
 
@@ -366,12 +375,16 @@ def main() -> None:
         print("ML-100K: ingest, embed and train with the service's own job, then serve", flush=True)
         ml_dir = Path(tempfile.mkdtemp(prefix="semrec-bench-ml100k-"))
         ml_settings = Settings(data_dir=ml_dir, database_url="", _env_file=None)
-        ml100k_store(ml_settings, args.ml100k)
+        ml100k_store(ml_settings, args.ml100k, visitors=500 if args.light_users else 0)
         proc, url = start_server({"SEMREC_DATA_DIR": str(ml_dir), "SEMREC_DATABASE_URL": ml_settings.sqlalchemy_url},
                                  args.workers)
         try:
             ids = {"n_users": 943, "n_items": 1682, "user_prefix": "", "item_prefix": "", "base": 1}
             report["http"] += bench_http(url, ids, args.duration, "ML-100K", proc)
+            if args.light_users:
+                light = {**ids, "n_users": 500, "user_prefix": "l"}
+                report["http"] += bench_http(url, light, args.duration, "ML-100K, 3-click visitors", proc,
+                                             ("recommend", "rank"))
         finally:
             proc.terminate()
             proc.wait(timeout=30)

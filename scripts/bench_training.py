@@ -66,28 +66,31 @@ def shop(n_events: int, n_items: int, seed: int = 0, dim: int = 384) -> TrainDat
                      np.ones(n_events, np.float32), text, np.ones(n_items, bool))
 
 
-def scale_point(n_events: int, n_items: int, threads: int) -> dict:
+def scale_point(n_events: int, n_items: int, threads: int, device: str = "cpu") -> dict:
     """One size, in this process: seconds, epochs, peak memory (the process's maximum RSS)."""
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
     data = shop(n_events, n_items)
     make_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    model = fit(data, TrainParams(device="cpu", objective="ranking"))
+    model = fit(data, TrainParams(device=device, objective="ranking"))
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
     best = max(h["val_recall@20"] for h in model.history if h["val_recall@20"] is not None)
-    return {"events": n_events, "users": data.n_users, "items": n_items, "seconds": round(seconds, 1),
+    return {"device": device, "events": n_events, "users": data.n_users, "items": n_items, "seconds": round(seconds, 1),
             "epochs": len(model.history), "s_per_epoch": round(seconds / len(model.history), 2),
             "us_per_event_epoch": round(seconds / len(model.history) / n_events * 1e6, 2),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "val_recall@20": round(best, 4), "data_s": round(make_s, 1)}
 
 
-def scale_curve(sizes: list[int], n_items: int, threads: int, plot: Path | None) -> list[dict]:
+def scale_curve(sizes: list[int], n_items: int, threads: int, plot: Path | None, device: str = "cpu") -> list[dict]:
     rows = []
     for n in sizes:
         out = subprocess.run([sys.executable, __file__, "--point", str(n), "--items", str(n_items),
-                              "--threads", str(threads)], capture_output=True, text=True, check=True).stdout
+                              "--threads", str(threads), "--device", device], capture_output=True, text=True,
+                             check=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print("  " + "  ".join(f"{k}={v}" for k, v in rows[-1].items()), flush=True)
     if plot:
@@ -99,7 +102,7 @@ def scale_curve(sizes: list[int], n_items: int, threads: int, plot: Path | None)
         left.loglog(events, [r["seconds"] for r in rows], "o-", label="measured")
         left.loglog(events, [rows[0]["seconds"] * e / events[0] for e in events], "--", color="grey",
                     label="linear from the first point")
-        left.set(xlabel="events", ylabel="training seconds", title="Ranking fit, 2 CPU cores")
+        left.set(xlabel="events", ylabel="training seconds", title=f"Ranking fit ({device})")
         left.legend()
         right.semilogx(events, [r["peak_rss_mb"] / 1024 for r in rows], "o-")
         right.set(xlabel="events", ylabel="peak memory (GB)", title=f"Peak RSS ({n_items:,} items)")
@@ -119,20 +122,25 @@ def main() -> None:
     p.add_argument("--events", default="", help="the scale curve: event counts, e.g. 1e5,1e6,1e7")
     p.add_argument("--items", type=int, default=100_000, help="the scale curve's catalog")
     p.add_argument("--plot", type=Path, help="the scale curve as a PNG")
+    p.add_argument("--device", default="cpu", help="cpu, cuda (scripts/bench_gpu.sh compares them)")
+    p.add_argument("--json", type=Path, help="also write the figures here")
     p.add_argument("--point", type=int, help=argparse.SUPPRESS)  # one size of the curve, in a child process
     args = p.parse_args()
     if args.point:
-        print(json.dumps(scale_point(args.point, args.items, args.threads)))
+        print(json.dumps(scale_point(args.point, args.items, args.threads, args.device)))
         return
     if args.events:
         print(f"scale curve: synthetic shop, {args.items} items, {args.threads} torch threads", flush=True)
-        scale_curve([int(float(n)) for n in args.events.split(",")], args.items, args.threads, args.plot)
+        rows = scale_curve([int(float(n)) for n in args.events.split(",")], args.items, args.threads, args.plot,
+                           args.device)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2))
         return
     torch.set_num_threads(args.threads)
 
     ds = datasets.load(args.dataset, args.data_root)
     ix = Indexed(ds)
-    encoder = Encoder(device="cpu")
+    encoder = Encoder(device=args.device)
     vectors = {"item_vectors": encoder.encode(ix.item_texts)}
     if any(ix.user_texts):
         vectors["user_vectors"] = encoder.encode(ix.user_texts)
@@ -142,7 +150,7 @@ def main() -> None:
     for name, over in CONFIGS.items():
         if args.only and name not in args.only.split(";"):
             continue
-        params = replace(TrainParams(device="cpu"), **over)
+        params = replace(TrainParams(device=args.device), **over)
         data = methods.served_data(task, params)  # every event a rating, as the data sets hold them
         runs = []
         for _ in range(args.repeat):
