@@ -199,10 +199,12 @@ def rss_mb(proc: subprocess.Popen) -> float:
 
 def memory_rows(env: dict, ids: dict, counts: list[int], label: str) -> list[dict]:
     """The server at each worker count, after 10 s of recommendations and similar items (so the pages an
-    answer reads are in): each process's RSS and PSS, and the total PSS."""
+    answer reads are in): each process's RSS and PSS, and the total PSS; then the largest count again with
+    every worker loading the version itself (SEMREC_PRELOAD=false), for comparison."""
     rows = []
-    for n in counts:
-        proc, url = start_server(env, n)
+    runs = [(n, True) for n in counts] + ([(max(counts), False)] if max(counts) > 1 else [])  # + not preloaded
+    for n, preload in runs:
+        proc, url = start_server({**env, "SEMREC_PRELOAD": str(preload).lower()}, n)
         try:
             for kind in ("recommend", "similar"):
                 wrk(url, kind, ids, 8, 5)
@@ -210,7 +212,8 @@ def memory_rows(env: dict, ids: dict, counts: list[int], label: str) -> list[dic
             pids = server_pids(proc)
             mem = [memory_mb(pid) for pid in pids]
             workers = mem[1:] if n > 1 else mem
-            row = {"catalog": label, "processes": n, "total_pss_mb": round(sum(m["pss_mb"] for m in mem)),
+            row = {"catalog": label, "processes": n, "preloaded": preload and n > 1,
+                   "total_pss_mb": round(sum(m["pss_mb"] for m in mem)),
                    "worker_rss_mb": [round(m["rss_mb"]) for m in workers],
                    "worker_pss_mb": [round(m["pss_mb"]) for m in workers],
                    "supervisor_pss_mb": round(mem[0]["pss_mb"]) if n > 1 else 0}

@@ -327,8 +327,7 @@ class Recommender:
         """Top k in ``neighbours.ranked`` order: the eligible items similar users had, by their mixture score
         (ties by popularity), then, if fewer than k, the rest by the user's factor score."""
         masked = mixture * eligible[: len(mixture)]  # the one pass over the catalog: ineligible items score 0
-        pool = len(masked) - min(4 * k, len(masked))
-        candidates = np.argpartition(masked, pool)[pool:] if pool > 0 else np.arange(len(masked))
+        candidates = ranking.largest(masked, min(4 * k, len(masked)))
         candidates = candidates[masked[candidates] > 0]
         s = masked[candidates].astype(np.float64)
         order = np.lexsort((candidates, -state.popularity[candidates], -s))[:k]
