@@ -86,15 +86,11 @@ def popular(state: State, eligible: np.ndarray, k: int) -> tuple[np.ndarray, np.
     return candidates[order], counts[order].astype(np.float64)
 
 
-def softmax_fold_in(prior: np.ndarray, q: np.ndarray, b: np.ndarray, w: np.ndarray, items: np.ndarray,
-                     lam: float, max_negatives: int = 20_000) -> np.ndarray:
-    """argmin_p  Σ w_i [logsumexp(Q p + b) - (q_i·p + b_i)] + λ/2 ||p - prior||², the training objective for
-    one user with the items fixed. Large catalogs use a fixed sample of items for the normaliser."""
+def softmax_fold_in(prior: np.ndarray, q: np.ndarray, b: np.ndarray, w: np.ndarray, cq: np.ndarray, cb: np.ndarray,
+                    lam: float) -> np.ndarray:
+    """argmin_p  Σ w_i [logsumexp(C p + c) - (q_i·p + b_i)] + λ/2 ||p - prior||², the training objective for
+    one user with the items fixed; ``cq``, ``cb``: the normaliser's items (``ServingModel.fold_in_items``)."""
     from scipy.optimize import minimize
-
-    if len(items) > max_negatives:
-        items = items[np.random.default_rng(0).choice(len(items), max_negatives, replace=False)]
-    cq, cb = items[:, :-1].astype(np.float64), items[:, -1].astype(np.float64)
 
     def loss(p):
         logits = cq @ p + cb

@@ -199,7 +199,7 @@ class Recommender:
             a = (q * w[:, None]).T @ q + lam * w.mean() * np.eye(q.shape[1])
             p = prior + np.linalg.solve(a, (q * w[:, None]).T @ (t - q @ prior))
         else:
-            p = ranking.softmax_fold_in(prior.astype(np.float64), q, b, w / w.sum(), model.item_vectors, lam)
+            p = ranking.softmax_fold_in(prior.astype(np.float64), q, b, w / w.sum(), *model.fold_in_items, lam)
         p = p.astype(np.float32)
         with self._cache_lock:
             self._fold_cache[user_id] = (key, p)
