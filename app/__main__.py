@@ -43,11 +43,16 @@ def _fork_workers_after_preload(settings, workers: int) -> None:
 
     from app.recommender import state
 
-    preloaded = state.preload(settings)
+    log = logging.getLogger("semrec")
+    try:
+        preloaded = state.preload(settings)
+    except Exception:  # an unreadable version must not stop the service: each worker loads (or reports) it
+        log.exception("preloading the served version failed; the workers load it each")
+        return
     if preloaded is not None:
         _subprocess.spawn = multiprocessing.get_context("fork")
         version = preloaded.model.version if preloaded.model else None
-        logging.getLogger("semrec").info("preloaded model version %s for %d forked workers", version, workers)
+        log.info("preloaded model version %s for %d forked workers", version, workers)
 
 
 if __name__ == "__main__":
