@@ -1,12 +1,14 @@
 """Answers kept per user until anything they depend on changes.
 
-An answer is a pure function of the served state (model, catalog, popularity: ``State.generation``), the
-store's serving epoch (it also moves when a user's profile vector is written), the user's events since the
-model (the newest one's id and their number) and the request's parameters. Keyed by all of them, a kept answer
-is the one the service would compute now, so read-your-writes holds: a write moves the epoch or the user's
-newest event, and the next request misses. What it saves is the work after the one read of the store, which
-a storefront repeats on every page a shopper opens. With steady ingestion popularity moves every
-``SEMREC_REFRESH_SECONDS``, and repeats within that window are what hits.
+An answer is a pure function of the served state (model and catalog: ``State.generation``; popularity for
+the answers that read it), the store's serving epoch (it also moves when a user's profile vector is written),
+the user's events since the model (the newest one's id and their number) and the request's parameters. Keyed
+by all of them, a kept answer is the one the service would compute now, so read-your-writes holds: a write
+moves the epoch or the user's newest event, and the next request misses. What it saves is the work after the
+one read of the store, which a storefront repeats on every page a shopper opens. Popularity moves every
+``SEMREC_REFRESH_SECONDS`` under steady ingestion, so the answers that read it (popular lists, few-event
+users' ties) are kept with its ``State.popularity_generation`` and last only while it does; a regular user's
+list does not read it and lasts until the model, the catalog or their events change.
 """
 
 from __future__ import annotations

@@ -61,10 +61,10 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
         if since is not None:
             vec_stmt = vec_stmt.where(Embedding.created_at >= since)
         vector_rows = session.execute(vec_stmt).all()
-        if previous is not None:  # again, keep only what is new
-            held = previous.text_vectors
+        if previous is not None:  # again, keep only what is new; the model's own items never read theirs
+            held, n_model = previous.text_vectors, len(model_item_ids)
             vector_rows = [r for r in vector_rows if (pos := previous.positions.get(r.owner_id)) is None
-                           or pos not in held or held[pos].tobytes() != r.vector]
+                           or (pos >= n_model and (pos not in held or held[pos].tobytes() != r.vector))]
     if previous is not None and not rows and not vector_rows:
         return replace(previous, since=read_at)
     if previous is None:

@@ -247,8 +247,9 @@ class Recommender:
             if not (query or context or explain):  # the storefront's plain call: kept until anything it reads moves
                 key = (id(self.settings), user_id, k, exclude_seen, category, min_price, max_price, state.epoch,
                        state.generation, events[0].id if events else None, len(events))
-                if (kept := self.answers.get(key)) is not None:
-                    return kept
+                kept = self.answers.get(key)
+                if kept is not None and kept[1] in (None, state.popularity_generation):
+                    return kept[0]
             if user_id:
                 dense = None if query else self._few_events_scores(conn, state, user_id, events)
                 if dense is None:
@@ -292,8 +293,9 @@ class Recommender:
                                                            values, self.settings.context_weight), strict=True):
                 item["because"] = reason
         answer = Answer(state.model.version if state.model else None, strategy, items)
-        if key is not None:
-            self.answers.put(key, answer)
+        if key is not None:  # popular lists, and few-event ones (ties by popularity), last while popularity does
+            reads_popularity = dense is not None or strategy == "popular"
+            self.answers.put(key, (answer, state.popularity_generation if reads_popularity else None))
         return answer
 
     @staticmethod

@@ -47,7 +47,8 @@ class State:
     fresh_vectors: np.ndarray  # their [W·e, b] score vectors
     fresh_directions: np.ndarray  # their normalised W·e, for similar items
     fresh_rows: dict[int, int]  # catalog position -> row of the two arrays above
-    generation: int = 0  # moves on whenever the model, the catalog or popularity changes: answers keyed by it
+    generation: int = 0  # moves on whenever the model or the catalog changes: kept answers are keyed by it
+    popularity_generation: int = 0  # moves on with popularity: only answers that read popularity check it
 
 
 class Served:
@@ -96,9 +97,11 @@ class Served:
             fresh = _fresh(model, cat) if catalog_changed else \
                 (old.fresh_positions, old.fresh_vectors, old.fresh_directions, old.fresh_rows)
             same = old is not None and not model_changed and cat.stamps is old.catalog.stamps and \
-                popularity is old.popularity and fresh[0] is old.fresh_positions
+                fresh[0] is old.fresh_positions
             generation = old.generation if same else (old.generation + 1 if old is not None else 0)
-            self.state = State(now_epoch, model, cat, popularity, since, *fresh, generation)
+            counted = old.popularity_generation if old is not None and popularity is old.popularity else \
+                (old.popularity_generation + 1 if old is not None else 0)
+            self.state = State(now_epoch, model, cat, popularity, since, *fresh, generation, counted)
             if model_changed:
                 self.on_model_change()
             if catalog_changed:

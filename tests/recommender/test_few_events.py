@@ -147,3 +147,23 @@ def test_a_kept_answer_is_served_until_the_user_or_the_catalog_moves(crowd):
     second = after_event[1][0]
     client.delete(f"/v1/items/{second}", headers={"X-API-Key": WRITE_KEY})
     assert second not in _top(client, "light")[1]  # a catalog write moves the epoch: not served from the cache
+
+
+def test_popularity_moves_only_the_kept_answers_that_read_it(crowd):
+    """Under steady ingestion popularity moves every refresh. A regular user's list does not read it and stays
+    kept; a few-event user's list (ties by popularity) is computed again."""
+    client, _ = crowd
+    recommender = client.app.state.recommender
+    regular, visitor = recommender.recommend("u0", 10), recommender.recommend("light", 10)
+    assert regular.strategy == visitor.strategy == "personalized"
+    assert recommender.recommend("u0", 10) is regular and recommender.recommend("light", 10) is visitor  # kept
+    counted = recommender.state.popularity_generation
+    before = (recommender.state.epoch, recommender.state.generation)
+    client.post("/v1/interactions", json={"interactions": [
+        {"user_id": f"u{u}", "item_id": "i2", "type": "click"} for u in range(1, 40)]})  # other users' events
+    recommender.refresh()  # what the background refresh does every SEMREC_REFRESH_SECONDS
+    assert recommender.state.popularity_generation > counted
+    assert (recommender.state.epoch, recommender.state.generation) == before  # model and catalog as they were
+    assert recommender.recommend("u0", 10) is regular
+    again = recommender.recommend("light", 10)
+    assert again is not visitor and len(again.items) == 10
