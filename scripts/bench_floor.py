@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,28 +30,13 @@ from app.core.logs import log_config  # noqa: E402
 
 
 def start(kind: str, env: dict, workers: int, log_file: Path) -> tuple[subprocess.Popen, str]:
-    port = bench._free_port()
-    env = {**os.environ, **env, "SEMREC_API_KEYS": f"{bench.KEY}:read,bench-write:write",
-           "SEMREC_EMBEDDED_WORKER": "false"}
-    if kind == "granian":
-        log_file.write_text(json.dumps(log_config("json", env.get("SEMREC_ACCESS_LOG", "true") == "true")))
-        args = [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--host", "127.0.0.1",
-                "--port", str(port), "--workers", str(workers), "--log-config", str(log_file), "--no-access-log",
-                "app.main:app"]
-    else:
-        args = [sys.executable, "-m", "app", "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            r = httpx.get(f"{url}/readyz")
-            if r.status_code == 200 and "serving" in r.json()["checks"].get("model", ""):
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError(f"{kind} did not become ready")
+    if kind != "granian":
+        return bench.start_server(env, workers)
+    # granian applies no logging configuration of ours: give it the one python -m app uses
+    log_file.write_text(json.dumps(log_config("json", env.get("SEMREC_ACCESS_LOG", "true") == "true")))
+    return bench.start_server(env, workers, lambda port, n: [
+        str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port",
+        str(port), "--workers", str(n), "--log-config", str(log_file), "--no-access-log", "app.main:app"])
 
 
 def main() -> None:

@@ -156,12 +156,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(settings_env: dict, workers: int) -> tuple[subprocess.Popen, str]:
+def start_server(settings_env: dict, workers: int,
+                 command=lambda port, workers: [sys.executable, "-m", "app", "--port", str(port), "--workers",
+                                                str(workers)]) -> tuple[subprocess.Popen, str]:
+    """The server (``command(port, workers)``; by default ``python -m app``), once it serves a model."""
     port = _free_port()
     env = {**os.environ, **settings_env, "SEMREC_API_KEYS": f"{KEY}:read,bench-write:write",
            "SEMREC_EMBEDDED_WORKER": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workers", str(workers)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(command(port, workers), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:

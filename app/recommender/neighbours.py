@@ -104,14 +104,20 @@ def build(users: np.ndarray, user_factors: np.ndarray, item_vectors: np.ndarray,
     return References(users, queries, np.asarray(log_norm, np.float32), profiles, history)
 
 
+def normaliser_items(item_vectors: np.ndarray) -> tuple[np.ndarray, float]:
+    """The items a softmax normaliser sums over: the catalog, or a fixed sample of NORMALISER_ITEMS, with the
+    log of the factor that scales the sample's sum up to the catalog's (the references' and fold-ins')."""
+    n_items = len(item_vectors)
+    if n_items <= NORMALISER_ITEMS:
+        return item_vectors, 0.0
+    chosen = np.sort(np.random.default_rng(0).choice(n_items, NORMALISER_ITEMS, replace=False))
+    return item_vectors[chosen], float(np.log(n_items / NORMALISER_ITEMS))
+
+
 def normalisers(queries: np.ndarray, item_vectors: np.ndarray) -> np.ndarray:
     """log Σ_i exp(q_r · v_i) for each reference: over the catalog, or a fixed sample of NORMALISER_ITEMS
     scaled up. The training job stores them with the version: at a million items this is seconds of work."""
-    n_items = len(item_vectors)
-    sample, log_scale = item_vectors, 0.0
-    if n_items > NORMALISER_ITEMS:
-        sample = item_vectors[np.random.default_rng(0).choice(n_items, NORMALISER_ITEMS, replace=False)]
-        log_scale = float(np.log(n_items / NORMALISER_ITEMS))
+    sample, log_scale = normaliser_items(item_vectors)
     log_norm = np.empty(len(queries), np.float64)
     for start in range(0, len(queries), 1024):
         logits = queries[start: start + 1024].astype(np.float64) @ sample.T.astype(np.float64)

@@ -16,8 +16,6 @@ from app.trainer.types import Factors
 from app.trainer.versions import Trained
 from app.trainer.versions import load as load_trained
 
-FOLD_IN_ITEMS = 20_000  # a fold-in's softmax normaliser: a fixed sample of the catalog above this many items
-
 
 @dataclass(frozen=True)
 class ServingModel:
@@ -47,12 +45,10 @@ class ServingModel:
 
     @cached_property
     def fold_in_items(self) -> tuple[np.ndarray, np.ndarray]:
-        """A fold-in's softmax normaliser: the items' factors and biases in float64, the whole catalog or a
-        fixed sample of FOLD_IN_ITEMS. Drawn once per version, not per fold-in: the draw and the copies were
-        most of a fold-in's time at a million items."""
-        items = self.item_vectors
-        if len(items) > FOLD_IN_ITEMS:
-            items = items[np.sort(np.random.default_rng(0).choice(len(items), FOLD_IN_ITEMS, replace=False))]
+        """A fold-in's softmax normaliser (``neighbours.normaliser_items``): the items' factors and biases in
+        float64. Drawn once per version, not per fold-in: the draw and the copies were most of a fold-in's time
+        at a million items. (A constant scale-up changes no minimiser, so the sample's sum is used as it is.)"""
+        items, _ = neighbours.normaliser_items(self.item_vectors)
         return items[:, :-1].astype(np.float64), items[:, -1].astype(np.float64)
 
     def score_offset(self, user_pos: int | None) -> float:

@@ -3,26 +3,14 @@ workers from it (``app.recommender.state.preload``), so that they share its memo
 real server: every worker answers from the preloaded version at once, sees a write in its next answer, and
 follows a new version and a rollback like any process. SQLite and PostgreSQL."""
 
-import math
-
 import httpx
 import pytest
 
+from tests.e2e.test_consistency import _reads
 from tests.utils import load_script
 
 pytestmark = pytest.mark.e2e
 chaos = load_script("chaos")
-
-
-def _answers(http: httpx.Client, path: str, repeat: int = 6, **params) -> list[dict]:
-    """The same GET on fresh connections, so that both workers answer some of them."""
-    out = []
-    for _ in range(repeat):
-        r = http.get(path, params=params)
-        assert r.status_code == 200, r.text
-        out.append(r.json())
-        assert all(math.isfinite(i["score"]) for i in out[-1]["items"]), out[-1]
-    return out
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -54,24 +42,24 @@ def _preload_then_follow(env: dict, tmp_path, first_api) -> None:
         assert f"preloaded model version {first} for 2 forked workers" in api.log_tail(20_000)
         with httpx.Client(base_url=api.base, headers={"X-API-Key": chaos.KEY}, timeout=60,
                           limits=httpx.Limits(max_keepalive_connections=0)) as http:
-            for answer in _answers(http, "/v1/users/u1/recommendations", k=5):
+            for answer in _reads([http], "/v1/users/u1/recommendations", k=5):
                 assert answer["model_version"] == first and len(answer["items"]) == 5
-            similar = _answers(http, "/v1/items/i3/similar", k=4)
+            similar = _reads([http], "/v1/items/i3/similar", k=4)
             assert all(len(a["items"]) == 4 for a in similar)
 
-            shown = _answers(http, "/v1/users/u1/recommendations", repeat=1, k=1)[0]["items"][0]["item_id"]
+            shown = _reads([http], "/v1/users/u1/recommendations", repeat=1, k=1)[0]["items"][0]["item_id"]
             assert http.post("/v1/interactions", json={"interactions": [
                 {"user_id": "u1", "item_id": shown, "type": "click"}]}).status_code == 200
-            for answer in _answers(http, "/v1/users/u1/recommendations", k=10):
+            for answer in _reads([http], "/v1/users/u1/recommendations", k=10):
                 assert shown not in {i["item_id"] for i in answer["items"]}
 
             job = chaos.train(http)
             assert job["status"] == "succeeded", job
             second = job["result"]["model_version"]
-            for answer in _answers(http, "/v1/users/u2/recommendations", k=3):
+            for answer in _reads([http], "/v1/users/u2/recommendations", k=3):
                 assert answer["model_version"] == second
             assert http.post(f"/v1/models/{first}/activate").status_code == 200
-            for answer in _answers(http, "/v1/users/u2/recommendations", k=3):
+            for answer in _reads([http], "/v1/users/u2/recommendations", k=3):
                 assert answer["model_version"] == first and len(answer["items"]) == 3
     finally:
         assert api.terminate() == 0
