@@ -12,9 +12,10 @@ from app.api.routes import (
     recommendations,
     reviews,
     segments,
+    stats,
     users,
 )
 
 api_router = APIRouter()
-for module in (items, users, interactions, jobs, models, recommendations, segments, conversations, reviews, ops):
+for module in (items, users, interactions, jobs, models, recommendations, segments, conversations, reviews, stats, ops):
     api_router.include_router(module.router)

@@ -304,9 +304,12 @@ class TrainingJobIn(Body):
 
 class ModelOut(BaseModel):
     version: str
+    job_id: str | None = Field(None, description="The training job that made it: its `result.epochs` hold the "
+                               "loss and validation figure of each epoch.")
     created_at: datetime
     active: bool
-    metrics: dict[str, Any]
+    metrics: dict[str, Any] = Field(description="Best validation figure (`val_recall@20` or `val_rmse`), sizes, "
+                                    "seconds; `peers`: most-popular and item-kNN on the same validation events.")
     params: dict[str, Any]
 
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from app.trainer import bayes, content, model, neighbourhood
+from app.trainer import bayes, content, model, neighbourhood, peers
 from app.trainer.types import Factors, TrainData, TrainingDiverged, TrainParams, choose_objective, ranking_weights
 
 ABSURD = 1e4  # an exported factor or bias beyond this is divergence (regularised fits stay within about 10)
@@ -60,7 +60,7 @@ def fit(data: TrainData, params: TrainParams | None = None,
         terms = {}
         for name, term in (("neighbourhood", neighbourhood), ("content", content)):
             factors, terms[name] = term.widen(data, factors, p)
-        factors = replace(factors, terms=terms)
+        factors = replace(factors, terms=terms, peers=peers.validation_recalls(data, train_rows, val_rows))
     bad = factors.non_finite()
     if bad:
         raise TrainingDiverged(f"training diverged: the {objective} fit exported non-finite {', '.join(bad)}")

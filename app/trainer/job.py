@@ -94,6 +94,8 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
         metrics["segments"] = len(user_segments.info)
     if context_model is not None:
         metrics["context_features"] = sorted({f for f, _ in context_model.rows})
+    if factors.peers:  # most-popular and item-kNN on the fit's own validation events: the yardstick
+        metrics["peers"] = {"val_recall@20": factors.peers}
     if factors.terms:  # what the terms appended to the served factors hold (item-kNN, content)
         stored_params["terms"] = factors.terms
     with ctx.sessions() as session, session.begin():

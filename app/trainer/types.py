@@ -152,6 +152,7 @@ class Factors:
     user_text_mean: np.ndarray | None
     history: list[dict] = field(default_factory=list)
     terms: dict = field(default_factory=dict)  # the terms appended to the factors: {name: {rank, weight, ...}}
+    peers: dict = field(default_factory=dict)  # simple rankers' recall on the same validation events (peers.py)
     item_map_offset: np.ndarray | None = None  # (k + 1,): what the map adds to (the Bayesian model's prior mean)
     user_map_offset: np.ndarray | None = None
 

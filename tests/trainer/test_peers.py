@@ -1,0 +1,36 @@
+"""The yardstick beside a version's recall: most-popular and item-kNN on the fit's own validation events."""
+
+import numpy as np
+
+from app.trainer.peers import validation_recalls
+from tests.trainer.test_fit import store
+
+
+def pairs_store():
+    """Items come in pairs (2j, 2j+1), and item 8 everyone has. Users 40-79 had all three; users 0-39 had
+    8 and 2j, and validation asks for their 2j+1: co-occurrence names it, popularity cannot (every 2j has
+    twice the events of any 2j+1)."""
+    events = []
+    for u in range(80):
+        j = u % 4
+        events += [(u, 8, None), (u, 2 * j, None), (u, 2 * j + 1, None)]
+    return store(80, 9, events)
+
+
+def test_item_knn_finds_the_partner_and_popularity_cannot():
+    data = pairs_store()
+    rows = np.arange(len(data.users))
+    val = rows[2:120:3]  # each pair user's last event: the partner
+    train = np.setdiff1d(rows, val)
+    got = validation_recalls(data, train, val, k=1)
+    assert got["item_knn"] == 1.0  # the partner co-occurs with the user's item in every other user
+    assert got["popular"] == 0.0
+
+
+def test_training_items_are_never_counted_and_no_validation_gives_nothing():
+    data = pairs_store()
+    rows = np.arange(len(data.users))
+    assert validation_recalls(data, rows, rows[:0]) == {}
+    # Asking for an item the user trained on can never hit: it is excluded from their list.
+    got = validation_recalls(data, rows, rows[1:120:3], k=3)
+    assert got == {"popular": 0.0, "item_knn": 0.0}
