@@ -9,7 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 from threadpoolctl import threadpool_limits
 
-from app import __version__
+from app import __version__, dashboard
 from app.api.main import api_router
 from app.core import errors
 from app.core.config import Settings, get_settings
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               if settings.rate_limit_per_second > 0 else None)
     errors.install(app)
     app.include_router(api_router)
+    dashboard.install(app)
     if settings.cors_origin_list:  # no CORS middleware at all unless origins are configured
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],

@@ -309,7 +309,8 @@ class ModelOut(BaseModel):
     created_at: datetime
     active: bool
     metrics: dict[str, Any] = Field(description="Best validation figure (`val_recall@20` or `val_rmse`), sizes, "
-                                    "seconds; `peers`: most-popular and item-kNN on the same validation events.")
+                                    "seconds; `peers.val_recall@20`: the version as served (`semrec`, with its "
+                                    "appended terms), most-popular and item-kNN on the same validation events.")
     params: dict[str, Any]
 
 

@@ -57,10 +57,14 @@ def fit(data: TrainData, params: TrainParams | None = None,
     else:
         factors = model.fit_adam(data, p, train_rows, val_rows, gen, rng, callback)
     if objective == "ranking":  # the terms appended to the served factors, each where it applies
-        terms = {}
-        for name, term in (("neighbourhood", neighbourhood), ("content", content)):
-            factors, terms[name] = term.widen(data, factors, p)
-        factors = replace(factors, terms=terms, peers=peers.validation_recalls(data, train_rows, val_rows))
+        fitted, (factors, terms) = factors, _widened(data, factors, p)
+        yardstick = peers.validation_recalls(data, train_rows, val_rows)
+        if yardstick and len(train_rows) <= peers.SERVED_CHECK_MAX_EVENTS:
+            # The version as it serves, its terms fit without the validation events, on the same question.
+            held_out = replace(data, users=data.users[train_rows], items=data.items[train_rows],
+                               ratings=data.ratings[train_rows], weights=data.weights[train_rows])
+            yardstick["semrec"] = peers.recall(_widened(held_out, fitted, p)[0], data, train_rows, val_rows)
+        factors = replace(factors, terms=terms, peers=yardstick)
     bad = factors.non_finite()
     if bad:
         raise TrainingDiverged(f"training diverged: the {objective} fit exported non-finite {', '.join(bad)}")
@@ -70,6 +74,13 @@ def fit(data: TrainData, params: TrainParams | None = None,
         raise TrainingDiverged(f"training diverged: the {objective} fit exported a factor or bias of {largest:.4g}"
                                f" (lr {p.lr:g})")
     return factors
+
+
+def _widened(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, dict]:
+    terms = {}
+    for name, term in (("neighbourhood", neighbourhood), ("content", content)):
+        factors, terms[name] = term.widen(data, factors, p)
+    return factors, terms
 
 
 def _carve_validation(data: TrainData, rows: np.ndarray, objective: str, fraction: float,
