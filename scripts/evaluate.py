@@ -57,6 +57,7 @@ KS = {"P2": (10, 20), "P3": (10,), "P4": (10,), "P6": (10,)}
 SPLITS = {"P2": p2_temporal, "P3": p3_cold_items, "P4": p4_cold_users}
 HEADLINE = {"P1": "rmse", "P2": "ndcg@10", "P3": "ndcg@10", "P4": "ndcg@10", "P5": "success@5", "P6": "ndcg@10"}
 P5_METRICS = [f"success@{t}" for t in range(1, shoppers.TURNS + 1)]
+KEPT_ABOVE = "<!-- The tables below are written by scripts/evaluate.py; it keeps everything above this line. -->"
 
 
 def run_method(fn):
@@ -222,7 +223,10 @@ def write_outputs(out: Path, report: dict) -> None:
                 lines.append(f"| {ds_name} | {enc_name} | {row['dim']} | " + " | ".join(cells)
                              + f" | {row['P3']['item_texts_per_second']:.0f} |")
         lines.append("")
-    out.with_suffix(".md").write_text("\n".join(lines))
+    md = out.with_suffix(".md")
+    previous = md.read_text() if md.is_file() else ""
+    kept = previous.split(KEPT_ABOVE)[0] + KEPT_ABOVE + "\n\n" if KEPT_ABOVE in previous else ""
+    md.write_text(kept + "\n".join(lines))  # the hand-written summary above the marker stays
     _plot(out.with_suffix(".png"), report)
 
 

@@ -34,7 +34,7 @@ export async function render(root, params, go) {
       ["Profile text", user.profile_text || "–"],
       ["Embedded", user.embedded ? "yes" : "no"],
       ["Since", fmt.when(user.created_at)],
-    ])), section("Latest events", table(`The latest ${interactions.length} events of ${id}, newest first`, [
+    ])), section("Latest events", table(`The latest ${interactions.length} events of user ${id}, newest first`, [
       ["When", (e) => fmt.when(e.timestamp)],
       ["Type", (e) => e.type],
       ["Item", (e) => h("a", { href: `#/items?id=${encodeURIComponent(e.item_id)}` }, e.item_id)],
@@ -49,7 +49,7 @@ export async function render(root, params, go) {
     const tried = CONTEXT.filter((n) => params.get(n)).map((n) => `${n} ${params.get(n)}`).join(", ");
     root.append(section("Recommendations", h("p", { class: "meta" },
       `Strategy ${recommendations.strategy}, model ${recommendations.model_version || "none"}${tried ? `, context: ${tried}` : ""}.`),
-    table(`Top ${recommendations.items.length} for ${id}`, [
+    table(`Top ${recommendations.items.length} for user ${id}`, [
       ["Item", (i) => h("a", { href: `#/items?id=${encodeURIComponent(i.item_id)}` }, i.item_id)],
       ["Title", (i) => i.title || "–"],
       ["Score", (i) => fmt.figure(i.score, 3)],
