@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 WRITE, READ = "dash-write-key-0123456789", "dash-read-key-0123456789"
+HOSTILE = '<img src="x" onerror="window.pwned=1">Drama <b>film</b>' 
 PAGES = ["overview", "models", "items", "user", "segments", "conversation", "jobs"]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -76,8 +77,13 @@ def shop(tmp_path_factory):
             return _wait_job(http, http.post("/v1/training/jobs", json=body).json()["job_id"])
 
         first, second = train({"objective": "ranking"}), train({"objective": "ranking", "epochs": 2})
+        # One item with a generated review (the packaged SmolLM2), and one whose title is markup.
+        reviewed = events[-1]["item_id"]
+        review_job = http.post("/v1/reviews/jobs", json={"item_ids": [reviewed], "max_per_item": 1}).json()["job_id"]
+        _wait_job(http, review_job)
+        assert http.put("/v1/items/hostile", json={"title": HOSTILE, "category": "drama"}).status_code == 200
         yield {"base": base, "http": http, "log": tmp / "server.log", "older": first["result"]["model_version"],
-               "newer": second["result"]["model_version"], "user": events[-1]["user_id"], "item": events[-1]["item_id"]}
+               "newer": second["result"]["model_version"], "user": events[-1]["user_id"], "item": reviewed}
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -162,6 +168,46 @@ def test_every_page_renders_from_the_navigation_without_errors(watched, shop, tm
     watched.open("models")
     assert page.locator("canvas").count() >= 2  # the evaluation chart and the version's training curve
     assert page.get_by_role("button", name=f"Roll back to {shop['older']}").is_visible()
+
+
+def test_an_item_shows_its_generated_reviews_as_generated_and_markup_as_text(watched, shop):
+    watched.sign_in(WRITE)
+    watched.open("items", f"#/items?id={shop['item']}")
+    reviews = watched.page.locator("ul.reviews li")
+    assert reviews.count() == 1 and reviews.first.locator(".badge").inner_text() == "generated"
+    assert "not by shoppers" in watched.page.inner_text("main")
+    watched.open("items", "#/items?id=hostile")
+    assert HOSTILE.split(">")[0] in watched.page.inner_text("main")  # shown as text, never made into elements
+    assert watched.page.locator("main img").count() == 0 and watched.page.evaluate("window.pwned") is None
+    assert watched.errors == []
+
+
+def test_a_job_started_by_click_shows_its_progress_live(watched, shop):
+    http = shop["http"]
+    before = {j["job_id"] for j in http.get("/v1/jobs").json()["jobs"]}
+    watched.sign_in(WRITE)
+    watched.open("jobs")
+    watched.page.get_by_role("button", name="Embed stale texts").click()
+    watched.page.wait_for_selector("text=Queued job")
+    started = [j for j in http.get("/v1/jobs").json()["jobs"] if j["job_id"] not in before]
+    assert [j["kind"] for j in started] == ["embedding"]
+    row = watched.page.locator("tr", has_text=started[0]["job_id"][:8])
+    row.locator("text=succeeded").wait_for()  # the page polled its way there, no reload
+    assert watched.errors == []
+
+
+def test_the_navigation_works_by_keyboard(watched, shop):
+    watched.sign_in(WRITE)
+    page = watched.page
+    page.get_by_role("link", name="Overview").focus()
+    page.keyboard.press("Tab")  # Models
+    page.keyboard.press("Enter")
+    page.wait_for_selector("body[data-ready='models']")
+    assert page.get_by_role("link", name="Models").get_attribute("aria-current") == "page"
+    page.keyboard.press("Shift+Tab")  # back to Overview
+    page.keyboard.press("Enter")
+    page.wait_for_selector("body[data-ready='overview']")
+    assert watched.errors == []
 
 
 def test_a_rollback_by_clicks_serves_the_older_version(watched, shop):
