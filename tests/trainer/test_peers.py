@@ -34,3 +34,24 @@ def test_training_items_are_never_counted_and_no_validation_gives_nothing():
     # Asking for an item the user trained on can never hit: it is excluded from their list.
     got = validation_recalls(data, rows, rows[1:120:3], k=3)
     assert got == {"popular": 0.0, "item_knn": 0.0}
+
+
+def test_popularity_read_off_one_order_equals_ranking_the_whole_catalog(monkeypatch):
+    """Random store: the head-of-one-order shortcut gives what sorting every user's catalog gives; above the
+    size limit item-kNN is left out, popularity stays."""
+    rng = np.random.default_rng(4)
+    events = [(int(u), int(i), None) for u, i in zip(rng.integers(0, 60, 900), rng.zipf(1.5, 900) % 50,
+                                                      strict=True)]
+    data = store(60, 50, events)
+    rows = np.arange(len(data.users))
+    val, train = rows[::7], np.setdiff1d(rows, rows[::7])
+    counts = np.zeros(50)
+    np.add.at(counts, np.unique(np.c_[data.users[train], data.items[train]], axis=0)[:, 1], 1)
+    hits = 0
+    for r in val:
+        had = set(data.items[train][data.users[train] == data.users[r]])
+        order = [i for i in np.argsort(-counts, kind="stable") if i not in had][:5]
+        hits += data.items[r] in order
+    assert validation_recalls(data, train, val, k=5)["popular"] == round(hits / len(val), 5)
+    monkeypatch.setattr("app.trainer.peers.MAX_EVENTS", 10)
+    assert set(validation_recalls(data, train, val, k=5)) == {"popular"}
