@@ -57,8 +57,9 @@ def because(state: State, positions: np.ndarray, seen: list[int], user_pos: int 
             out.append(f"popular with shoppers like you ({segment['label']})")
         elif strategy == "personalized":
             out.append("in line with your past choices")
-        elif strategy == "text":
-            out.append("close to your profile")
+        elif strategy == "text":  # read through the text map: the query's meaning, or else the profile's
+            short = query if query is None or len(query) <= 60 else query[:59] + "…"
+            out.append(f"close in meaning to '{short}'" if query else "close to your profile")
         else:
             out.append(f"popular in {category}" if category else "popular now")
     return out

@@ -48,8 +48,8 @@ def _wait_job(http: httpx.Client, job_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
-    """The server, its log file, and facts the pages should show (two versions: a fuller one, then a quick
-    one, which serves)."""
+    """The server, its log file, and facts the pages should show (two versions: a quick one, then the
+    default one, which serves)."""
     tmp = tmp_path_factory.mktemp("dashboard")
     port = _free_port()
     env = {**os.environ, "SEMREC_DATABASE_URL": f"sqlite:///{tmp / 'semrec.db'}", "SEMREC_DATA_DIR": str(tmp / "var"),
@@ -76,7 +76,8 @@ def shop(tmp_path_factory):
         def train(body: dict) -> dict:
             return _wait_job(http, http.post("/v1/training/jobs", json=body).json()["job_id"])
 
-        first, second = train({"objective": "ranking"}), train({"objective": "ranking", "epochs": 2})
+        # A quick version first, then the default one, which serves (the rollback goes to the quick one).
+        first, second = train({"objective": "ranking", "epochs": 2}), train({"objective": "ranking"})
         # One item with a generated review (the packaged SmolLM2), and one whose title is markup.
         reviewed = events[-1]["item_id"]
         review_job = http.post("/v1/reviews/jobs", json={"item_ids": [reviewed], "max_per_item": 1}).json()["job_id"]

@@ -124,3 +124,11 @@ def test_reasons_are_present_and_true(shop):
     assert any(i["because"] == "often chosen around 08:00 UTC" for i in timed), timed
     plain = shop.get("/v1/users/u3/recommendations", params={"k": 3}, headers=READ).json()["items"]
     assert all("because" not in i for i in plain)
+
+
+def test_a_query_alone_is_explained_by_its_words_or_its_meaning_never_by_a_profile(shop):
+    got = shop.post("/v1/recommendations", headers=READ,
+                    json={"query": "a warm drink for cold mornings", "k": 5, "explain": True}).json()
+    assert got["strategy"] == "text" and len(got["items"]) == 5
+    reasons = [i["because"] for i in got["items"]]
+    assert all(r.startswith(("matches '", "close in meaning to 'a warm drink for cold mornings'")) for r in reasons)
