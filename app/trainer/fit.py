@@ -58,12 +58,7 @@ def fit(data: TrainData, params: TrainParams | None = None,
         factors = model.fit_adam(data, p, train_rows, val_rows, gen, rng, callback)
     if objective == "ranking":  # the terms appended to the served factors, each where it applies
         fitted, (factors, terms) = factors, _widened(data, factors, p)
-        yardstick = peers.validation_recalls(data, train_rows, val_rows)
-        if yardstick and peers.within_limits(data, train_rows):
-            # The version as it serves, its terms fit without the validation events, on the same question.
-            held_out = replace(data, users=data.users[train_rows], items=data.items[train_rows],
-                               ratings=data.ratings[train_rows], weights=data.weights[train_rows])
-            yardstick["semrec"] = peers.recall(_widened(held_out, fitted, p)[0], data, train_rows, val_rows)
+        yardstick = peers.yardstick(data, train_rows, val_rows, lambda held_out: _widened(held_out, fitted, p)[0])
         factors = replace(factors, terms=terms, peers=yardstick)
     bad = factors.non_finite()
     if bad:

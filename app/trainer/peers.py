@@ -7,6 +7,8 @@ the model adds, or that it adds nothing.
 """
 
 import math
+from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,21 +50,11 @@ def _parts(n: int, n_items: int) -> list[np.ndarray]:
     return np.array_split(np.arange(n), math.ceil(n / size)) if n else []
 
 
-def recall(factors: Factors, data: TrainData, train_rows: np.ndarray, val_rows: np.ndarray, k: int = 20) -> float:
-    """Recall@k of ``factors`` (appended terms included: the score serving computes) on the validation events."""
-    seen = _seen(data, train_rows)
-    hits = 0
-    for part in (val_rows[c] for c in _parts(len(val_rows), data.n_items)):
-        rows = data.users[part]
-        scores = factors.user_factors[rows] @ factors.item_factors.T + factors.item_bias
-        hits += _hits(scores, seen[rows], data.items[part], k)
-    return round(hits / len(val_rows), 5)
-
-
-def validation_recalls(data: TrainData, train_rows: np.ndarray, val_rows: np.ndarray,
-                       k: int = 20) -> dict[str, float]:
-    """``{"popular": r, "item_knn": r}`` (item-kNN only up to ``MAX_EVENTS`` training events and
-    ``MAX_ITEMS`` items); {} without validation events. (``fit`` adds ``semrec``, the version as served.)"""
+def yardstick(data: TrainData, train_rows: np.ndarray, val_rows: np.ndarray,
+              served: Callable[[TrainData], Factors], k: int = 20) -> dict[str, float]:
+    """Recall@k on the validation events of most-popular, and within ``within_limits`` of item-kNN and of the
+    version as served (``semrec``: ``served`` makes it from the training events alone, so the terms it appends
+    never saw the validation events); {} without validation events."""
     if not len(val_rows):
         return {}
     seen = _seen(data, train_rows)
@@ -71,11 +63,14 @@ def validation_recalls(data: TrainData, train_rows: np.ndarray, val_rows: np.nda
     out = {"popular": _popular_hits(seen, popularity, val_users, val_items, k) / len(val_rows)}
     if within_limits(data, train_rows):
         norm = seen @ sp.diags(1.0 / np.sqrt(np.maximum(popularity, 1.0)))  # cosine: columns at unit norm
-        hits = 0
+        version = served(replace(data, users=data.users[train_rows], items=data.items[train_rows],
+                                 ratings=data.ratings[train_rows], weights=data.weights[train_rows]))
+        knn = mine = 0
         for part in _parts(len(val_rows), data.n_items):
-            rows = val_users[part]
-            hits += _hits(np.asarray(((seen[rows] @ norm.T) @ norm).todense()), seen[rows], val_items[part], k)
-        out["item_knn"] = hits / len(val_rows)
+            rows, had, truth = val_users[part], seen[val_users[part]], val_items[part]
+            knn += _hits(np.asarray(((had @ norm.T) @ norm).todense()), had, truth, k)
+            mine += _hits(version.user_factors[rows] @ version.item_factors.T + version.item_bias, had, truth, k)
+        out |= {"semrec": mine / len(val_rows), "item_knn": knn / len(val_rows)}
     return {name: round(r, 5) for name, r in out.items()}
 
 

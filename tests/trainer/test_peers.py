@@ -2,8 +2,22 @@
 
 import numpy as np
 
-from app.trainer.peers import validation_recalls
+from app.trainer.peers import yardstick
+from app.trainer.types import Factors
 from tests.trainer.test_fit import store
+
+
+def partner_factors(n_users: int, n_items: int) -> Factors:
+    """A served version that scores each user's pair partner (the pairs store's 2j+1) above all else."""
+    users, items = np.zeros((n_users, 4)), np.zeros((n_items, 4))
+    users[np.arange(n_users), np.arange(n_users) % 4] = 1.0
+    items[np.arange(1, 8, 2), np.arange(4)] = 1.0
+    return Factors("ranking", 0.0, users, np.zeros(n_users), items, np.zeros(n_items), None, None, None, None)
+
+
+def validation_recalls(data, train, val, k=20):
+    """The yardstick with the partner-scoring version standing in for the served one."""
+    return yardstick(data, train, val, lambda held: partner_factors(data.n_users, data.n_items), k)
 
 
 def pairs_store():
@@ -22,9 +36,15 @@ def test_item_knn_finds_the_partner_and_popularity_cannot():
     rows = np.arange(len(data.users))
     val = rows[2:120:3]  # each pair user's last event: the partner
     train = np.setdiff1d(rows, val)
-    got = validation_recalls(data, train, val, k=1)
+    given = []
+    got = yardstick(data, train, val, lambda held: given.append(held) or partner_factors(80, 9), k=1)
     assert got["item_knn"] == 1.0  # the partner co-occurs with the user's item in every other user
     assert got["popular"] == 0.0
+    assert got["semrec"] == 1.0  # the served version's own scores, on the same events
+    # The served version is made from the training events alone: the validation events never reach it.
+    assert len(given) == 1 and len(given[0].users) == len(train)
+    assert not {(u, i) for u, i in zip(data.users[val], data.items[val], strict=True)} & \
+        {(u, i) for u, i in zip(given[0].users, given[0].items, strict=True)}
 
 
 def test_training_items_are_never_counted_and_no_validation_gives_nothing():
@@ -33,7 +53,7 @@ def test_training_items_are_never_counted_and_no_validation_gives_nothing():
     assert validation_recalls(data, rows, rows[:0]) == {}
     # Asking for an item the user trained on can never hit: it is excluded from their list.
     got = validation_recalls(data, rows, rows[1:120:3], k=3)
-    assert got == {"popular": 0.0, "item_knn": 0.0}
+    assert got == {"popular": 0.0, "item_knn": 0.0, "semrec": 0.0}
 
 
 def test_popularity_read_off_one_order_equals_ranking_the_whole_catalog(monkeypatch):
@@ -54,4 +74,4 @@ def test_popularity_read_off_one_order_equals_ranking_the_whole_catalog(monkeypa
         hits += data.items[r] in order
     assert validation_recalls(data, train, val, k=5)["popular"] == round(hits / len(val), 5)
     monkeypatch.setattr("app.trainer.peers.MAX_EVENTS", 10)
-    assert set(validation_recalls(data, train, val, k=5)) == {"popular"}
+    assert set(validation_recalls(data, train, val, k=5)) == {"popular"}  # no item-kNN, no served check

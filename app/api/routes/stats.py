@@ -42,8 +42,7 @@ def store_stats(session: SessionDep, settings: SettingsDep, _: WriteKey,
 
 
 def _per_day(session: Session, newest: datetime, days: int) -> list[DayCount]:
-    start = datetime.combine((newest.date() if isinstance(newest, datetime) else newest) - timedelta(days - 1),
-                             datetime.min.time())
+    start = datetime.combine(newest.date() - timedelta(days - 1), datetime.min.time())
     if session.bind.dialect.name == "postgresql":  # timestamptz: the day in UTC, not in the session's zone
         day = cast(func.timezone("UTC", Interaction.ts), Date)
     else:  # SQLite keeps naive UTC text
