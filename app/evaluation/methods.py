@@ -64,7 +64,7 @@ def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fiel
     as the service answers them."""
     def fit_task(task: Task):
         data = served_data(task, params)
-        f = fit(data, replace(params, objective="ranking"))
+        f = fit(data, replace(params, objective="ranking"), catalog_vectors=catalog_reader(task, data))
         item_vectors, _ = serving.item_vectors(f)
         indptr, items, chosen, profiles = neighbours.choose(data)
         if not (params.init == "semantic" or params.text_map):  # the "no text" ablation reads no profile either
@@ -82,6 +82,24 @@ def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fiel
             return out
         return score
     return fit_task
+
+
+_ENCODER = []
+
+
+def catalog_reader(task: Task, data: TrainData):
+    """As the training job's: the items a carve strips, read by their catalog text alone (the packaged
+    encoder, loaded once), where the task's item vectors read reviews."""
+    if data.item_reviewed is None or not data.item_reviewed.any() or task.catalog_texts is None:
+        return None
+
+    def read(items):
+        if not _ENCODER:
+            from app.encoder.model import Encoder
+
+            _ENCODER.append(Encoder(Settings().encoder_model))
+        return _ENCODER[0].encode([task.catalog_texts[i] for i in items]).astype(np.float32)
+    return read
 
 
 def semrec_rater(params: TrainParams):

@@ -14,19 +14,24 @@ the words, and the term adds little or costs (Gift Cards): the weight shrinks wi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from app.trainer import terms
 from app.trainer.types import Factors, TrainData, TrainParams
 
 
-def widen(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, dict]:
+def widen(data: TrainData, factors: Factors, p: TrainParams, base: Factors | None = None) -> tuple[Factors, dict]:
     """The ranking ``factors`` with the content term appended; unchanged with weight or rank 0, without item
-    texts, or when every item has events (the term would be all zeros)."""
+    texts, or when every item has events (the term would be all zeros). ``base``: the factors before any
+    term, whose spread the term is brought to (default ``factors``). The weight is taken as it is: chosen on
+    the shop's new-items carve, or ``unchosen_weight``'s."""
+    base = base or factors
     cold = np.bincount(data.items, minlength=data.n_items) == 0
     words = data.item_words
-    reviewed = 0.0 if data.item_reviewed is None or cold.all() else float(data.item_reviewed[~cold].mean())
-    weight = p.content_weight * (1.0 - reviewed)
+    reviewed = reviewed_share(data)
+    weight = p.content_weight
     info = {"rank": 0, "weight": 0.0, "items": int(cold.sum()), "reviewed_share": round(reviewed, 4)}
     if weight <= 0 or p.content_rank < 1 or words is None or not cold.any() or not any(words):
         return factors, info
@@ -39,15 +44,42 @@ def widen(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, d
     # scores (the text map's) spread about 20 times less than over the catalog (ML-100K).
     # Where the factors cannot tell cold items apart at all (no text vectors), over the catalog instead.
     users, cold_items = np.arange(data.n_users), np.flatnonzero(cold)
-    scale = terms.scales(factors, users, profiles, lsa, cold_items[terms.sample_items(len(cold_items))])
+    scale = terms.scales(base, users, profiles, lsa, cold_items[terms.sample_items(len(cold_items))])
     flat = scale <= 1e-9
     if flat.any():
-        scale[flat] = terms.scales(factors, users[flat], profiles[flat], lsa, terms.sample_items(data.n_items))
+        scale[flat] = terms.scales(base, users[flat], profiles[flat], lsa, terms.sample_items(data.n_items))
     profiles *= (weight * scale)[:, None]
     served = np.where(cold[:, None], lsa, 0.0)
     r = lsa.shape[1]
     return terms.appended(factors, profiles.astype(np.float32), served.astype(np.float32)), {**info, "rank": r,
                                                                                         "weight": round(weight, 4)}
+
+
+def unchosen_weight(data: TrainData, p: TrainParams) -> float:
+    """The content weight where no carve chose it: ``p.content_weight`` shrunk to 0 as the share of reviewed
+    items grows to 1 (the text map already read the shoppers' words: chosen on ML-100K's and Gift Cards' P3
+    validation carves, docs/training.md)."""
+    return p.content_weight * (1.0 - reviewed_share(data))
+
+
+def reviewed_share(data: TrainData) -> float:
+    """The share of the items with events whose text vector read their shoppers' reviews."""
+    cold = np.bincount(data.items, minlength=data.n_items) == 0
+    return 0.0 if data.item_reviewed is None or cold.all() else float(data.item_reviewed[~cold].mean())
+
+
+def scale_text_map(data: TrainData, factors: Factors, weight: float) -> Factors:
+    """The text map's share ``weight`` in the scores of items without events: their factors (never the
+    appended terms' columns) times ``weight``, their biases pulled to the mean of theirs by as much, so new
+    items keep their level beside the others and only their order among themselves moves."""
+    cold = np.bincount(data.items, minlength=data.n_items) == 0
+    if weight == 1.0 or not cold.any():
+        return factors
+    k = factors.item_factors.shape[1] - factors.appended_width
+    q, b = factors.item_factors.copy(), factors.item_bias.copy()
+    q[cold, :k] *= weight
+    b[cold] = weight * b[cold] + (1.0 - weight) * float(b[cold].mean())
+    return replace(factors, item_factors=q, item_bias=b)
 
 
 def item_side(words: list[str], rank: int, seed: int) -> np.ndarray | None:

@@ -24,10 +24,10 @@ class StoreData:
 
 
 def load(session: Session, model_name: str, event_weights: dict[str, float], chunk: int = 50_000,
-         item_reads_reviews: bool = True) -> StoreData:
+         item_reads_reviews: bool = True, user_reads_reviews: bool = True) -> StoreData:
     """Interactions in time order as index arrays; live items with a text vector join even without events
-    (they enter factor space through the text map). ``item_reads_reviews``: whether the items' text vectors
-    read their shoppers' reviews (settings), which marks the items that have any."""
+    (they enter factor space through the text map). ``item_reads_reviews``, ``user_reads_reviews``: whether
+    the items' and users' text vectors read reviews (settings), which marks those that have any."""
     user_index: dict[str, int] = {}
     item_index: dict[str, int] = {}
     users, items, ratings, weights, seconds, devices, locations = [], [], [], [], [], [], []
@@ -64,12 +64,17 @@ def load(session: Session, model_name: str, event_weights: dict[str, float], chu
         for (item_id,) in session.execute(select(Interaction.item_id).where(Interaction.text.is_not(None)).distinct()):
             if item_id in item_index:
                 reviewed[item_index[item_id]] = True
+    user_reviewed = np.zeros(len(user_index), bool)
+    if user_reads_reviews:
+        for (user_id,) in session.execute(select(Interaction.user_id).where(Interaction.text.is_not(None)).distinct()):
+            if user_id in user_index:
+                user_reviewed[user_index[user_id]] = True
     data = TrainData(
         n_users=len(user_index), n_items=len(item_index),
         users=np.asarray(users, np.int64), items=np.asarray(items, np.int64),
         ratings=np.asarray(ratings, np.float32), weights=np.asarray(weights, np.float32),
         item_text=item_text, item_has_text=item_has, user_text=user_text, user_has_text=user_has,
-        item_words=words, item_reviewed=reviewed,
+        item_words=words, item_reviewed=reviewed, user_reviewed=user_reviewed,
     )
     contexts = EventContexts(data.items, np.asarray(seconds, np.int64), np.array(devices, dtype=object),
                              np.array(locations, dtype=object))

@@ -16,14 +16,15 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from app.trainer import bayes, content, model, neighbourhood, peers
+from app.trainer import bayes, carve, content, lexical, model, neighbourhood, peers, popularity, selection
 from app.trainer.types import Factors, TrainData, TrainingDiverged, TrainParams, choose_objective, ranking_weights
 
 ABSURD = 1e4  # an exported factor or bias beyond this is divergence (regularised fits stay within about 10)
 
 
 def fit(data: TrainData, params: TrainParams | None = None,
-        callback: Callable[[dict], None] | None = None) -> Factors:
+        callback: Callable[[dict], None] | None = None,
+        catalog_vectors: Callable[[np.ndarray], np.ndarray] | None = None) -> Factors:
     """Fit one objective on ``data`` (``auto``: ranking, the factors a run serves).
 
     Parameters
@@ -32,6 +33,11 @@ def fit(data: TrainData, params: TrainParams | None = None,
     params : hyper-parameters; ``resolved`` ones (what a version records) are taken as they are.
     callback : called with one dict per epoch or sweep: ``epoch``, ``loss``, ``seconds`` and the validation
         figure (``val_recall@20`` for ranking, ``val_rmse`` for rating; None without a validation share).
+    catalog_vectors : the text vectors of items (by index) read by their catalog text alone, without reviews:
+        what the new-items carve reads its stripped items by (``carve.validation_data``).
+
+    A ranking fit under ``params.select`` validates on the shop's own carves (``carve``), chooses its blend
+    there (``selection``), goes on over every event, and serves the chosen blend (``Factors.validation``).
 
     Raises TrainingDiverged when a loss, a validation figure or an exported array is not finite, and
     ValueError for a rating fit without ratings.
@@ -49,17 +55,24 @@ def fit(data: TrainData, params: TrainParams | None = None,
         rows = np.flatnonzero(data.rated)
         if not len(rows):
             raise ValueError("a rating fit needs ratings, and the data holds none")
-    train_rows, val_rows = _carve_validation(data, rows, objective, p.val_fraction, rng)
     callback = _finite_only(objective, callback)
+    if objective == "ranking" and p.select and p.val_fraction > 0 and p.solver != "gibbs" and len(rows) >= 20:
+        return _checked(_fit_selected(data, p, gen, rng, callback, catalog_vectors), objective, p)
+    train_rows, val_rows = _carve_validation(data, rows, objective, p.val_fraction, rng)
     if p.solver == "gibbs":
         start = model.starting_point(data, p, gen)  # the same start (semantic or random) as Adam's
         factors = bayes.fit_gibbs(data, p, train_rows, val_rows, start, callback)
     else:
         factors = model.fit_adam(data, p, train_rows, val_rows, gen, rng, callback)
     if objective == "ranking":  # the terms appended to the served factors, each where it applies
+        p = replace(p, content_weight=content.unchosen_weight(data, p))
         fitted, (factors, terms) = factors, _widened(data, factors, p)
         yardstick = peers.yardstick(data, train_rows, val_rows, lambda held_out: _widened(held_out, fitted, p)[0])
         factors = replace(factors, terms=terms, peers=yardstick)
+    return _checked(factors, objective, p)
+
+
+def _checked(factors: Factors, objective: str, p: TrainParams) -> Factors:
     bad = factors.non_finite()
     if bad:
         raise TrainingDiverged(f"training diverged: the {objective} fit exported non-finite {', '.join(bad)}")
@@ -72,10 +85,45 @@ def fit(data: TrainData, params: TrainParams | None = None,
 
 
 def _widened(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, dict]:
-    terms = {}
-    for name, term in (("neighbourhood", neighbourhood), ("content", content)):
-        factors, terms[name] = term.widen(data, factors, p)
+    """The factors with each term appended (each brought to the spread of the factors' own scores), and the
+    text map's share in new items' scores applied."""
+    base, terms = factors, {}
+    for name, term in (("neighbourhood", neighbourhood), ("content", content), ("lexical", lexical),
+                       ("popularity", popularity)):
+        factors, terms[name] = term.widen(data, factors, p, base)
+    if p.select and p.text_map_weight != 1.0:
+        factors = content.scale_text_map(data, replace(factors, terms=terms), p.text_map_weight)
+        terms["content"]["text_map_weight"] = p.text_map_weight
     return factors, terms
+
+
+def _fit_selected(data: TrainData, p: TrainParams, gen: torch.Generator, rng: np.random.Generator,
+                  callback: Callable[[dict], None], catalog_vectors) -> Factors:
+    """Validate on the shop's carves, choose each route family's blend there, go on over every event, and
+    append the chosen terms (fit on every event) to the served factors."""
+    c = carve.carve(data, p.seed)
+    shown = carve.validation_data(data, c, catalog_vectors)
+    validated, served = model.fit_adam(shown, p, c.fit_rows, c.next_rows, gen, rng, callback, refit=data)
+    report: dict = {"sizes": c.sizes()}
+    chosen: dict[str, float] = {}
+    fit_part = replace(shown, users=shown.users[c.fit_rows], items=shown.items[c.fit_rows],
+                       ratings=shown.ratings[c.fit_rows], weights=shown.weights[c.fit_rows])
+    for route, choice in (
+            ("next_items", selection.next_items(shown, c.fit_rows, c.next_rows, validated, p)),
+            ("new_items", selection.new_items(shown, c.fit_rows, c.new_items, validated, p,
+                                              content.reviewed_share(fit_part)))):
+        if choice is not None:
+            report[route] = choice.report()
+            chosen |= choice.weights
+    if "new_items" not in report:  # no carve to choose on: today's rule for the content weight
+        chosen["content_weight"] = content.unchosen_weight(data, p)
+    p = replace(p, **chosen)
+    factors, terms = _widened(data, served, p)
+    peers = report.get("next_items", {}).get("candidates", {})
+    yardstick = {"semrec": report["next_items"]["served"]} if "next_items" in report else {}
+    yardstick |= {name: peers[key] for name, key in (("popular", "popularity"), ("item_knn", "item_knn"))
+                  if key in peers}
+    return replace(factors, terms=terms, peers=yardstick, validation=report)
 
 
 def _carve_validation(data: TrainData, rows: np.ndarray, objective: str, fraction: float,

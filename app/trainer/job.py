@@ -7,6 +7,7 @@ import time
 from dataclasses import asdict, fields
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
 from app import context, segments
@@ -30,6 +31,17 @@ def train_params(params: dict[str, Any], device: str) -> TrainParams:
     return TrainParams(**values)
 
 
+def _catalog_reader(ctx, loaded, data):
+    """The new-items carve's reader: items (by index) encoded from their catalog text alone, as a new item
+    without reviews is (None where the items' vectors read no reviews: theirs are catalog text already)."""
+    if data.item_reviewed is None or not data.item_reviewed.any() or data.item_words is None:
+        return None
+
+    def read(items):
+        return ctx.encoder().encode([data.item_words[i] for i in items]).astype(np.float32)
+    return read
+
+
 def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
     started = time.perf_counter()
@@ -38,7 +50,8 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     trained_until = utcnow()
     with ctx.sessions() as session:
         loaded = store_data.load(session, embedded["model"], p.event_weights,
-                                 item_reads_reviews=settings.item_review_texts > 0)
+                                 item_reads_reviews=settings.item_review_texts > 0,
+                                 user_reads_reviews=settings.user_review_texts > 0)
     data = loaded.data
     if data.n_users == 0 or len(data.users) == 0:
         raise ValueError("no interactions to train on")
@@ -57,9 +70,12 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
         def on_epoch(record: dict, phase=phase.objective, done=done, total=total) -> None:
             history.append({"phase": phase, **{k: (round(v, 5) if isinstance(v, float) else v)
                                                for k, v in record.items()}})
-            ctx.progress(done + record["epoch"], total, result={"phase": phase, "epochs": history})
+            # A validated fit goes on over every event for a few epochs more than planned (its refit).
+            ctx.progress(done + record["epoch"], max(total, done + record["epoch"]),
+                         result={"phase": phase, "epochs": history})
 
-        fitted[phase.objective] = fit(data, phase, callback=on_epoch)
+        fitted[phase.objective] = fit(data, phase, callback=on_epoch,
+                                      catalog_vectors=_catalog_reader(ctx, loaded, data))
     # Early stopping ends a fit before its planned epochs: the job is then as done as it will be.
     ctx.progress(len(history), len(history), result={"phase": "writing the version", "epochs": history})
     factors = fitted[plan[0].objective]
@@ -94,6 +110,8 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
         metrics["segments"] = len(user_segments.info)
     if context_model is not None:
         metrics["context_features"] = sorted({f for f, _ in context_model.rows})
+    if factors.validation:  # each route family's carve: its candidates, their figures, the one served
+        metrics["validation"] = factors.validation
     if factors.peers:  # most-popular and item-kNN on the fit's own validation events: the yardstick
         metrics["peers"] = {"val_recall@20": factors.peers}
     if factors.terms:  # what the terms appended to the served factors hold (item-kNN, content)

@@ -105,6 +105,17 @@ class _Side(nn.Module):
             self.delta.weight[:, :-1] += self.text @ self.map.weight[:-1].T
             self.map = None
 
+    @torch.no_grad()
+    def set_text(self, text: np.ndarray | None, has_text: np.ndarray | None) -> None:
+        """Read the rows by other text vectors (the refit after validation: the carved items with their
+        reviews again), centred on the mean the map was learned around."""
+        if self.map is None or text is None or has_text is None:
+            return
+        t = torch.as_tensor(text, dtype=torch.float32, device=self.text.device)
+        mask = torch.as_tensor(has_text, device=self.text.device)
+        self.text = torch.where(mask.unsqueeze(1), t - self.text_mean, torch.zeros_like(t))
+        self.has_text = mask
+
     def forward(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.delta(idx)
         if self.map is not None:
@@ -129,9 +140,15 @@ def starting_point(data: TrainData, p: TrainParams, gen: torch.Generator) -> tup
 
 
 def fit_adam(data: TrainData, p: TrainParams, train_rows: np.ndarray, val_rows: np.ndarray,
-             gen: torch.Generator, rng: np.random.Generator, callback: Callable[[dict], None] | None) -> Factors:
+             gen: torch.Generator, rng: np.random.Generator, callback: Callable[[dict], None] | None,
+             refit: TrainData | None = None) -> Factors | tuple[Factors, Factors]:
     """Adam on ``p.objective`` (resolved) over ``train_rows``, early-stopped on ``val_rows``; ``data.weights``
-    are the events' weights in the ranking loss. Raises TrainingDiverged once an epoch's loss is not finite."""
+    are the events' weights in the ranking loss. Raises TrainingDiverged once an epoch's loss is not finite.
+
+    ``refit``: the same events and more (every one of them, with their own texts): the early-stopped model is
+    exported as it is (what the validation scores), then trained on for ``p.refit_epochs`` (None: a quarter of
+    the epochs it took, at least 2) over all of ``refit``'s events, and both are returned (validated, served).
+    A continued fit, not a second one: the carved items and users catch up in a few epochs."""
     objective = p.objective
     device = torch.device(p.device)
     model = HybridMF(data, p, gen).to(device)
@@ -154,20 +171,26 @@ def fit_adam(data: TrainData, p: TrainParams, train_rows: np.ndarray, val_rows: 
     best, best_state, stale, history, initial = math.inf, None, 0, [], None
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=_use_bf16(p, device))
 
-    for epoch in range(1, p.epochs + 1):
-        start = time.perf_counter()
+    def one_epoch(rows: np.ndarray, data: TrainData, tensors: tuple) -> float:
+        nonlocal initial
         model.train()
-        order = torch.as_tensor(rng.permutation(train_rows), device=device)
+        order = torch.as_tensor(rng.permutation(rows), device=device)
         total = 0.0
         for batch in order.split(p.batch_size):
             with autocast:
-                loss = step(model, u_all[batch], i_all[batch], r_all[batch], w_all[batch], data, p, gen)
+                loss = step(model, *(t[batch] for t in tensors), data, p, gen)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(batch)
             initial = total / len(batch) if initial is None else initial  # the starting point's loss
         model.eval()
+        return total
+
+    best_epoch = 0
+    for epoch in range(1, p.epochs + 1):
+        start = time.perf_counter()
+        total = one_epoch(train_rows, data, (u_all, i_all, r_all, w_all))
         with torch.no_grad():
             val = evaluate(model, data, train_rows, val_rows) if len(val_rows) else None
         record = {"epoch": epoch, "loss": total / max(1, len(train_rows)), "seconds": time.perf_counter() - start,
@@ -184,7 +207,7 @@ def fit_adam(data: TrainData, p: TrainParams, train_rows: np.ndarray, val_rows: 
             callback(record)
         score = -epoch if val is None else val if objective == "rating" else -val  # no validation: the latest
         if score < best - 1e-5:
-            best, stale = score, 0
+            best, stale, best_epoch = score, 0, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
@@ -192,7 +215,30 @@ def fit_adam(data: TrainData, p: TrainParams, train_rows: np.ndarray, val_rows: 
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
-    return _export(model, objective, history, np.bincount(data.items, minlength=data.n_items) > 0)
+    if refit is None:
+        return _export(model, objective, history, np.bincount(data.items, minlength=data.n_items) > 0)
+    validated = _export(model, objective, history, np.bincount(data.items[train_rows], minlength=data.n_items) > 0)
+    model.item.set_text(refit.item_text, refit.item_has_text)
+    model.user.set_text(refit.user_text, refit.user_has_text)
+    model.unseen_logit = torch.where(torch.as_tensor(np.bincount(refit.items, minlength=refit.n_items) > 0,
+                                                     device=device), 0.0, -torch.inf)
+    tensors = (torch.as_tensor(refit.users, device=device), torch.as_tensor(refit.items, device=device),
+               torch.as_tensor(np.nan_to_num(refit.ratings), dtype=torch.float32, device=device),
+               torch.as_tensor(refit.weights, dtype=torch.float32, device=device))
+    all_rows = np.arange(len(refit.users))
+    epochs = p.refit_epochs if p.refit_epochs is not None else max(2, math.ceil(max(best_epoch, 1) / 4))
+    for n in range(1, epochs + 1):
+        start = time.perf_counter()
+        total = one_epoch(all_rows, refit, tensors)
+        record = {"epoch": len(history) + 1, "loss": total / max(1, len(all_rows)),
+                  "seconds": time.perf_counter() - start, val_key: None, "refit": n}
+        if not (math.isfinite(record["loss"]) and record["loss"] <= DIVERGED * max(initial or 0.0, 1.0)):
+            raise TrainingDiverged(f"training diverged: the {objective} refit's loss is {record['loss']:.4g}")
+        history.append(record)
+        if callback:
+            callback(record)
+    served = _export(model, objective, history, np.bincount(refit.items, minlength=refit.n_items) > 0)
+    return validated, served
 
 
 class _Optimizer:

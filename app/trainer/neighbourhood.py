@@ -24,9 +24,10 @@ from app.trainer import terms
 from app.trainer.types import Factors, TrainData, TrainParams
 
 
-def widen(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, dict]:
+def widen(data: TrainData, factors: Factors, p: TrainParams, base: Factors | None = None) -> tuple[Factors, dict]:
     """The ranking ``factors`` with the knn term of all of ``data``'s events appended (unchanged with weight
-    or rank 0, or too few users or items for a rank-1 term)."""
+    or rank 0, or too few users or items for a rank-1 term); scaled to the spread of ``base``'s scores (the
+    factors before any term: default ``factors``)."""
     rank = min(p.neighbourhood_rank, data.n_users - 1, data.n_items - 1)
     info = {"rank": max(rank, 0), "weight": float(p.neighbourhood_weight)}
     if rank < 1 or p.neighbourhood_weight <= 0:
@@ -35,7 +36,7 @@ def widen(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors, d
     e = item_side(x, rank, p.seed)
     k = np.asarray(x @ e)
     users = np.arange(data.n_users)
-    k *= (p.neighbourhood_weight * terms.scales(factors, users, k, e, terms.sample_items(data.n_items)))[:, None]
+    k *= (p.neighbourhood_weight * terms.scales(base or factors, users, k, e, terms.sample_items(data.n_items)))[:, None]
     return terms.appended(factors, k.astype(np.float32), e.astype(np.float32)), info
 
 

@@ -47,6 +47,16 @@ class TrainParams:
         splits carved from P3's training data by the P3 rule (``scripts/analyse_terms.py``) ML-100K (no reviews)
         was best at 0.5 (NDCG@10 0.239 -> 0.284) and Gift Cards (every item reviewed: its text map reads the
         shoppers' words) at 0 (0.433, 0.416 at 0.25).
+    select : choose the blend per shop (``app.trainer.selection``): the weights of the item-kNN, lexical and
+        popularity terms for next items, and of the content term and the text map for new items, picked on the
+        shop's own held-out events (``app.trainer.carve``) among candidates that include the simple peers alone;
+        the weights given here are the incumbent a candidate must beat beyond noise. False: served as given.
+    lexical_weight : a TF-IDF term over every item's catalog words (the user side: the words of their items).
+    popularity_weight : a popularity term (log of each item's event count).
+    text_map_weight : the text map's share in the scores of items without events (0: their words alone, by
+        the content term, rank them).
+    refit_epochs : after validation, the epochs the fit goes on for over every event (None: a quarter of the
+        epochs validation took, at least 2).
     burn_in, noise_precision, text_ridge : Gibbs only: sweeps before averaging starts, the precision α of a
         rating around its prediction (None: sampled), and the ridge weight of the text regression.
     """
@@ -72,6 +82,11 @@ class TrainParams:
     neighbourhood_weight: float = 1.0
     content_rank: int = 128
     content_weight: float = 0.5
+    select: bool = True
+    lexical_weight: float = 0.0
+    popularity_weight: float = 0.0
+    text_map_weight: float = 1.0
+    refit_epochs: int | None = None
     burn_in: int = 20
     noise_precision: float | None = None  # None: drawn from its posterior
     text_ridge: float = 10.0
@@ -109,6 +124,7 @@ class TrainData:
     user_has_text: np.ndarray | None = None
     item_words: list[str] | None = None  # each item's catalog text (title, category, description, attributes)
     item_reviewed: np.ndarray | None = None  # bool (n_items,): the text vector read shoppers' reviews
+    user_reviewed: np.ndarray | None = None  # bool (n_users,): the text vector read the user's own reviews
 
     @property
     def rated(self) -> np.ndarray:
@@ -153,6 +169,7 @@ class Factors:
     history: list[dict] = field(default_factory=list)
     terms: dict = field(default_factory=dict)  # the terms appended to the factors: {name: {rank, weight, ...}}
     peers: dict = field(default_factory=dict)  # simple rankers' recall on the same validation events (peers.py)
+    validation: dict = field(default_factory=dict)  # each route family's carve: candidates and choice (selection)
     item_map_offset: np.ndarray | None = None  # (k + 1,): what the map adds to (the Bayesian model's prior mean)
     user_map_offset: np.ndarray | None = None
 
@@ -160,10 +177,15 @@ class Factors:
               "user_text_mean", "item_map_offset", "user_map_offset")
 
     @property
+    def appended_width(self) -> int:
+        """How many columns the appended terms add to the factors."""
+        return sum(t.get("rank", 0) for t in self.terms.values() if t.get("weight"))
+
+    @property
     def factor_user_factors(self) -> np.ndarray:
         """The user factors with the appended terms' columns zeroed: the factors' own logits, which the
         few-event ranking's weights were chosen on."""
-        width = sum(t.get("rank", 0) for t in self.terms.values() if t.get("weight"))
+        width = self.appended_width
         if not width:
             return self.user_factors
         out = self.user_factors.copy()

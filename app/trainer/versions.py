@@ -136,5 +136,9 @@ def active(session: Session) -> ModelVersion | None:
     return session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))).first()
 
 
+def get(session: Session, version: str) -> ModelVersion | None:
+    return session.get(ModelVersion, version)
+
+
 def list_versions(session: Session) -> list[ModelVersion]:
     return list(session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc())))

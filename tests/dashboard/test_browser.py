@@ -129,7 +129,11 @@ class Watched:
         else:
             self.page.evaluate("hash => { location.hash = hash }", link)
         self.page.wait_for_selector(f"body[data-ready='{name}']")
-        self.page.wait_for_timeout(150)  # charts draw on the next frame
+        # Every chart on the page drew (charts.js marks a canvas once Chart.js has drawn it): a chart that
+        # stays blank fails here, not only one that logs an error.
+        self.page.wait_for_function(
+            "() => [...document.querySelectorAll('#page canvas')].every((c) => c.dataset.drawn === 'true')",
+            timeout=10_000)
         return time.perf_counter() - start
 
     def off_machine(self) -> list[str]:
@@ -167,7 +171,10 @@ def test_every_page_renders_from_the_navigation_without_errors(watched, shop, tm
     watched.open("overview")
     assert shop["newer"] in page.inner_text("main")
     watched.open("models")
-    assert page.locator("canvas").count() >= 2  # the evaluation chart and the version's training curve
+    # the evaluation chart, the serving version's choice per route family, and its training curve: all drawn
+    assert page.locator("canvas[data-drawn='true']").count() >= 3
+    chose = page.locator(".validation[data-route='next_items']").inner_text()
+    assert "served" in chose and "item_knn" in chose and "popularity" in chose and "tfidf" in chose
     assert page.get_by_role("button", name=f"Roll back to {shop['older']}").is_visible()
 
 

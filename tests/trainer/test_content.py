@@ -7,7 +7,7 @@ import numpy as np
 from app.trainer.fit import fit
 from app.trainer.types import TrainData, TrainParams
 
-PARAMS = TrainParams(epochs=3, factors=8, device="cpu", neighbourhood_weight=0.0)
+PARAMS = TrainParams(epochs=3, factors=8, device="cpu", neighbourhood_weight=0.0, select=False)
 KINDS = {"fishing": ["fly fishing lure kit", "carbon fishing rod", "fishing tackle box", "fishing line spool"],
          "running": ["trail running shoes", "running socks", "running shorts", "running watch"]}
 

@@ -57,9 +57,10 @@ def test_a_job_that_stops_early_ends_with_its_progress_complete(client, packaged
 
 
 def test_training_job_writes_and_activates_a_version(client, packaged_encoder):
-    """Default params on a store of ratings: the ranking factors to serve and a rater, in one version."""
+    """Default params on a store of ratings (the default blend, as given: the choice has its own test): the
+    ranking factors to serve and a rater, in one version."""
     seed_store(client)
-    job = train(client, packaged_encoder, {"epochs": 4, "factors": 8})
+    job = train(client, packaged_encoder, {"epochs": 4, "factors": 8, "select": False})
     assert job["status"] == "succeeded", job["error"]
     result = job["result"]
     assert result["embedding"]["encoded"] == 30  # stale item texts were embedded first
@@ -177,3 +178,35 @@ def test_training_params_are_validated(client):
     r = client.post("/v1/training/jobs", json={"event_weights": {"purchase": 10}})
     job = client.get(f"/v1/jobs/{r.json()['job_id']}").json()
     assert job["params"]["event_weights"]["purchase"] == 10 and job["params"]["event_weights"]["view"] == 1.0
+
+
+def test_a_version_says_what_it_chose_on_the_shops_own_events(client, packaged_encoder):
+    """`validation` on GET /v1/models and /v1/models/{version}: per route family the candidates (the simple
+    peers among them) on the same held-out events, the one chosen, and the weights served."""
+    seed_store(client, ratings=False, n_users=60, n_items=40)
+    job = train(client, packaged_encoder, {"epochs": 3, "factors": 8})
+    assert job["status"] == "succeeded", job["error"]
+    # 3 validated epochs, then 2 more over every event (the refit once the blend is chosen)
+    assert [e.get("refit") for e in job["result"]["epochs"]] == [None] * 3 + [1, 2]
+    assert job["progress"] == {"done": 5, "total": 5}
+    version = job["result"]["model_version"]
+    one = client.get(f"/v1/models/{version}")
+    assert one.status_code == 200
+    listed = client.get("/v1/models").json()["models"][0]
+    assert one.json() == listed
+    nxt = one.json()["validation"]["next_items"]
+    assert {"default", "factors", "item_knn", "tfidf", "popularity"} <= set(nxt["candidates"])
+    assert nxt["chosen"] in nxt["candidates"] and nxt["served"] == nxt["candidates"][nxt["chosen"]]
+    assert nxt["events"] > 0 and nxt["metric"] == "recall@20"
+    assert all(0 <= v <= 1 for v in nxt["candidates"].values())
+    served_terms = load_version(client, version).factors.terms
+    assert served_terms["neighbourhood"]["weight"] == nxt["weights"]["neighbourhood_weight"]
+    assert client.get("/v1/models/nope").status_code == 404
+
+
+def test_select_false_serves_the_default_blend(client, packaged_encoder):
+    seed_store(client, ratings=False)
+    job = train(client, packaged_encoder, {"epochs": 3, "factors": 8, "select": False})
+    assert job["status"] == "succeeded", job["error"]
+    model = client.get(f"/v1/models/{job['result']['model_version']}").json()
+    assert model["validation"] == {} and model["params"]["ranking"]["select"] is False

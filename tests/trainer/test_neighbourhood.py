@@ -37,7 +37,7 @@ def exact_knn(data: TrainData) -> np.ndarray:
     return x @ sim
 
 
-PARAMS = TrainParams(epochs=3, factors=8, device="cpu")
+PARAMS = TrainParams(epochs=3, factors=8, device="cpu", select=False)  # the terms as given (choice: test_selection)
 
 
 def test_the_appended_columns_score_as_item_knn_does():

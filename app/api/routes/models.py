@@ -16,6 +16,15 @@ def list_models(session: SessionDep, _: WriteKey) -> ModelList:
     return ModelList(models=[ModelOut.model_validate(v, from_attributes=True) for v in versions.list_versions(session)])
 
 
+@router.get("/{version}", response_model=ModelOut, responses={404: {"description": "Unknown version"}})
+def get_model(version: str, session: SessionDep, _: WriteKey) -> ModelOut:
+    """One version: its metrics, parameters and `validation` (what it knows about itself)."""
+    found = versions.get(session, version)
+    if found is None:
+        raise HTTPException(404, f"model version {version!r} not found")
+    return ModelOut.model_validate(found, from_attributes=True)
+
+
 @router.post("/{version}/activate", response_model=ModelOut, responses={404: {"description": "Unknown version"}})
 def activate_model(version: str, session: SessionDep, _: WriteKey) -> ModelOut:
     """Recommendations come from this version from now on."""

@@ -14,14 +14,22 @@ export function destroyAll() {
 function figure(caption, summary, config) {
   const canvas = h("canvas", { role: "img", "aria-label": `${caption}: ${summary}` }, summary);
   const el = h("figure", { class: "chart" }, h("div", { class: "chart-box" }, canvas), h("figcaption", {}, caption));
-  // Drawn once in the page (Chart.js measures its container).
-  requestAnimationFrame(() => {
-    if (!canvas.isConnected || !window.Chart) return;
+  // Drawn once it is in the page (Chart.js measures its container): a page that awaits more data after
+  // building a chart attaches it later, so the draw waits for that (up to ~10 s of frames), then marks the
+  // canvas `data-drawn` (the browser tests check that every chart drew).
+  const draw = (frames) => {
+    if (!canvas.isConnected) {
+      if (frames > 0) requestAnimationFrame(() => draw(frames - 1));
+      return;
+    }
+    if (!window.Chart) return;
     live.add(new window.Chart(canvas, {
       ...config,
       options: { animation: false, responsive: true, maintainAspectRatio: false, ...config.options },
     }));
-  });
+    canvas.dataset.drawn = "true";
+  };
+  requestAnimationFrame(() => draw(600));
   return el;
 }
 

@@ -59,6 +59,7 @@ export async function render(root, params, go) {
     }, "recall@20")));
   const detail = h("div", {});
   root.append(section(`Version ${chosen.version}`, detail));
+  detail.append(...validationOf(chosen));
   detail.append(h("details", {}, h("summary", {}, "Metrics and parameters"),
     h("pre", {}, JSON.stringify({ metrics: chosen.metrics, params: chosen.params }, null, 2))));
   if (chosen.job_id) {
@@ -69,4 +70,27 @@ export async function render(root, params, go) {
     }
   }
   return null;
+}
+
+const ROUTES = { next_items: "On your latest events (next items)", new_items: "On items stripped of their events (new items)" };
+
+// What a version chose per route family, on the shop's own held-out events: every candidate's figure (the
+// simple peers among them), the one served, and a chart of them.
+export function validationOf(model) {
+  const routes = Object.entries(model.validation || {});
+  if (!routes.length) return [h("p", { class: "empty" }, "This version chose nothing on held-out events (trained with select off, or too few events).")];
+  return routes.map(([route, v]) => {
+    const names = Object.keys(v.candidates);
+    const rows = names.map((name) => ({ name, figure: v.candidates[name] }));
+    const line = `${ROUTES[route] || route}: served ${fmt.figure(v.served)} (${v.chosen}), `
+      + names.filter((n) => n !== v.chosen).map((n) => `${n} ${fmt.figure(v.candidates[n])}`).join(", ");
+    return h("div", { class: "validation", "data-route": route },
+      h("p", {}, line),
+      table(`${ROUTES[route] || route}: ${v.metric} over ${v.events} held-out users`, [
+        ["Candidate", (r) => r.name],
+        [v.metric, (r) => fmt.figure(r.figure)],
+        ["Served", (r) => (r.name === v.chosen ? badge("served", "ok") : "")],
+      ], rows),
+      bars(`${ROUTES[route] || route}: ${v.metric} of each candidate`, names, { [v.metric]: names.map((n) => v.candidates[n]) }, v.metric));
+  });
 }

@@ -1,0 +1,33 @@
+"""A TF-IDF term over every item, next to the factors, served by the same inner product: the shop whose buyers
+follow item words (a user's next item shares words with the ones they had) is ranked by those words.
+
+The item side is the rank-r LSA of every item's catalog words (``content.item_side``), the user side the unit
+mean of it over the user's items, scaled to the spread of the user's factor scores over the catalog, then by
+``lexical_weight`` (chosen per shop by ``app.trainer.selection``; 0, the default, appends nothing).
+
+    factors, info = widen(data, factors, params, base)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.trainer import content, terms
+from app.trainer.types import Factors, TrainData, TrainParams
+
+
+def widen(data: TrainData, factors: Factors, p: TrainParams, base: Factors) -> tuple[Factors, dict]:
+    """``factors`` with the lexical term appended (unchanged at weight 0 or without words); ``base``: the
+    factors whose spread the term is brought to."""
+    info = {"rank": 0, "weight": 0.0}
+    if p.lexical_weight <= 0 or p.content_rank < 1 or not data.item_words or not any(data.item_words):
+        return factors, info
+    lsa = content.item_side(data.item_words, p.content_rank, p.seed)
+    if lsa is None:
+        return factors, info
+    profiles = np.asarray(terms.binary(data) @ lsa)
+    profiles /= np.maximum(np.linalg.norm(profiles, axis=1, keepdims=True), 1e-12)
+    users = np.arange(data.n_users)
+    profiles *= (p.lexical_weight * terms.scales(base, users, profiles, lsa, terms.sample_items(data.n_items)))[:, None]
+    return (terms.appended(factors, profiles.astype(np.float32), lsa.astype(np.float32)),
+            {"rank": lsa.shape[1], "weight": float(p.lexical_weight)})

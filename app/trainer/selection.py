@@ -1,0 +1,213 @@
+"""Choose per shop what each route family serves, on the shop's own held-out events (``app.trainer.carve``).
+
+Every candidate is a blend of standardised scores, so that it is served by the same inner product as the
+factors (the terms of ``neighbourhood``, ``lexical``, ``popularity`` and ``content`` appended to them):
+
+- next items: factors + w_knn · item-kNN + w_lex · TF-IDF of the user's items' words + w_pop · popularity;
+- new items (ranked among themselves): w_map · the text map's scores + w_content · TF-IDF.
+
+Each component is standardised per user (mean 0, spread 1 over the items ranked), so a weight means the same
+for every user and every shop. The simple peers are candidates alone (a weight of ``ALONE``: the factors only
+break ties), so the choice is never below a peer on the shop's own validation beyond noise. The incumbent is
+the blend the parameters name (the defaults); a candidate replaces it only when it scores higher by more than
+``MARGIN`` standard errors of the paired difference: on a small shop the carve is a few hundred events, and the
+best of sixty blends on them is partly luck.
+
+    choice = next_items(data, fit_rows, next_rows, validated_factors, params)
+    choice.weights   # {"neighbourhood_weight": 2.0, ...}: what the served fit appends
+    choice.report()  # {"served", "chosen", "candidates": {name: recall@20}, "events"}
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from app.trainer import content, neighbourhood, terms
+from app.trainer.types import Factors, TrainData, TrainParams
+
+ALONE = 100.0  # a peer's weight when it ranks alone
+MARGIN = 0.5  # standard errors of the paired difference a candidate must win by to replace the incumbent
+POOL = 50  # next items: each component's top this many per user are the pool the blends are scored on
+MAX_CATALOG = 50_000  # item-kNN and the lexical term are scored up to this many items (as peers.MAX_ITEMS)
+CHUNK_SCORES = 4_000_000
+K = 20
+
+NEXT_GRID = {"neighbourhood_weight": (0.0, 0.5, 1.0, 2.0, 4.0), "lexical_weight": (0.0, 0.5, 1.0, 2.0),
+             "popularity_weight": (0.0, 0.5, 1.0)}
+NEW_GRID = {"text_map_weight": (0.0, 0.5, 1.0), "content_weight": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)}
+
+
+@dataclass
+class Choice:
+    """One route family's candidates on its carve and the one chosen."""
+
+    weights: dict[str, float]  # the chosen parameter values
+    chosen: str
+    figures: dict[str, float]  # candidate name -> recall@k
+    events: int
+    k: int
+
+    def report(self) -> dict:
+        return {"served": self.figures.get(self.chosen), "chosen": self.chosen, "weights": self.weights,
+                "candidates": self.figures, "events": self.events, "metric": f"recall@{self.k}"}
+
+
+def _standardised(s: np.ndarray) -> np.ndarray:
+    s = s - s.mean(1, keepdims=True)
+    return s / np.maximum(s.std(1, keepdims=True), 1e-12)
+
+
+def _recall(z: np.ndarray, valid: np.ndarray, relevant: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Per user, the share of their relevant items in the top k of the blend ``w`` of components ``z``
+    (users x components x pool)."""
+    s = np.einsum("ucp,c->up", z, w)
+    s[~valid] = -np.inf
+    kk = min(k, s.shape[1])
+    top = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
+    hits = np.take_along_axis(relevant, top, 1).sum(1)
+    return hits / np.maximum(relevant.sum(1), 1)
+
+
+def _choose(z, valid, relevant, components: list[str], incumbent: dict[str, float], grid: dict, alone: dict,
+            fixed: dict[str, float], k: int) -> Choice:
+    """Score every candidate (the grid's blends, the peers alone, the incumbent); keep the incumbent unless
+    the best beats it beyond MARGIN standard errors."""
+    def vector(weights: dict[str, float]) -> np.ndarray:
+        return np.array([weights.get(c, fixed.get(c, 1.0)) for c in components])
+
+    per_user: dict[str, np.ndarray] = {}
+    weights_of: dict[str, dict[str, float]] = {}
+    for name, weights in [("default", incumbent), *alone.items()]:
+        per_user[name], weights_of[name] = _recall(z, valid, relevant, vector(weights), k), weights
+    names = list(grid)
+    for values in itertools.product(*grid.values()):
+        weights = dict(zip(names, values, strict=True))
+        if not np.any(vector(weights)):
+            continue
+        name = "blend " + " ".join(f"{n.removesuffix('_weight')}={v:g}" for n, v in weights.items())
+        per_user[name], weights_of[name] = _recall(z, valid, relevant, vector(weights), k), weights
+    base = per_user["default"]
+    best = max(per_user, key=lambda n: (per_user[n].mean(), n == "default"))
+    diff = per_user[best] - base
+    se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else math.inf
+    chosen = best if diff.mean() > MARGIN * se else "default"
+    shown = {n: round(float(per_user[n].mean()), 5) for n in ("default", *alone)}
+    shown[chosen] = round(float(per_user[chosen].mean()), 5)
+    if best not in shown:
+        shown[best] = round(float(per_user[best].mean()), 5)
+    return Choice({n: float(v) for n, v in weights_of[chosen].items()}, chosen, shown, len(base), k)
+
+
+def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, factors: Factors,
+               p: TrainParams) -> Choice | None:
+    """The next-items blend, on each carved user's latest event; ``factors`` fit on ``fit_rows`` alone."""
+    if not len(next_rows):
+        return None
+    x = _binary(data, fit_rows)
+    components, parts = ["factors"], []
+    counts = np.asarray(x.sum(0)).ravel()
+    small = data.n_items <= MAX_CATALOG
+    rank = min(p.neighbourhood_rank, data.n_users - 1, data.n_items - 1)
+    e = neighbourhood.item_side(x, rank, p.seed) if small and rank >= 1 else None
+    lsa = content.item_side(data.item_words, p.content_rank, p.seed) if small and data.item_words else None
+    if e is not None:
+        components.append("neighbourhood_weight")
+    if lsa is not None:
+        components.append("lexical_weight")
+    components.append("popularity_weight")
+    pop = np.log1p(counts)
+    users, truth = data.users[next_rows], data.items[next_rows]
+    size = max(1, min(512, CHUNK_SCORES // max(data.n_items, 1)))
+    for start in range(0, len(users), size):
+        u, t = users[start: start + size], truth[start: start + size]
+        had = x[u]
+        scores = [factors.user_factors[u] @ factors.item_factors.T + factors.item_bias]
+        if e is not None:
+            scores.append(np.asarray(had @ e) @ e.T)
+        if lsa is not None:
+            profile = np.asarray(had @ lsa)
+            scores.append(profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12) @ lsa.T)
+        scores.append(np.tile(pop, (len(u), 1)))
+        z = np.stack([_standardised(s.astype(np.float64)) for s in scores], 1)  # (users, components, items)
+        seen = had.toarray().astype(bool)
+        z[np.broadcast_to(seen[:, None, :], z.shape)] = -np.inf
+        parts.append(_pooled(z, t))
+    z = np.concatenate([a for a, _, _ in parts])
+    valid = np.concatenate([b for _, b, _ in parts])
+    relevant = np.concatenate([c for _, _, c in parts])
+    incumbent = {"neighbourhood_weight": p.neighbourhood_weight, "lexical_weight": p.lexical_weight,
+                 "popularity_weight": p.popularity_weight}
+    off = dict.fromkeys(incumbent, 0.0)
+    alone = {"factors": off}
+    if e is not None:
+        alone["item_knn"] = {**off, "neighbourhood_weight": ALONE}
+    if lsa is not None:
+        alone["tfidf"] = {**off, "lexical_weight": ALONE}
+    alone["popularity"] = {**off, "popularity_weight": ALONE}
+    grid = {n: v for n, v in NEXT_GRID.items() if n in components}
+    fixed = {n: 0.0 for n in NEXT_GRID if n not in components}
+    choice = _choose(z, valid, relevant, components, incumbent, grid, alone, {"factors": 1.0, **fixed}, K)
+    choice.weights = {**fixed, **choice.weights}
+    return choice
+
+
+def _pooled(z: np.ndarray, truth: np.ndarray):
+    """Each user's pool (the union of every component's top POOL unseen items), the components' scores on
+    it, which entries are real (not repeats) and which is the held-out item."""
+    n = z.shape[2]
+    take = min(POOL, n)
+    pool = np.concatenate([np.argpartition(-z[:, c], take - 1, axis=1)[:, :take] for c in range(z.shape[1])], 1)
+    pool.sort(1)
+    valid = np.ones(pool.shape, bool)
+    valid[:, 1:] = pool[:, 1:] != pool[:, :-1]
+    gathered = np.stack([np.take_along_axis(z[:, c], pool, 1) for c in range(z.shape[1])], 1)
+    valid &= np.isfinite(gathered).all(1)
+    gathered[~np.isfinite(gathered)] = 0.0
+    return gathered, valid, valid & (pool == truth[:, None])
+
+
+def new_items(data: TrainData, fit_rows: np.ndarray, items: np.ndarray, factors: Factors,
+              p: TrainParams, reviewed_share: float) -> Choice | None:
+    """The new-items blend: the carved ``items`` ranked among themselves for each user who had them (and has
+    other events to know them by), by the validation fit's text map (``factors``: the items were never in
+    its events) and by TF-IDF of their catalog words."""
+    if len(items) < 5 or not data.item_words:
+        return None
+    held = np.ones(len(data.users), bool)
+    held[fit_rows] = False
+    held &= np.isin(data.items, items)
+    x = _binary(data, fit_rows)
+    position = np.full(data.n_items, -1)
+    position[items] = np.arange(len(items))
+    relevant_all = np.zeros((data.n_users, len(items)), bool)
+    relevant_all[data.users[held], position[data.items[held]]] = True
+    users = np.flatnonzero(relevant_all.any(1) & (np.asarray(x.sum(1)).ravel() > 0))
+    if len(users) < 5:
+        return None
+    users = np.random.default_rng(p.seed).permutation(users)[:2000]
+    lsa = content.item_side(data.item_words, p.content_rank, p.seed)
+    if lsa is None:
+        return None
+    had = x[users]
+    mapped = factors.user_factors[users] @ factors.item_factors[items].T + factors.item_bias[items]
+    profile = np.asarray(had @ lsa)
+    profile /= np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
+    words = profile @ lsa[items].T
+    z = np.stack([_standardised(mapped.astype(np.float64)), _standardised(words)], 1)
+    relevant = relevant_all[users]
+    k = max(1, min(K, len(items) // 5))
+    incumbent = {"text_map_weight": p.text_map_weight, "content_weight": p.content_weight * (1.0 - reviewed_share)}
+    alone = {"text_map": {"text_map_weight": 1.0, "content_weight": 0.0},
+             "tfidf": {"text_map_weight": 0.0, "content_weight": 1.0}}
+    valid = np.ones(z[:, 0].shape, bool)
+    return _choose(z, valid, relevant, ["text_map_weight", "content_weight"], incumbent, NEW_GRID, alone, {}, k)
+
+
+def _binary(data: TrainData, rows: np.ndarray) -> sp.csr_matrix:
+    return terms.binary(TrainData(data.n_users, data.n_items, data.users[rows], data.items[rows],
+                                  data.ratings[rows], data.weights[rows]))

@@ -1,0 +1,128 @@
+"""Per-shop choice: planted shops where one signal carries the shop, and the fit must pick it on its own carves;
+the carves never leak a held-out event into the fit that is scored on them."""
+
+import numpy as np
+
+from app.trainer import carve
+from app.trainer.fit import fit
+from app.trainer.types import TrainData, TrainParams
+
+QUICK = {"epochs": 8, "patience": 2, "factors": 16, "neighbourhood_rank": 64, "content_rank": 32}
+
+
+def co_purchase_shop(seed: int = 0) -> TrainData:
+    """300 items in 150 unrelated pairs (2j, 2j+1); each shopper buys a few random pairs, the partner soon
+    after its first: the next item is the last item's partner. No low-rank structure to learn and text that
+    says nothing: co-occurrence (item-kNN) is the signal."""
+    rng = np.random.default_rng(seed)
+    users, items = [], []
+    for u in range(600):
+        for j in rng.choice(150, size=4, replace=False):
+            users += [u, u]
+            items += [2 * j, 2 * j + 1]
+    n = len(users)
+    return TrainData(600, 300, np.array(users), np.array(items), np.full(n, np.nan, np.float32),
+                     np.ones(n, np.float32), item_words=[f"article {rng.integers(1e6)}" for _ in range(300)])
+
+
+def word_shop(seed: int = 0, per_user: int = 8) -> TrainData:
+    """20 themes, each with its own words; every shopper sticks to one theme. The text vectors are noise (an
+    encoder that reads nothing of the words): a new item can only be placed by its catalog words (TF-IDF).
+    The last 40 items are in the catalog without events (new at training time)."""
+    rng = np.random.default_rng(seed)
+    n_items, themes = 440, 20
+    theme = np.arange(n_items) % themes
+    words = [f"{' '.join(f'w{t}x{k}' for k in rng.choice(8, 3, replace=False))} {rng.integers(1e6)}"
+             for t in theme]
+    users, items = [], []
+    for u in range(500):
+        mine = np.flatnonzero(theme[:400] == u % themes)
+        for i in rng.choice(mine, size=per_user, replace=False):
+            users.append(u)
+            items.append(i)
+    n = len(users)
+    text = rng.normal(size=(n_items, 16)).astype(np.float32)
+    return TrainData(500, n_items, np.array(users), np.array(items), np.full(n, np.nan, np.float32),
+                     np.ones(n, np.float32), item_text=text, item_has_text=np.ones(n_items, bool), item_words=words)
+
+
+def test_a_co_purchase_shop_serves_item_knn():
+    f = fit(co_purchase_shop(), TrainParams(objective="ranking", **QUICK))
+    nxt = f.validation["next_items"]
+    figures = nxt["candidates"]
+    assert figures["item_knn"] > figures["factors"] + 0.2  # the planted signal, seen on the carve
+    assert nxt["weights"]["neighbourhood_weight"] >= 2.0  # and chosen: item-kNN alone or leading the blend
+    assert nxt["served"] >= figures["item_knn"] - 0.02
+    assert f.terms["neighbourhood"]["weight"] == nxt["weights"]["neighbourhood_weight"]  # what is served
+
+
+def test_a_shop_whose_buyers_follow_words_ranks_new_items_by_their_words():
+    f = fit(word_shop(), TrainParams(objective="ranking", **QUICK))
+    new = f.validation["new_items"]
+    assert new["candidates"]["tfidf"] > new["candidates"]["text_map"] + 0.2
+    assert new["weights"]["content_weight"] > 0 and new["weights"]["text_map_weight"] < 1.0
+    assert f.terms["content"]["weight"] == new["weights"]["content_weight"]  # served for the items without events
+    assert f.terms["content"]["text_map_weight"] == new["weights"]["text_map_weight"]
+
+
+def test_without_selection_the_given_weights_are_served():
+    f = fit(co_purchase_shop(), TrainParams(objective="ranking", select=False, neighbourhood_weight=0.0, **QUICK))
+    assert f.validation == {} and f.terms["neighbourhood"]["weight"] == 0.0
+
+
+def test_the_carves_are_disjoint_from_the_rows_the_fit_sees():
+    data = word_shop(per_user=12)
+    c = carve.carve(data, seed=0)
+    fit_set = set(c.fit_rows.tolist())
+    assert len(c.next_rows) and len(c.new_items) >= 5 and len(c.new_users)
+    assert not fit_set & set(c.next_rows.tolist())
+    assert not fit_set & set(c.new_user_rows.tolist())
+    assert not np.isin(data.items[c.fit_rows], c.new_items).any()  # a stripped item has no event left
+    # a cut user keeps exactly their first three events (of those on items not stripped) in the fit
+    for u in c.new_users[:10]:
+        mine = np.flatnonzero((data.users == u) & ~np.isin(data.items, c.new_items))
+        assert c.fit_rows[data.users[c.fit_rows] == u].tolist() == mine[:carve.NEW_USER_KEEPS].tolist()
+    # each carve removes a bounded share of the events
+    assert np.isin(data.items, c.new_items).sum() <= carve.MAX_SHARE * len(data.users)
+    assert len(c.new_user_rows) <= carve.MAX_SHARE * len(data.users)
+
+
+def test_the_validation_data_reads_stripped_items_without_reviews_and_drops_leaking_user_text():
+    data = word_shop(per_user=12)
+    data.item_reviewed = np.ones(data.n_items, bool)
+    data.user_text = np.ones((data.n_users, 4), np.float32)
+    data.user_has_text = np.ones(data.n_users, bool)
+    data.user_reviewed = np.ones(data.n_users, bool)
+    c = carve.carve(data, seed=0)
+    read = []
+
+    def catalog_vectors(items):
+        read.append(items)
+        return np.full((len(items), data.item_text.shape[1]), 7.0, np.float32)
+
+    shown = carve.validation_data(data, c, catalog_vectors)
+    assert sorted(np.concatenate(read).tolist()) == c.new_items.tolist()
+    assert (shown.item_text[c.new_items] == 7.0).all() and (data.item_text[c.new_items] != 7.0).all()
+    held = np.setdiff1d(np.arange(len(data.users)), c.fit_rows)
+    touched = np.unique(data.users[held])
+    assert not shown.user_has_text[touched].any()  # their text read reviews of events the fit must not see
+    assert shown.user_has_text.sum() == data.n_users - len(touched)
+
+
+def test_the_fit_never_sees_a_carved_event(monkeypatch):
+    """The validation fit is handed exactly the carve's fit rows; the served fit goes on over all of them."""
+    from app.trainer import model
+
+    seen = {}
+    original = model.fit_adam
+
+    def spy(data, p, train_rows, val_rows, gen, rng, callback, refit=None):
+        seen.update(train=train_rows.copy(), val=val_rows.copy(), refit=refit)
+        return original(data, p, train_rows, val_rows, gen, rng, callback, refit=refit)
+
+    monkeypatch.setattr(model, "fit_adam", spy)
+    data = co_purchase_shop()
+    fit(data, TrainParams(objective="ranking", **QUICK))
+    c = carve.carve(data, seed=0)
+    assert np.array_equal(seen["train"], c.fit_rows) and np.array_equal(seen["val"], c.next_rows)
+    assert len(seen["refit"].users) == len(data.users)
