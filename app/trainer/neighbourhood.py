@@ -36,7 +36,8 @@ def widen(data: TrainData, factors: Factors, p: TrainParams, base: Factors | Non
     e = item_side(x, rank, p.seed)
     k = np.asarray(x @ e)
     users = np.arange(data.n_users)
-    k *= (p.neighbourhood_weight * terms.scales(base or factors, users, k, e, terms.sample_items(data.n_items)))[:, None]
+    scale = terms.scales(base or factors, users, k, e, terms.sample_items(data.n_items))
+    k *= (p.neighbourhood_weight * scale)[:, None]
     return terms.appended(factors, k.astype(np.float32), e.astype(np.float32)), info
 
 
