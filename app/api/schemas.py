@@ -234,14 +234,6 @@ class InteractionList(BaseModel):
     interactions: list[InteractionOut]
 
 
-# ---------------------------------------------------------------- errors
-
-
-class ErrorOut(BaseModel):
-    detail: str
-    errors: list[dict[str, str]] | None = None
-
-
 # ---------------------------------------------------------------- jobs
 
 
