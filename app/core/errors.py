@@ -7,6 +7,7 @@ the framework (404 of no route, 405, a body that is not JSON), the body limit, t
 
 import json
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,14 +43,32 @@ def error_body(detail: str, errors: list[dict[str, str]] | None = None) -> dict:
 PARSE_ERROR = "There was an error parsing the body"  # FastAPI's 400 for a body it cannot decode at all
 
 
-async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+def allowed_methods(request: Request) -> str | None:
+    """The methods the document gives the request's path, for a 405's Allow header (the router's own names
+    only the first route whose path matched: PUT for ``/v1/items/batch``, taken as an item id). A path written
+    out in the document (``/v1/items/batch``) is that resource, not a template's instance."""
+    app = request.app
+    if getattr(app.state, "path_methods", None) is None:
+        app.state.path_methods = [
+            (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$"), "{" not in path,
+             [m.upper() for m in ops]) for path, ops in app.openapi()["paths"].items()]
+    matched = [(literal, ops) for pattern, literal, ops in app.state.path_methods if pattern.match(request.url.path)]
+    if any(literal for literal, _ in matched):
+        matched = [(literal, ops) for literal, ops in matched if literal]
+    return ", ".join(sorted({m for _, ops in matched for m in ops})) or None
+
+
+async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     """Routes' and the framework's own errors in the one shape; a body that cannot be decoded as JSON
     (bytes that are not UTF-8) is a 422 naming ``body``, as one with a JSON syntax error is."""
     if exc.status_code == 400 and exc.detail == PARSE_ERROR:
         errors = [{"field": "body", "message": "not valid JSON (UTF-8)"}]
         return JSONResponse(error_body("body: not valid JSON (UTF-8)", errors), status_code=422)
+    headers = exc.headers
+    if exc.status_code == 405 and (allow := allowed_methods(request)):
+        headers = {**(headers or {}), "Allow": allow}
     return JSONResponse(error_body(str(exc.detail), getattr(exc, "errors", None)), status_code=exc.status_code,
-                        headers=exc.headers)
+                        headers=headers)
 
 
 async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
