@@ -72,8 +72,9 @@ async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
 
 
 async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [{"field": field_name(tuple(e["loc"])), "message": e["msg"].removeprefix("Value error, ")}
-              for e in exc.errors()]
+    # a body that is not JSON: its loc holds the offset of the syntax error, not a field
+    errors = [{"field": "body" if e["type"] == "json_invalid" else field_name(tuple(e["loc"])),
+               "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     if len(errors) > 5:
         detail += f"; and {len(errors) - 5} more"
