@@ -5,9 +5,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from app.api.schemas import Body, Id, RecommendedItem, storable
+from app.api.rules import NOT_BLANK, TEXT_OR_FEEDBACK, SchemaPattern
+from app.api.schemas import Body, Id, Int, RecommendedItem, storable
 
-MessageText = Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(storable)]
+MessageText = Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(storable),
+                        SchemaPattern(NOT_BLANK)]
 
 
 class ConversationIn(Body):
@@ -26,14 +28,16 @@ class Feedback(Body):
 
 
 class MessageIn(Body):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    """`text`, non-empty `feedback`, or both (the schema's `anyOf` says so)."""
+
+    model_config = ConfigDict(json_schema_extra={**TEXT_OR_FEEDBACK, "examples": [
         {"text": "running shoes under $100"},
         {"text": "actually a gift for my dad who loves fishing, no books",
          "feedback": [{"item_id": "sku-1", "signal": "dislike"}], "k": 5}]})
 
     text: MessageText | None = None
     feedback: Annotated[list[Feedback], Field(max_length=100)] = Field(default_factory=list)
-    k: Annotated[int, Field(ge=1, le=100)] = 10
+    k: Int(1, 100) = 10
 
     @field_validator("text")
     @classmethod

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from app.api import responses
 from app.api.routes import (
     conversations,
     interactions,
@@ -18,4 +19,5 @@ from app.api.routes import (
 
 api_router = APIRouter()
 for module in (items, users, interactions, jobs, models, recommendations, segments, conversations, reviews, stats, ops):
+    responses.document(module.router)  # on the routers' own routes: including them copies them lazily
     api_router.include_router(module.router)

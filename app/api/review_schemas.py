@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.schemas import Body, Id
+from app.api.schemas import Body, Id, Int
 
 
 class ReviewJobIn(Body):
@@ -13,7 +13,7 @@ class ReviewJobIn(Body):
 
     only_missing: bool = Field(True, description="Top up items short of max_per_item; false: write each item's "
                                "reviews afresh, replacing its old ones.")
-    max_per_item: Annotated[int, Field(ge=1, le=10)] = 2
+    max_per_item: Int(1, 10) = 2
     item_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)] | None = Field(
         None, description="Only these items (default: every item with fewer real reviews than the minimum).")
 

@@ -6,13 +6,17 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+
+from app.api.rules import NO_NUL, KeysAsPropertyNames, SchemaPattern, json_integer, rating_needs_a_value
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 MAX_BATCH = 10_000
@@ -32,6 +36,16 @@ def storable(text: str) -> str:
     return text
 
 
+def _iso_text(value: Any) -> Any:
+    """A time is ISO 8601 text (the schema's `date-time`), never a number of seconds, which the parser would
+    otherwise take as a Unix time."""
+    if isinstance(value, str) and not (len(value) >= 10 and value[:4].isdigit() and value[4] == "-"):
+        raise ValueError("must be an ISO 8601 time (YYYY-MM-DDTHH:MM:SS, with an offset or UTC)")
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 time as a string")
+    return value
+
+
 def _utc(ts: datetime) -> datetime:
     """Times without an offset are UTC; all are kept in UTC."""
     if ts.tzinfo is None:
@@ -43,16 +57,27 @@ def _utc(ts: datetime) -> datetime:
 
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(storable)]
-ShortText = Annotated[str, StringConstraints(max_length=256), AfterValidator(storable)]
-AttrKey = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(storable)]
-Attributes = Annotated[dict[AttrKey, bool | int | float | Text], Field(max_length=MAX_ATTRIBUTES)]
-Timestamp = Annotated[datetime, AfterValidator(_utc)]
+# The schema states what storable() refuses (NUL), so a request it admits is never rejected for it.
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(storable), SchemaPattern(NO_NUL)]
+ShortText = Annotated[str, StringConstraints(max_length=256), AfterValidator(storable), SchemaPattern(NO_NUL)]
+AttrKey = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(storable),
+                    SchemaPattern(NO_NUL)]
+Attributes = Annotated[dict[AttrKey, bool | int | float | Text], Field(max_length=MAX_ATTRIBUTES),
+                       KeysAsPropertyNames()]
+# Strict(False): bodies are strict (below), but a time arrives as JSON text and is parsed.
+Timestamp = Annotated[datetime, Strict(False), BeforeValidator(_iso_text), AfterValidator(_utc)]
+
+
+def Int(ge: int, le: int) -> Any:  # noqa: N802 (used as a type)
+    """An integer in [ge, le] as JSON Schema's integer: 4.0 is admitted (strict pydantic would not), true and "4"
+    stay refused. The bounds go inside the lax check, so the document states them as minimum and maximum."""
+    return Annotated[int, Field(ge=ge, le=le), Strict(False), BeforeValidator(json_integer)]
 
 
 class Body(BaseModel):
-    # NaN and infinity cannot be stored as JSON or compared sensibly: refuse them everywhere.
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+    # NaN and infinity cannot be stored as JSON or compared sensibly: refuse them everywhere. Strict: a value
+    # of another JSON type than the schema's (`"only_stale": 0`, `"price": "5"`) is a 422, never coerced.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, strict=True)
 
 
 # ---------------------------------------------------------------- items
@@ -183,7 +208,8 @@ INTERACTION_EXAMPLE = {
     "context": {"device": "mobile", "location": "DE-BE"},
 }
 
-ContextValue = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable)]
+ContextValue = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable),
+                        SchemaPattern(NO_NUL)]
 
 
 class EventContext(Body):
@@ -195,10 +221,14 @@ class EventContext(Body):
 
 
 class InteractionIn(Body):
+    model_config = ConfigDict(json_schema_extra=rating_needs_a_value(EVENT_TYPES))
+
     user_id: Id
     item_id: Id
     type: Literal["rating", "view", "click", "cart", "purchase"]
-    value: float | None = Field(None, validate_default=True, description="Rating 1-5; optional weight otherwise.")
+    value: Annotated[float, Field(ge=0)] | None = Field(
+        None, validate_default=True, description="Rating 1-5 (required with `type` rating); a non-negative weight "
+        "otherwise.")
     text: Text | None = None
     timestamp: Timestamp | None = Field(None, description="ISO 8601; UTC when no offset; default: time of receipt.")
     event_id: Id | None = Field(None, description="Makes a resend harmless: a known event_id is a duplicate.")
@@ -241,14 +271,6 @@ class InteractionOut(BaseModel):
 class InteractionList(BaseModel):
     user_id: str
     interactions: list[InteractionOut]
-
-
-# ---------------------------------------------------------------- errors
-
-
-class ErrorOut(BaseModel):
-    detail: str
-    errors: list[dict[str, str]] | None = None
 
 
 # ---------------------------------------------------------------- jobs
@@ -297,15 +319,15 @@ class TrainingJobIn(Body):
     objective: Literal["auto", "rating", "ranking"] = "auto"
     solver: Literal["auto", "gibbs", "adam"] | None = Field(
         None, description="auto: Gibbs sampling (Bayesian MF) for ratings, Adam for implicit events.")
-    factors: Annotated[int, Field(ge=1, le=1024)] | None = None
-    epochs: Annotated[int, Field(ge=1, le=1000)] | None = None
-    patience: Annotated[int, Field(ge=1, le=100)] | None = None
+    factors: Int(1, 1024) | None = None
+    epochs: Int(1, 1000) | None = None
+    patience: Int(1, 100) | None = None
     lr: Annotated[float, Field(gt=0, le=1)] | None = None
     reg: Annotated[float, Field(ge=0, le=100)] | None = None
-    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    batch_size: Int(1, 1_000_000) | None = None
     init: Literal["semantic", "random"] | None = None
     text_map: bool | None = None
-    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+    seed: Int(0, 2**31 - 1) | None = None
     event_weights: dict[Literal["rating", "view", "click", "cart", "purchase"],
                         Annotated[float, Field(ge=0, le=1000)]] | None = Field(
         None, description="Weight of each event type in the ranking objective (purchase > cart > click > view).")
@@ -410,8 +432,9 @@ class RecommendIn(Body):
          "context": {"device": "mobile"}}]})
 
     user_id: Id | None = None
-    query: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(storable)] | None = None
-    k: Annotated[int, Field(ge=1, le=1000)] = 10
+    query: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(storable),
+                     SchemaPattern(NO_NUL)] | None = None
+    k: Int(1, 1000) = 10
     exclude_seen: bool = True
     filters: Filters = Field(default_factory=Filters)
     context: Context | None = None

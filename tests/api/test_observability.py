@@ -84,7 +84,7 @@ def test_an_unhandled_error_is_logged_with_its_request_id(settings, log_output):
 
     with TestClient(app, raise_server_exceptions=False) as client:
         r = client.get("/v1/boom", headers={"X-Request-ID": "req-boom"})
-    assert r.status_code == 500 and r.json() == {"detail": "internal error"}
+    assert r.status_code == 500 and r.json() == {"detail": "internal error", "errors": []}
     assert r.headers["X-Request-ID"] == "req-boom" and r.headers["X-Content-Type-Options"] == "nosniff"
     logged = [line for line in lines(log_output) if line.get("request_id") == "req-boom"]
     assert [(line["level"], line.get("status")) for line in logged] == [("ERROR", None), ("INFO", 500)]

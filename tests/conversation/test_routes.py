@@ -191,7 +191,6 @@ def test_erasing_a_user_erases_their_conversations(trained):
 
 @pytest.mark.parametrize(("body", "field"), [
     ({}, "text"), ({"text": ""}, "text"), ({"text": "   "}, "text"), ({"feedback": []}, "text"),
-    ({"feedback": [{"item_id": "nope-1", "signal": "like"}]}, "feedback[0].item_id"),
     ({"feedback": [{"item_id": "shoes-1", "signal": "love"}]}, "feedback[0].signal"),
     ({"text": "shoes", "k": 0}, "k"), ({"text": "x" * 2001}, "text"),
 ])
@@ -199,6 +198,15 @@ def test_bad_messages_are_422_naming_the_field(trained, body, field):
     r = trained.post(f"/v1/conversations/{start(trained)}/messages", json=body)
     assert r.status_code == 422, r.text
     assert r.json()["detail"].startswith(field), r.json()
+
+
+def test_feedback_on_an_unknown_item_is_404_naming_it(trained):
+    """A body of valid shape naming something absent is a 404 naming it (shared API.md, Conventions)."""
+    r = trained.post(f"/v1/conversations/{start(trained)}/messages",
+                     json={"text": "shoes", "feedback": [{"item_id": "nope-1", "signal": "like"}]})
+    assert r.status_code == 404, r.text
+    assert r.json() == {"detail": "feedback[0].item_id: unknown item 'nope-1'",
+                        "errors": [{"field": "feedback[0].item_id", "message": "unknown item 'nope-1'"}]}
 
 
 def test_unknown_conversation_is_404(trained):

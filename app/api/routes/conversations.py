@@ -17,11 +17,16 @@ from app.api import V1
 from app.api.conversation_schemas import ConversationCreated, ConversationIn, ConversationOut, MessageIn, MessageOut
 from app.api.deps import ReadKey, SessionDep, SettingsDep
 from app.conversation import store
+from app.core.errors import FieldError
 from app.store.db import one_writer
 from app.store.models import Item
 
 router = APIRouter(prefix=f"{V1}/conversations", tags=["conversations"])
 NOT_FOUND = {404: {"description": "Unknown or expired conversation"}}
+MESSAGE_ERRORS = {404: {"description": "Unknown or expired conversation, or an unknown item in `feedback`: "
+                        "`detail` names it."},
+                  409: {"description": "Another message to this conversation was answered at the same time: "
+                        "nothing was stored; send this one again."}}
 
 
 def _ttl(settings) -> timedelta:
@@ -35,12 +40,12 @@ def create_conversation(session: SessionDep, settings: SettingsDep, _: ReadKey,
     return ConversationCreated(conversation_id=store.create(session, body.user_id, _ttl(settings)))
 
 
-@router.post("/{conversation_id}/messages", response_model=MessageOut, responses=NOT_FOUND)
+@router.post("/{conversation_id}/messages", response_model=MessageOut, responses=MESSAGE_ERRORS)
 def post_message(conversation_id: str, body: MessageIn, request: Request, settings: SettingsDep,
                  _: ReadKey) -> JSONResponse:
     """Say what you want (`text`), react to what was shown (`feedback`), or both; get the next k items."""
     if body.text is None and not body.feedback:
-        raise HTTPException(422, "text: a message needs text or feedback (or both)")
+        raise FieldError(422, "text", "a message needs text or feedback (or both)")
     engine = request.app.state.engine
     with engine.connect() as conn:  # a read, closed before answering: no transaction waits on the ranking
         held = store.get(conn, conversation_id, _ttl(settings))
@@ -54,7 +59,7 @@ def post_message(conversation_id: str, body: MessageIn, request: Request, settin
         user_id, read_turns, needs = held.user_id, held.turns, conversation.Needs.of(held.needs)
     for n, f in enumerate(body.feedback):
         if f.item_id not in known:
-            raise HTTPException(422, f"feedback[{n}].item_id: unknown item {f.item_id!r}")
+            raise FieldError(404, f"feedback[{n}].item_id", f"unknown item {f.item_id!r}")
     feedback = [f.model_dump() for f in body.feedback]
     answer = conversation.respond(request.app.state.recommender, needs, body.text, feedback, user_id, body.k)
     stored = False

@@ -23,18 +23,19 @@ def job_out(job: Job) -> JobOut:
 
 
 @router.post("/embeddings/jobs", status_code=202, response_model=JobAccepted)
-def post_embedding_job(body: EmbeddingJobIn, session: SessionDep, _: WriteKey) -> JobAccepted:
-    """Queue an embedding job: users' and items' text to vectors, stale ones only by default.
+def post_embedding_job(session: SessionDep, _: WriteKey, body: EmbeddingJobIn = EmbeddingJobIn()) -> JobAccepted:
+    """Queue an embedding job: users' and items' text to vectors, stale ones only by default (no body: every
+    stale vector).
     Follow it with `GET /v1/jobs/{job_id}`."""
     job = queue.enqueue(session, "embedding", body.model_dump())
     return JobAccepted(job_id=job.job_id, status=job.status)
 
 
 @router.post("/training/jobs", status_code=202, response_model=JobAccepted)
-def post_training_job(body: TrainingJobIn, session: SessionDep, _: WriteKey) -> JobAccepted:
+def post_training_job(session: SessionDep, _: WriteKey, body: TrainingJobIn = TrainingJobIn()) -> JobAccepted:
     """Queue a training job: it embeds what is stale, trains on every interaction in the store, reports
     each epoch's loss and validation metric on the job, and activates the new model version only if it
-    succeeds. Follow it with `GET /v1/jobs/{job_id}`."""
+    succeeds. No body: the defaults. Follow it with `GET /v1/jobs/{job_id}`."""
     params = body.model_dump(exclude_none=True)
     if params.get("event_weights"):
         from app.trainer.types import DEFAULT_EVENT_WEIGHTS

@@ -1,8 +1,11 @@
 """Operational routes (no key): liveness, readiness, metrics."""
 
+from typing import Literal
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -12,13 +15,21 @@ from app.store.models import ModelVersion
 router = APIRouter(tags=["operations"])
 
 
+class ReadyOut(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str] = Field(description="`store`, `schema` and `model`: `ok`, `none trained yet`, "
+                                   "`serving <version>`, or what is wrong (`loading <version>`, `unreachable`).")
+
+
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
     """The process lives."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Not ready: the body says which check failed"}})
+@router.get("/readyz", response_model=ReadyOut, responses={
+    503: {"model": ReadyOut, "description": "Not ready: the store is unreachable, the schema is not current, or "
+          "the active model version is still loading (just after a training job or an activation)."}})
 def readyz(request: Request) -> JSONResponse:
     """Store reachable, schema at head, and a model loaded (or none trained yet)."""
     state = request.app.state

@@ -88,10 +88,10 @@ async def similar(request: Request, item_id: ItemId, _: ReadKey, k: K = 10) -> J
 
 
 @router.post("/recommendations", response_model=RecommendationList)
-async def recommend(request: Request, body: RecommendIn, _: ReadKey) -> JSONResponse:
+async def recommend(request: Request, _: ReadKey, body: RecommendIn = RecommendIn()) -> JSONResponse:
     """Recommendations for a user, a free-text query (mapped into factor space through the text map), or
     both mixed; a `context` moves items by what the stored events show of it (values never seen change
-    nothing)."""
+    nothing). No body: the popular items, as for a visitor the service knows nothing of."""
     recommender, f = _recommender(request), body.filters
     context = body.context.model_dump(exclude_none=True) if body.context else None
     # A query is encoded by the language model (milliseconds of CPU; the first one may load it): never on the loop.

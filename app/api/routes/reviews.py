@@ -7,23 +7,25 @@ from app.api import V1
 from app.api.deps import ItemId, SessionDep, WriteKey
 from app.api.review_schemas import GeneratedReviews, ReviewJobIn
 from app.api.schemas import JobAccepted
+from app.core.errors import FieldError
 from app.store.models import GeneratedReview, Item
 from app.worker import queue
 
 router = APIRouter(prefix=V1, tags=["generated reviews"])
 
 
-@router.post("/reviews/jobs", status_code=202, response_model=JobAccepted)
-def post_reviews_job(body: ReviewJobIn, session: SessionDep, _: WriteKey) -> JobAccepted:
+@router.post("/reviews/jobs", status_code=202, response_model=JobAccepted,
+             responses={404: {"description": "An item of `item_ids` is unknown (or deleted): `detail` names it."}})
+def post_reviews_job(session: SessionDep, _: WriteKey, body: ReviewJobIn = ReviewJobIn()) -> JobAccepted:
     """Queue a job that writes reviews with the generator language model for items with fewer than
     `SEMREC_REVIEWS_MIN_REAL` shoppers' review texts. They are synthetic: kept apart from interactions, never
-    events, always labelled. Follow it with `GET /v1/jobs/{job_id}`."""
+    events, always labelled. No body: the defaults. Follow it with `GET /v1/jobs/{job_id}`."""
     if body.item_ids:
         known = set(session.scalars(select(Item.item_id).where(Item.item_id.in_(body.item_ids),
                                                                Item.deleted_at.is_(None))))
         for n, item_id in enumerate(body.item_ids):
             if item_id not in known:
-                raise HTTPException(422, f"item_ids[{n}]: unknown item {item_id!r}")
+                raise FieldError(404, f"item_ids[{n}]", f"unknown item {item_id!r}")
     job = queue.enqueue(session, "reviews", body.model_dump(exclude_none=True))
     return JobAccepted(job_id=job.job_id, status=job.status)
 
