@@ -68,6 +68,7 @@ class ContextModel:
     indptr: np.ndarray  # CSR over rows: items with a deviation of their own
     items: np.ndarray  # int32 model positions, sorted within a row
     item_lift: np.ndarray  # float32: log(λ_iv / λ_cv)
+    weights: dict[str, float] | None = None  # per feature, chosen on the shop's own events (choice.py); None: one
     _row_of: dict = field(default_factory=dict, repr=False)
     _codes: tuple = field(default=(None, None), repr=False)  # (catalog categories, code -> column)
 
@@ -81,25 +82,46 @@ class ContextModel:
         """The values the store showed (the rest change nothing)."""
         return {f: v for f, v in values.items() if (f, v) in self._row_of}
 
+    def feature_weight(self, feature: str, weight: float) -> float:
+        """A feature's weight: the one chosen for it on the shop's held-out events, else ``weight`` (settings)."""
+        return weight if self.weights is None else self.weights.get(feature, 0.0)
+
     def log_lift(self, catalog, positions: np.ndarray, values: dict[str, str], weight: float = 1.0) -> np.ndarray:
-        """Σ over the known feature values of each catalog position's log lift (0 where nothing is known)."""
+        """Σ over the known feature values of each catalog position's log lift (0 where nothing is known),
+        each feature's times its weight (``feature_weight``)."""
         positions = np.asarray(positions, np.int64)
-        out = np.zeros(len(positions))
         columns = self._columns(catalog)[catalog.category_codes[positions] + 1] if self.categories else None
+        out = np.zeros(len(positions))
         for f, v in values.items():
-            row = self._row_of.get((f, v))
-            if row is None:
-                continue
-            if columns is not None:
-                has = columns >= 0
-                out[has] += self.category_lift[row, columns[has]]
-            lo, hi = self.indptr[row], self.indptr[row + 1]
-            if hi > lo:
-                items = self.items[lo:hi]
-                j = np.minimum(np.searchsorted(items, positions), hi - lo - 1)
-                hit = items[j] == positions
-                out[hit] += self.item_lift[lo + j[hit]]
-        return weight * out
+            w = self.feature_weight(f, weight)
+            if w:
+                out += w * self.lift(positions, f, v, columns)
+        return out
+
+    def lift(self, positions: np.ndarray, feature: str, value: str, columns: np.ndarray | None) -> np.ndarray:
+        """One feature value's log lift of each position (``columns``: each one's column of category_lift,
+        -1 for none; None without categories)."""
+        out = np.zeros(len(positions))
+        row = self._row_of.get((feature, value))
+        if row is None:
+            return out
+        if columns is not None:
+            has = columns >= 0
+            out[has] += self.category_lift[row, columns[has]]
+        lo, hi = self.indptr[row], self.indptr[row + 1]
+        if hi > lo:
+            items = self.items[lo:hi]
+            j = np.minimum(np.searchsorted(items, positions), hi - lo - 1)
+            hit = items[j] == positions
+            out[hit] += self.item_lift[lo + j[hit]]
+        return out
+
+    def columns_of(self, item_categories: list[str | None]) -> np.ndarray | None:
+        """Each model item's column of category_lift (-1 for none), from the training's item categories."""
+        if not self.categories:
+            return None
+        index = {name: n for n, name in enumerate(self.categories)}
+        return np.array([index.get(c, -1) if c is not None else -1 for c in item_categories], np.int64)
 
     def _columns(self, catalog) -> np.ndarray:
         """Catalog category code + 1 -> column of ``category_lift`` (-1: none), cached per catalog mapping."""
@@ -133,7 +155,7 @@ class ContextModel:
     # ------------------------------------------------------------ storage
 
     def arrays(self) -> dict[str, np.ndarray]:
-        meta = {"rows": self.rows, "categories": self.categories}
+        meta = {"rows": self.rows, "categories": self.categories, "weights": self.weights}
         return {PREFIX + "meta": np.array(json.dumps(meta)), PREFIX + "category_lift": self.category_lift,
                 PREFIX + "indptr": self.indptr, PREFIX + "items": self.items, PREFIX + "item_lift": self.item_lift}
 
@@ -143,7 +165,7 @@ class ContextModel:
             return None  # a version trained before context, or on events without any
         meta = json.loads(str(z[PREFIX + "meta"]))
         return cls([tuple(r) for r in meta["rows"]], meta["categories"], z[PREFIX + "category_lift"],
-                   z[PREFIX + "indptr"], z[PREFIX + "items"], z[PREFIX + "item_lift"])
+                   z[PREFIX + "indptr"], z[PREFIX + "items"], z[PREFIX + "item_lift"], meta.get("weights"))
 
 
 def fit(events: EventContexts, n_items: int, item_categories: list[str | None], prior: float = 100.0

@@ -3,7 +3,8 @@
 A shop is a data set never seen before: which signal carries it (the factors, co-occurrence, the item words,
 popularity) is decided on its own held-out events, one carve per route family (``app.trainer.selection``):
 
-- ``next``: each sampled user's latest event (the store hands events in time order): what comes next.
+- ``next``: each sampled user's latest events (the last fifth, 1 to ``NEXT_MOST``; the store hands events
+  in time order): what comes next, asked as P2 asks it.
 - ``new items``: a sample of items with events, stripped of all of them (and so of their reviews): ranked
   among themselves for the users who had them, as a brand-new item is.
 - ``new users``: users with many events cut to their first three: the rest is what they went on to have.
@@ -21,10 +22,13 @@ import numpy as np
 
 from app.trainer.types import TrainData
 
-MAX_NEXT_USERS = 2_000  # next-items carve: users asked (each one held-out event)
+MAX_NEXT_USERS = 2_000  # next-items carve: users asked
+NEXT_SHARE, NEXT_MOST = 0.2, 10  # of each one's events, the last fifth is held out, 1 to 10 of them
 MAX_NEW_ITEMS = 300  # new-items carve: items stripped
 MAX_NEW_USERS = 500  # new-users carve: users cut to their first events
-MAX_SHARE = 0.10  # each of the new-items and new-users carves removes at most this share of the events
+
+MAX_SHARE = 0.05  # each of the new-items and new-users carves removes at most this share of the events
+NEXT_SHARE_OF_EVENTS = 0.10  # and the next-items carve this share
 NEW_ITEM_MIN_EVENTS = 5  # as P3: an item is carved only if its events say something
 NEW_USER_MIN_EVENTS = 10  # as P4
 NEW_USER_KEEPS = 3
@@ -33,7 +37,7 @@ NEW_USER_KEEPS = 3
 @dataclass
 class Carve:
     fit_rows: np.ndarray  # what the validation fit trains on
-    next_rows: np.ndarray  # one held-out (latest) event per sampled user: also the fit's early stopping
+    next_rows: np.ndarray  # each sampled user's latest events: also the fit's early stopping
     new_items: np.ndarray  # item indexes stripped of their events
     new_users: np.ndarray  # user indexes cut to their first NEW_USER_KEEPS events
     new_user_rows: np.ndarray  # their later events (the truth), items not in ``new_items``
@@ -70,12 +74,7 @@ def carve(data: TrainData, seed: int) -> Carve:
 
     rest = np.setdiff1d(left, new_user_rows)
     rest = rest[~np.isin(data.users[rest], new_users)]
-    counts = np.bincount(data.users[rest], minlength=data.n_users)
-    last = np.full(data.n_users, -1)
-    last[data.users[rest]] = rest  # later rows overwrite earlier ones
-    eligible = np.flatnonzero((counts >= 3) & (last >= 0))
-    chosen = rng.choice(eligible, size=min(len(eligible), MAX_NEXT_USERS), replace=False) if len(eligible) else empty
-    next_rows = np.sort(last[chosen])
+    next_rows = _latest(rng, data.users[rest], rest, NEXT_SHARE_OF_EVENTS * len(rows))
 
     held = np.zeros(len(rows), bool)
     held[on_new_item] = True
@@ -92,6 +91,22 @@ def _bounded(rng: np.random.Generator, eligible: np.ndarray, counts: np.ndarray,
     picked = rng.choice(eligible, size=min(most, math.ceil(0.2 * len(eligible))), replace=False)
     within = np.cumsum(counts[picked]) <= budget
     return picked[within]
+
+
+def _latest(rng: np.random.Generator, users: np.ndarray, rows: np.ndarray, budget: float) -> np.ndarray:
+    """The held-out latest rows of a random sample of the users with at least 3 of ``rows``: each one's last
+    fifth (1 to NEXT_MOST), users taken until MAX_NEXT_USERS or until their rows exceed ``budget``."""
+    counts = np.bincount(users, minlength=int(users.max(initial=-1)) + 1)
+    held = np.clip(np.ceil(NEXT_SHARE * counts).astype(np.int64), 1, NEXT_MOST)
+    eligible = np.flatnonzero(counts >= 3)
+    if not len(eligible):
+        return rows[:0]
+    order = rng.permutation(eligible)[:MAX_NEXT_USERS]
+    order = order[np.cumsum(held[order]) <= max(budget, held[order[0]])]
+    from_end = counts[users] - 1 - _rank_within(users)  # 0 for each user's latest row
+    chosen = np.zeros(len(counts), bool)
+    chosen[order] = True
+    return np.sort(rows[chosen[users] & (from_end < held[users])])
 
 
 def _rank_within(users: np.ndarray) -> np.ndarray:

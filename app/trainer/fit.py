@@ -24,7 +24,8 @@ ABSURD = 1e4  # an exported factor or bias beyond this is divergence (regularise
 
 def fit(data: TrainData, params: TrainParams | None = None,
         callback: Callable[[dict], None] | None = None,
-        catalog_vectors: Callable[[np.ndarray], np.ndarray] | None = None) -> Factors:
+        catalog_vectors: Callable[[np.ndarray], np.ndarray] | None = None,
+        on_validated: Callable[[carve.Carve, Factors, TrainData], dict | None] | None = None) -> Factors:
     """Fit one objective on ``data`` (``auto``: ranking, the factors a run serves).
 
     Parameters
@@ -35,6 +36,8 @@ def fit(data: TrainData, params: TrainParams | None = None,
         figure (``val_recall@20`` for ranking, ``val_rmse`` for rating; None without a validation share).
     catalog_vectors : the text vectors of items (by index) read by their catalog text alone, without reviews:
         what the new-items carve reads its stripped items by (``carve.validation_data``).
+    on_validated : called with the carve, the validated factors and the data they saw, once validated: what
+        it returns goes to ``validation["context"]`` (the job chooses the context weights there).
 
     A ranking fit under ``params.select`` validates on the shop's own carves (``carve``), chooses its blend
     there (``selection``), goes on over every event, and serves the chosen blend (``Factors.validation``).
@@ -57,7 +60,7 @@ def fit(data: TrainData, params: TrainParams | None = None,
             raise ValueError("a rating fit needs ratings, and the data holds none")
     callback = _finite_only(objective, callback)
     if objective == "ranking" and p.select and p.val_fraction > 0 and p.solver != "gibbs" and len(rows) >= 20:
-        return _checked(_fit_selected(data, p, gen, rng, callback, catalog_vectors), objective, p)
+        return _checked(_fit_selected(data, p, gen, rng, callback, catalog_vectors, on_validated), objective, p)
     train_rows, val_rows = _carve_validation(data, rows, objective, p.val_fraction, rng)
     if p.solver == "gibbs":
         start = model.starting_point(data, p, gen)  # the same start (semantic or random) as Adam's
@@ -98,7 +101,7 @@ def _widened(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors
 
 
 def _fit_selected(data: TrainData, p: TrainParams, gen: torch.Generator, rng: np.random.Generator,
-                  callback: Callable[[dict], None], catalog_vectors) -> Factors:
+                  callback: Callable[[dict], None], catalog_vectors, on_validated=None) -> Factors:
     """Validate on the shop's carves, choose each route family's blend there, go on over every event, and
     append the chosen terms (fit on every event) to the served factors."""
     c = carve.carve(data, p.seed)
@@ -115,6 +118,8 @@ def _fit_selected(data: TrainData, p: TrainParams, gen: torch.Generator, rng: np
         if choice is not None:
             report[route] = choice.report()
             chosen |= choice.weights
+    if on_validated is not None and (extra := on_validated(c, validated, shown)):
+        report["context"] = extra
     if "new_items" not in report:  # no carve to choose on: today's rule for the content weight
         chosen["content_weight"] = content.unchosen_weight(data, p)
     p = replace(p, **chosen)

@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from app import context, segments
+from app import segments
 from app.encoder.model import pick_device
 from app.encoder.pipeline import run_embedding_job
 from app.recommender import neighbours
 from app.recommender.serving import build_indexes, item_vectors
 from app.store.models import Job, utcnow
+from app.trainer import contexts, versions
 from app.trainer import data as store_data
-from app.trainer import versions
 from app.trainer.fit import fit
 from app.trainer.types import TrainParams, objectives
 from app.worker.queue import JobLost
@@ -75,7 +75,9 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
                          result={"phase": phase, "epochs": history})
 
         fitted[phase.objective] = fit(data, phase, callback=on_epoch,
-                                      catalog_vectors=_catalog_reader(ctx, loaded, data))
+                                      catalog_vectors=_catalog_reader(ctx, loaded, data),
+                                      on_validated=contexts.chooser(loaded, data, settings.context_prior,
+                                                                    settings.context_weight))
     # Early stopping ends a fit before its planned epochs: the job is then as done as it will be.
     ctx.progress(len(history), len(history), result={"phase": "writing the version", "epochs": history})
     factors = fitted[plan[0].objective]
@@ -86,7 +88,7 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     reference_norms = neighbours.normalisers(neighbours.reference_queries(references, factors.factor_user_factors),
                                              item_vectors(factors)[0])  # once here, not in every API process
     positive = factors.predict(data.users, data.items)
-    context_model = context.fit(loaded.contexts, data.n_items, loaded.item_categories, settings.context_prior)
+    context_model = contexts.fit_served(loaded, data, settings.context_prior, factors.validation.get("context"))
     user_segments = segments.fit(factors.factor_user_factors, data.user_text, data.user_has_text, data.users,
                                  data.items, loaded.item_ids, loaded.item_categories, data.item_words,
                                  settings.segments, p.seed)

@@ -11,15 +11,15 @@ QUICK = {"epochs": 8, "patience": 2, "factors": 16, "neighbourhood_rank": 64, "c
 
 
 def co_purchase_shop(seed: int = 0) -> TrainData:
-    """300 items in 150 unrelated pairs (2j, 2j+1); each shopper buys a few random pairs, the partner soon
-    after its first: the next item is the last item's partner. No low-rank structure to learn and text that
-    says nothing: co-occurrence (item-kNN) is the signal."""
+    """300 items in 150 unrelated pairs (2j, 2j+1); each shopper buys the first of four random pairs, then
+    their partners in the same order: what comes next is the partner of an item had before. No low-rank
+    structure to learn and text that says nothing: co-occurrence (item-kNN) is the signal."""
     rng = np.random.default_rng(seed)
     users, items = [], []
     for u in range(600):
-        for j in rng.choice(150, size=4, replace=False):
-            users += [u, u]
-            items += [2 * j, 2 * j + 1]
+        pairs = rng.choice(150, size=4, replace=False)
+        users += [u] * 8
+        items += [2 * j for j in pairs] + [2 * j + 1 for j in pairs]
     n = len(users)
     return TrainData(600, 300, np.array(users), np.array(items), np.full(n, np.nan, np.float32),
                      np.ones(n, np.float32), item_words=[f"article {rng.integers(1e6)}" for _ in range(300)])
