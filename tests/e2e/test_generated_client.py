@@ -140,4 +140,4 @@ def test_the_readme_walk_through_through_a_generated_client(generated):
     assert r.status_code == 404 and isinstance(r.parsed, m.ErrorOut) and "sku-404" in r.parsed.detail, r.content
     r = _call(g, "jobs.get_job_v1_jobs_job_id_get", job_id="no-such-job")
     assert r.status_code == 404 and isinstance(r.parsed, m.ErrorOut) and "no-such-job" in r.parsed.detail
-    assert time.monotonic() - started < 90  # about 35 s here, most of it the training job
+    assert time.monotonic() - started < 90  # 10-40 s here (the host is shared), most of it the training job
