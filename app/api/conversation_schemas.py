@@ -5,8 +5,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from app.api.recommendation_schemas import RecommendedItem
 from app.api.rules import NOT_BLANK, TEXT_OR_FEEDBACK, SchemaPattern
-from app.api.schemas import Body, Id, Int, RecommendedItem, storable
+from app.api.schemas import Body, Id, Int, storable
 
 MessageText = Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(storable),
                         SchemaPattern(NOT_BLANK)]

@@ -10,12 +10,22 @@ from pydantic_core import CoreSchema
 NO_NUL = r"^[^\x00]*$"  # app.api.schemas.storable: no store keeps NUL in text
 NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"  # and at least one character that is not whitespace
 
+
+
+def alongside(*alternatives: dict[str, Any]) -> dict[str, Any]:
+    """A rule across fields, as ``allOf: [{anyOf: alternatives}]`` beside the object's own ``properties``: the
+    same meaning as a top-level ``anyOf``, but a generator (openapi-python-client 0.29) then builds the model
+    from ``properties``; a top-level ``anyOf`` it takes for a union of the alternatives alone and drops every
+    other field (``InteractionIn`` without ``user_id``)."""
+    return {"allOf": [{"anyOf": list(alternatives)}]}
+
+
 # POST /v1/conversations/{id}/messages: a message says something (text) or reacts (feedback), or both.
-TEXT_OR_FEEDBACK = {"anyOf": [
+TEXT_OR_FEEDBACK = alongside(
     {"required": ["text"], "properties": {"text": {"type": "string"}}},
     {"required": ["feedback"], "properties": {"feedback": {"minItems": 1}}},  # no "type": generators need
     # an array's items with its type (openapi-python-client refused the schema)
-]}
+)
 
 
 class SchemaPattern:
@@ -34,11 +44,11 @@ class SchemaPattern:
 def rating_needs_a_value(event_types: tuple[str, ...]) -> dict[str, Any]:
     """An interaction of type rating carries a value from 1 to 5; other types an optional weight."""
     others = [t for t in event_types if t != "rating"]
-    return {"anyOf": [
+    return alongside(
         {"required": ["type", "value"],
          "properties": {"type": {"const": "rating"}, "value": {"type": "number", "minimum": 1, "maximum": 5}}},
         {"properties": {"type": {"enum": others}}},
-    ]}
+    )
 
 
 class KeysAsPropertyNames:

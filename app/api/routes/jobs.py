@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from app.api import V1
 from app.api.deps import SessionDep, WriteKey
-from app.api.schemas import EmbeddingJobIn, JobAccepted, JobList, JobOut, Progress, TrainingJobIn
+from app.api.job_schemas import EmbeddingJobIn, JobAccepted, JobList, JobOut, Progress, TrainingJobIn
 from app.store.models import Job
 from app.worker import queue
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException
 
 from app.api import V1
 from app.api.deps import SessionDep, WriteKey
-from app.api.schemas import ModelList, ModelOut
+from app.api.model_schemas import ModelList, ModelOut
 from app.trainer import versions
 
 router = APIRouter(prefix=f"{V1}/models", tags=["models"])

@@ -18,7 +18,8 @@ from fastapi.responses import Response
 
 from app.api import V1
 from app.api.deps import ItemId, ReadKey, UserId
-from app.api.schemas import ContextValue, RankedList, RankIn, RecommendationList, RecommendIn, ShortText, Timestamp
+from app.api.recommendation_schemas import RankedList, RankIn, RecommendationList, RecommendIn
+from app.api.schemas import ContextValue, ShortText, Timestamp
 from app.recommender.service import Answer, Recommender
 
 router = APIRouter(prefix=V1, tags=["recommendations"])

@@ -5,8 +5,8 @@ from sqlalchemy import select
 
 from app.api import V1
 from app.api.deps import ItemId, SessionDep, WriteKey
+from app.api.job_schemas import JobAccepted
 from app.api.review_schemas import GeneratedReviews, ReviewJobIn
-from app.api.schemas import JobAccepted
 from app.core.errors import FieldError
 from app.store.models import GeneratedReview, Item
 from app.worker import queue

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.api import V1
 from app.api.deps import SessionDep, WriteKey
-from app.api.schemas import SegmentList, SegmentMembers
+from app.api.segment_schemas import SegmentList, SegmentMembers
 from app.store.models import User
 
 router = APIRouter(prefix=f"{V1}/segments", tags=["segments"])

@@ -4,7 +4,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from app.api import V1
 from app.api.deps import SessionDep, SettingsDep, UserId, WriteKey
-from app.api.schemas import SegmentRef, Upserted, UserBatch, UserIn, UserOut
+from app.api.schemas import Upserted, UserBatch, UserIn, UserOut
+from app.api.segment_schemas import SegmentRef
 from app.core.config import Settings
 from app.encoder.pipeline import ReviewTexts, is_current
 from app.store import crud
