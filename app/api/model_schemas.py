@@ -16,6 +16,8 @@ class RouteValidation(BaseModel):
     candidates: dict[str, float] = Field(description="Candidate name -> its figure on the same held-out events.")
     events: int = Field(description="How many held-out users the figures are over.")
     metric: str = Field(description="The figure: recall@k.")
+    evidence: dict[str, Any] | None = Field(None, description="The best candidate, its gain over the default and "
+                                            "the standard error of that gain: a switch needs a clear one.")
 
 
 class ModelOut(BaseModel):
@@ -30,7 +32,8 @@ class ModelOut(BaseModel):
     params: dict[str, Any]
     validation: dict[str, RouteValidation] = Field(
         default_factory=dict, description="What the version knows about itself: per route family (`next_items`, "
-        "`new_items`), its candidates' figures on the shop's own held-out events, the one chosen and served.")
+        "`new_items`) and for the context weights (`context`), the candidates' figures on the shop's own held-out "
+        "events, the one chosen and served.")
 
     @model_validator(mode="before")
     @classmethod

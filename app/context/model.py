@@ -69,6 +69,7 @@ class ContextModel:
     items: np.ndarray  # int32 model positions, sorted within a row
     item_lift: np.ndarray  # float32: log(λ_iv / λ_cv)
     weights: dict[str, float] | None = None  # per feature, chosen on the shop's own events (choice.py); None: one
+    logit_scale: float = 1.0  # served logits / the factors' logits the weights were chosen on (the terms' share)
     _row_of: dict = field(default_factory=dict, repr=False)
     _codes: tuple = field(default=(None, None), repr=False)  # (catalog categories, code -> column)
 
@@ -79,8 +80,9 @@ class ContextModel:
         return any((f, v) in self._row_of for f, v in values.items())
 
     def known(self, values: dict[str, str]) -> dict[str, str]:
-        """The values the store showed (the rest change nothing)."""
-        return {f: v for f, v in values.items() if (f, v) in self._row_of}
+        """The values the store showed, of features with a weight (the rest change nothing)."""
+        return {f: v for f, v in values.items() if (f, v) in self._row_of
+                and (self.weights is None or self.weights.get(f, 0.0) > 0)}
 
     def feature_weight(self, feature: str, weight: float) -> float:
         """A feature's weight: the one chosen for it on the shop's held-out events, else ``weight`` (settings)."""
@@ -142,7 +144,7 @@ class ContextModel:
         adjust = self.log_lift(catalog, positions, values, weight)
         scores = np.asarray(scores, np.float64)
         if kind == "logit":
-            moved = scores + adjust
+            moved = scores + self.logit_scale * adjust
         elif kind == "count":
             moved = scores * np.exp(adjust)
         else:
@@ -155,7 +157,8 @@ class ContextModel:
     # ------------------------------------------------------------ storage
 
     def arrays(self) -> dict[str, np.ndarray]:
-        meta = {"rows": self.rows, "categories": self.categories, "weights": self.weights}
+        meta = {"rows": self.rows, "categories": self.categories, "weights": self.weights,
+                "logit_scale": self.logit_scale}
         return {PREFIX + "meta": np.array(json.dumps(meta)), PREFIX + "category_lift": self.category_lift,
                 PREFIX + "indptr": self.indptr, PREFIX + "items": self.items, PREFIX + "item_lift": self.item_lift}
 
@@ -165,7 +168,8 @@ class ContextModel:
             return None  # a version trained before context, or on events without any
         meta = json.loads(str(z[PREFIX + "meta"]))
         return cls([tuple(r) for r in meta["rows"]], meta["categories"], z[PREFIX + "category_lift"],
-                   z[PREFIX + "indptr"], z[PREFIX + "items"], z[PREFIX + "item_lift"], meta.get("weights"))
+                   z[PREFIX + "indptr"], z[PREFIX + "items"], z[PREFIX + "item_lift"], meta.get("weights"),
+                   meta.get("logit_scale", 1.0))
 
 
 def fit(events: EventContexts, n_items: int, item_categories: list[str | None], prior: float = 100.0

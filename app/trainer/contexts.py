@@ -18,6 +18,7 @@ from app.trainer.carve import Carve
 from app.trainer.types import Factors, TrainData
 
 MAX_EVENTS = 5_000  # held-out events scored
+WARM_TERMS = ("neighbourhood", "lexical", "popularity")  # the terms that score items with events
 CHUNK_SCORES = 4_000_000
 
 
@@ -53,14 +54,19 @@ def chooser(loaded, data: TrainData, prior: float, incumbent: float):
             bases.append(base)
         values = {f: v[held] for f, v in events.values().items()}
         return choice.choose(model, np.concatenate(pools), np.concatenate(bases), data.items[held], values,
-                             model.columns_of(loaded.item_categories), incumbent)
+                             model.columns_of(loaded.item_categories), incumbent, data.n_items)
     return choose
 
 
-def fit_served(loaded, data: TrainData, prior: float, report: dict | None) -> ContextModel | None:
+def fit_served(loaded, data: TrainData, prior: float, report: dict | None, terms: dict | None = None
+               ) -> ContextModel | None:
     """The version's context model over every event, with the weights chosen on the carve where there was
-    one (None: the settings' one weight for every feature)."""
+    one (None: the settings' one weight for every feature). The weights were chosen on the factors' logits;
+    the served scores add the terms (``terms``: the version's), each on the spread of those logits times its
+    weight, so a lift is scaled by as much to move a list as far as it did on the carve."""
     model = context.fit(loaded.contexts, data.n_items, loaded.item_categories, prior)
     if model is not None and report:
         model.weights = {f: float(w) for f, w in report["weights"].items()}
+        model.logit_scale = 1.0 + sum(float(t.get("weight", 0.0)) for name, t in (terms or {}).items()
+                                      if name in WARM_TERMS and t.get("rank"))
     return model

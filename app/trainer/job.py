@@ -88,7 +88,8 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     reference_norms = neighbours.normalisers(neighbours.reference_queries(references, factors.factor_user_factors),
                                              item_vectors(factors)[0])  # once here, not in every API process
     positive = factors.predict(data.users, data.items)
-    context_model = contexts.fit_served(loaded, data, settings.context_prior, factors.validation.get("context"))
+    context_model = contexts.fit_served(loaded, data, settings.context_prior, factors.validation.get("context"),
+                                        factors.terms)
     user_segments = segments.fit(factors.factor_user_factors, data.user_text, data.user_has_text, data.users,
                                  data.items, loaded.item_ids, loaded.item_categories, data.item_words,
                                  settings.segments, p.seed)
