@@ -108,13 +108,17 @@ class _Side(nn.Module):
     @torch.no_grad()
     def set_text(self, text: np.ndarray | None, has_text: np.ndarray | None) -> None:
         """Read the rows by other text vectors (the refit after validation: the carved items with their
-        reviews again), centred on the mean the map was learned around."""
+        reviews again, the users whose text was held back with it), centred on the mean the map was learned
+        around. Each changed row's offset takes up the difference, so the scores go on from where validation
+        left them and the refit's epochs move them from there."""
         if self.map is None or text is None or has_text is None:
             return
         t = torch.as_tensor(text, dtype=torch.float32, device=self.text.device)
         mask = torch.as_tensor(has_text, device=self.text.device)
+        before = self.map(self.text)
         self.text = torch.where(mask.unsqueeze(1), t - self.text_mean, torch.zeros_like(t))
         self.has_text = mask
+        self.delta.weight.add_(before - self.map(self.text))
 
     def forward(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.delta(idx)

@@ -199,7 +199,7 @@ def new_items(data: TrainData, fit_rows: np.ndarray, items: np.ndarray, factors:
     """The new-items blend: the carved ``items`` ranked among themselves for each user who had them (and has
     other events to know them by), by the validation fit's text map (``factors``: the items were never in
     its events) and by TF-IDF of their catalog words."""
-    if len(items) < 5 or not data.item_words:
+    if len(items) < 5 or not data.item_words or data.n_items > MAX_CATALOG:
         return None
     held = np.ones(len(data.users), bool)
     held[fit_rows] = False
