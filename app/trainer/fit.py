@@ -106,7 +106,7 @@ def _fit_selected(data: TrainData, p: TrainParams, gen: torch.Generator, rng: np
     append the chosen terms (fit on every event) to the served factors."""
     c = carve.carve(data, p.seed)
     shown = carve.validation_data(data, c, catalog_vectors)
-    validated, served = model.fit_adam(shown, p, c.fit_rows, c.next_rows, gen, rng, callback, refit=data)
+    validated, served = model.fit_adam(shown, p, c.fit_rows, c.stop_rows, gen, rng, callback, refit=data)
     report: dict = {"sizes": c.sizes()}
     chosen: dict[str, float] = {}
     fit_part = replace(shown, users=shown.users[c.fit_rows], items=shown.items[c.fit_rows],

@@ -124,5 +124,6 @@ def test_the_fit_never_sees_a_carved_event(monkeypatch):
     data = co_purchase_shop()
     fit(data, TrainParams(objective="ranking", **QUICK))
     c = carve.carve(data, seed=0)
-    assert np.array_equal(seen["train"], c.fit_rows) and np.array_equal(seen["val"], c.next_rows)
+    assert np.array_equal(seen["train"], c.fit_rows) and np.array_equal(seen["val"], c.stop_rows)
+    assert set(c.stop_rows.tolist()) <= set(c.next_rows.tolist())  # early stopping reads held-out events only
     assert len(seen["refit"].users) == len(data.users)
