@@ -31,7 +31,9 @@ DIVERGED = 100.0  # an epoch's loss above this many times the starting loss (or 
 
 
 class HybridMF(nn.Module):
-    def __init__(self, data: TrainData, p: TrainParams, gen: torch.Generator):
+    def __init__(self, data: TrainData, p: TrainParams, gen: torch.Generator, rows: np.ndarray | None = None):
+        """``rows``: the events the fit trains on (default all): a user without text starts at their items
+        among these only, so a held-out event never places its own user."""
         super().__init__()
         k, s = p.factors, p.init_scale
         # The full softmax reads every item's row each batch; otherwise a batch touches only its own rows.
@@ -46,16 +48,16 @@ class HybridMF(nn.Module):
             if self.user.map is not None:
                 self.user.init_from_pca(s)
         if p.init == "semantic":
-            self._users_start_at_their_items(data)
+            self._users_start_at_their_items(data, np.arange(len(data.users)) if rows is None else rows)
 
     @torch.no_grad()
-    def _users_start_at_their_items(self, data: TrainData) -> None:
+    def _users_start_at_their_items(self, data: TrainData, rows: np.ndarray) -> None:
         """A user without text starts at the mean starting factors of the items they interacted with."""
-        if len(data.users) == 0:
+        if len(rows) == 0:
             return
-        users = torch.as_tensor(data.users)
+        users = torch.as_tensor(data.users[rows])
         q, _ = self.item.all()
-        sums = torch.zeros(data.n_users, q.shape[1]).index_add_(0, users, q[torch.as_tensor(data.items)])
+        sums = torch.zeros(data.n_users, q.shape[1]).index_add_(0, users, q[torch.as_tensor(data.items[rows])])
         counts = torch.bincount(users, minlength=data.n_users).clamp(min=1).unsqueeze(1)
         mean = sums / counts
         no_text = ~self.user.has_text if self.user.has_text is not None else torch.ones(data.n_users, dtype=torch.bool)
@@ -155,7 +157,7 @@ def fit_adam(data: TrainData, p: TrainParams, train_rows: np.ndarray, val_rows: 
     A continued fit, not a second one: the carved items and users catch up in a few epochs."""
     objective = p.objective
     device = torch.device(p.device)
-    model = HybridMF(data, p, gen).to(device)
+    model = HybridMF(data, p, gen, train_rows).to(device)
     model.mu.data.fill_(float(np.mean(data.ratings[train_rows])) if objective == "rating" else 0.0)
     if objective == "ranking":
         model.mu.requires_grad_(False)
