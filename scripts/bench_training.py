@@ -36,6 +36,7 @@ CONFIGS = {"auto (the job's default)": {"objective": "auto"},
            "rating, gibbs": {"objective": "rating"},
            "rating, adam": {"objective": "rating", "solver": "adam"},
            "ranking, adam": {"objective": "ranking"},
+           "ranking, the default blend as given (no choice)": {"objective": "ranking", "select": False},
            "ranking, no appended terms": {"objective": "ranking", "neighbourhood_weight": 0.0, "content_weight": 0.0}}
 
 

@@ -27,7 +27,8 @@ NEXT_SHARE, NEXT_MOST = 0.2, 10  # of each one's events, the last fifth is held 
 MAX_NEW_ITEMS = 300  # new-items carve: items stripped
 MAX_NEW_USERS = 500  # new-users carve: users cut to their first events
 
-MAX_SHARE = 0.05  # each of the new-items and new-users carves removes at most this share of the events
+MAX_SHARE = 0.05  # the new-users carve removes at most this share of the events
+NEW_ITEMS_SHARE = 0.15  # the new-items carve this share: a small catalog needs a score of items to rank
 NEXT_SHARE_OF_EVENTS = 0.10  # and the next-items carve this share
 NEW_ITEM_MIN_EVENTS = 5  # as P3: an item is carved only if its events say something
 NEW_USER_MIN_EVENTS = 10  # as P4
@@ -61,7 +62,8 @@ def carve(data: TrainData, seed: int) -> Carve:
     budget = MAX_SHARE * len(rows)
 
     item_counts = np.bincount(data.items, minlength=data.n_items)
-    new_items = _bounded(rng, np.flatnonzero(item_counts >= NEW_ITEM_MIN_EVENTS), item_counts, MAX_NEW_ITEMS, budget)
+    new_items = _bounded(rng, np.flatnonzero(item_counts >= NEW_ITEM_MIN_EVENTS), item_counts, MAX_NEW_ITEMS,
+                         NEW_ITEMS_SHARE * len(rows))
     if len(new_items) < 5:  # too few to rank among themselves
         new_items = empty
     on_new_item = np.isin(data.items, new_items)

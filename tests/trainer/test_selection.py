@@ -83,7 +83,7 @@ def test_the_carves_are_disjoint_from_the_rows_the_fit_sees():
         mine = np.flatnonzero((data.users == u) & ~np.isin(data.items, c.new_items))
         assert c.fit_rows[data.users[c.fit_rows] == u].tolist() == mine[:carve.NEW_USER_KEEPS].tolist()
     # each carve removes a bounded share of the events
-    assert np.isin(data.items, c.new_items).sum() <= carve.MAX_SHARE * len(data.users)
+    assert np.isin(data.items, c.new_items).sum() <= carve.NEW_ITEMS_SHARE * len(data.users)
     assert len(c.new_user_rows) <= carve.MAX_SHARE * len(data.users)
 
 
