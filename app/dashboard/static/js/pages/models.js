@@ -72,7 +72,11 @@ export async function render(root, params, go) {
   return null;
 }
 
-const ROUTES = { next_items: "On your latest events (next items)", new_items: "On items stripped of their events (new items)" };
+const ROUTES = {
+  next_items: "On your latest events (next items)",
+  new_items: "On items stripped of their events (new items)",
+  context: "Context weights, on your latest events",
+};
 
 // What a version chose per route family, on the shop's own held-out events: every candidate's figure (the
 // simple peers among them), the one served, and a chart of them.
@@ -86,7 +90,7 @@ export function validationOf(model) {
       + names.filter((n) => n !== v.chosen).map((n) => `${n} ${fmt.figure(v.candidates[n])}`).join(", ");
     return h("div", { class: "validation", "data-route": route },
       h("p", {}, line),
-      table(`${ROUTES[route] || route}: ${v.metric} over ${v.events} held-out users`, [
+      table(`${ROUTES[route] || route}: ${v.metric} over ${v.events} held-out ${route === "context" ? "events" : "users"}`, [
         ["Candidate", (r) => r.name],
         [v.metric, (r) => fmt.figure(r.figure)],
         ["Served", (r) => (r.name === v.chosen ? badge("served", "ok") : "")],
