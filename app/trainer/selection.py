@@ -13,8 +13,8 @@ the blend the parameters name (the defaults); a candidate replaces it only when 
 ``MARGIN`` standard errors of the paired difference and by ``MIN_GAIN`` of the incumbent's figure. The first
 because on a small shop the carve is a few hundred events and the best of sixty blends on them is partly luck;
 the second because the carve is scored by a fit that saw less than the served one (the carved events), which
-flatters the terms beside the factors: on ML-100K and Gift Cards a carve gain of 6-8% went with a loss on the
-test events (docs/training.md).
+can flatter the terms beside the factors, and the defaults were argued on two data sets: a switch must be worth
+more than their margin of error (docs/training.md, "Chosen per shop", with what a looser rule did).
 
     choice = next_items(data, fit_rows, next_rows, validated_factors, params)
     choice.weights   # {"neighbourhood_weight": 2.0, ...}: what the served fit appends
