@@ -19,6 +19,9 @@ import torch
 from app.trainer import bayes, carve, content, lexical, model, neighbourhood, peers, popularity, selection
 from app.trainer.types import Factors, TrainData, TrainingDiverged, TrainParams, choose_objective, ranking_weights
 
+# Below this many events a carve is too few to choose anything by (the conversation tests' 160-event shop
+# carves 16 users): the default blend is served, early-stopped on a share of the latest events as before.
+MIN_TO_CHOOSE = 1_000
 ABSURD = 1e4  # an exported factor or bias beyond this is divergence (regularised fits stay within about 10)
 
 
@@ -59,7 +62,8 @@ def fit(data: TrainData, params: TrainParams | None = None,
         if not len(rows):
             raise ValueError("a rating fit needs ratings, and the data holds none")
     callback = _finite_only(objective, callback)
-    if objective == "ranking" and p.select and p.val_fraction > 0 and p.solver != "gibbs" and len(rows) >= 20:
+    chooses = p.select and p.val_fraction > 0 and p.solver != "gibbs" and len(rows) >= MIN_TO_CHOOSE
+    if objective == "ranking" and chooses:
         return _checked(_fit_selected(data, p, gen, rng, callback, catalog_vectors, on_validated), objective, p)
     train_rows, val_rows = _carve_validation(data, rows, objective, p.val_fraction, rng)
     if p.solver == "gibbs":

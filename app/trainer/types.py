@@ -56,7 +56,7 @@ class TrainParams:
     text_map_weight : the text map's share in the scores of items without events (0: their words alone, by
         the content term, rank them).
     refit_epochs : after validation, the epochs the fit goes on for over every event (None: a quarter of the
-        epochs validation took, at least 2).
+        epochs validation took, at least 1).
     burn_in, noise_precision, text_ridge : Gibbs only: sweeps before averaging starts, the precision α of a
         rating around its prediction (None: sampled), and the ridge weight of the text regression.
     """
