@@ -55,16 +55,18 @@ def widen(data: TrainData, factors: Factors, p: TrainParams, base: Factors | Non
                                                                                         "weight": round(weight, 4)}
 
 
-def unchosen_weight(data: TrainData, p: TrainParams) -> float:
+def unchosen_weight(data: TrainData, p: TrainParams, rows: np.ndarray | None = None) -> float:
     """The content weight where no carve chose it: ``p.content_weight`` shrunk to 0 as the share of reviewed
     items grows to 1 (the text map already read the shoppers' words: chosen on ML-100K's and Gift Cards' P3
     validation carves, docs/training.md)."""
-    return p.content_weight * (1.0 - reviewed_share(data))
+    return p.content_weight * (1.0 - reviewed_share(data, rows))
 
 
-def reviewed_share(data: TrainData) -> float:
-    """The share of the items with events whose text vector read their shoppers' reviews."""
-    cold = np.bincount(data.items, minlength=data.n_items) == 0
+def reviewed_share(data: TrainData, rows: np.ndarray | None = None) -> float:
+    """The share of the items with events (among ``rows``; default all) whose text vector read their shoppers'
+    reviews."""
+    items = data.items if rows is None else data.items[rows]
+    cold = np.bincount(items, minlength=data.n_items) == 0
     return 0.0 if data.item_reviewed is None or cold.all() else float(data.item_reviewed[~cold].mean())
 
 
@@ -82,9 +84,24 @@ def scale_text_map(data: TrainData, factors: Factors, weight: float) -> Factors:
     return replace(factors, item_factors=q, item_bias=b)
 
 
+_LAST: tuple = (None, None, None)  # (words, (rank, seed), LSA): the catalog of the job in hand
+
+
 def item_side(words: list[str], rank: int, seed: int) -> np.ndarray | None:
     """The rank-``rank`` LSA of the texts' TF-IDF (rows of about unit length, as the TF-IDF rows are; scaling
-    them to exactly 1 inflates what the truncation lost, and ranked worse) (None: no vocabulary to speak of)."""
+    them to exactly 1 inflates what the truncation lost, and ranked worse) (None: no vocabulary to speak of).
+    A job asks for the same catalog's up to four times (the choice's two carves, the lexical and content
+    terms): the last one is kept, for that very list of words (by identity: the list is never changed)."""
+    global _LAST
+    held, key, lsa = _LAST
+    if held is words and key == (rank, seed):
+        return lsa
+    lsa = _lsa(words, rank, seed)
+    _LAST = (words, (rank, seed), lsa)
+    return lsa
+
+
+def _lsa(words: list[str], rank: int, seed: int) -> np.ndarray | None:
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 

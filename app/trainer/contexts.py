@@ -42,8 +42,7 @@ def chooser(loaded, data: TrainData, prior: float, incumbent: float):
         held = c.next_rows
         if len(held) > MAX_EVENTS:
             held = np.sort(np.random.default_rng(0).choice(held, MAX_EVENTS, replace=False))
-        x = terms.binary(TrainData(data.n_users, data.n_items, data.users[c.fit_rows], data.items[c.fit_rows],
-                                   data.ratings[c.fit_rows], data.weights[c.fit_rows]))
+        x = terms.binary(data, c.fit_rows)
         size = max(1, CHUNK_SCORES // max(data.n_items, 1))
         pools, bases = [], []
         for start in range(0, len(held), size):

@@ -113,12 +113,8 @@ def _fit_selected(data: TrainData, p: TrainParams, gen: torch.Generator, rng: np
     validated, served = model.fit_adam(shown, p, c.fit_rows, c.stop_rows, gen, rng, callback, refit=data)
     report: dict = {"sizes": c.sizes()}
     chosen: dict[str, float] = {}
-    fit_part = replace(shown, users=shown.users[c.fit_rows], items=shown.items[c.fit_rows],
-                       ratings=shown.ratings[c.fit_rows], weights=shown.weights[c.fit_rows])
-    for route, choice in (
-            ("next_items", selection.next_items(shown, c.fit_rows, c.next_rows, validated, p)),
-            ("new_items", selection.new_items(shown, c.fit_rows, c.new_items, validated, p,
-                                              content.reviewed_share(fit_part)))):
+    for route, choice in (("next_items", selection.next_items(shown, c.fit_rows, c.next_rows, validated, p)),
+                          ("new_items", selection.new_items(shown, c.fit_rows, c.new_items, validated, p))):
         if choice is not None:
             report[route] = choice.report()
             chosen |= choice.weights

@@ -123,7 +123,7 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
     """The next-items blend, on each carved user's latest event; ``factors`` fit on ``fit_rows`` alone."""
     if not len(next_rows):
         return None
-    x = _binary(data, fit_rows)
+    x = terms.binary(data, fit_rows)
     components, parts = ["factors"], []
     counts = np.asarray(x.sum(0)).ravel()
     small = data.n_items <= MAX_CATALOG
@@ -136,7 +136,7 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
         components.append("lexical_weight")
     components.append("popularity_weight")
     pop = np.log1p(counts)
-    truth = _binary(data, next_rows)
+    truth = terms.binary(data, next_rows)
     users = np.unique(data.users[next_rows])
     size = max(1, min(512, CHUNK_SCORES // max(data.n_items, 1)))
     for start in range(0, len(users), size):
@@ -195,7 +195,7 @@ def _pooled(z: np.ndarray, truth: sp.csr_matrix):
 
 
 def new_items(data: TrainData, fit_rows: np.ndarray, items: np.ndarray, factors: Factors,
-              p: TrainParams, reviewed_share: float) -> Choice | None:
+              p: TrainParams) -> Choice | None:
     """The new-items blend: the carved ``items`` ranked among themselves for each user who had them (and has
     other events to know them by), by the validation fit's text map (``factors``: the items were never in
     its events) and by TF-IDF of their catalog words."""
@@ -204,7 +204,7 @@ def new_items(data: TrainData, fit_rows: np.ndarray, items: np.ndarray, factors:
     held = np.ones(len(data.users), bool)
     held[fit_rows] = False
     held &= np.isin(data.items, items)
-    x = _binary(data, fit_rows)
+    x = terms.binary(data, fit_rows)
     position = np.full(data.n_items, -1)
     position[items] = np.arange(len(items))
     relevant_all = np.zeros((data.n_users, len(items)), bool)
@@ -224,7 +224,8 @@ def new_items(data: TrainData, fit_rows: np.ndarray, items: np.ndarray, factors:
     z = np.stack([_standardised(mapped.astype(np.float64)), _standardised(words)], 1)
     relevant = relevant_all[users]
     k = top_k(len(items))
-    incumbent = {"text_map_weight": p.text_map_weight, "content_weight": p.content_weight * (1.0 - reviewed_share)}
+    incumbent = {"text_map_weight": p.text_map_weight,
+                 "content_weight": content.unchosen_weight(data, p, fit_rows)}  # what serves without a choice
     alone = {"text_map": {"text_map_weight": 1.0, "content_weight": 0.0},
              "tfidf": {"text_map_weight": 0.0, "content_weight": 1.0}}
     valid = np.ones(z[:, 0].shape, bool)
@@ -232,6 +233,3 @@ def new_items(data: TrainData, fit_rows: np.ndarray, items: np.ndarray, factors:
                    alone, {}, k)
 
 
-def _binary(data: TrainData, rows: np.ndarray) -> sp.csr_matrix:
-    return terms.binary(TrainData(data.n_users, data.n_items, data.users[rows], data.items[rows],
-                                  data.ratings[rows], data.weights[rows]))

@@ -15,10 +15,10 @@ from app.trainer.types import Factors, TrainData
 SCALE_ITEMS = 2_000  # the spread of a user's scores is taken over a fixed sample of this many items
 
 
-def binary(data: TrainData) -> csr_matrix:
-    """X, users x items, 1 where the user has any event on the item."""
-    x = csr_matrix((np.ones(len(data.users), np.float64), (data.users, data.items)),
-                   shape=(data.n_users, data.n_items))
+def binary(data: TrainData, rows: np.ndarray | None = None) -> csr_matrix:
+    """X, users x items, 1 where the user has any event on the item (among ``rows``; default all)."""
+    users, items = (data.users, data.items) if rows is None else (data.users[rows], data.items[rows])
+    x = csr_matrix((np.ones(len(users), np.float64), (users, items)), shape=(data.n_users, data.n_items))
     x.data[:] = 1.0  # repeated (user, item) events count once
     return x
 
