@@ -14,7 +14,7 @@ class RouteValidation(BaseModel):
                         "(`item_knn`, `tfidf`, `popularity`, `factors`, `text_map`) or a `blend ...`.")
     weights: dict[str, float] = Field(description="The weights the version serves for this route family.")
     candidates: dict[str, float] = Field(description="Candidate name -> its figure on the same held-out events.")
-    events: int = Field(description="How many held-out users the figures are over.")
+    events: int = Field(description="How many held-out users (events, for the context) the figures are over.")
     metric: str = Field(description="The figure: recall@k.")
     evidence: dict[str, Any] | None = Field(None, description="The best candidate, its gain over the default and "
                                             "the standard error of that gain: a switch needs a clear one.")

@@ -46,7 +46,7 @@ def choose(model: ContextModel, pool: np.ndarray, base: np.ndarray, truth: np.nd
     valid = np.isfinite(base)
     base = np.where(valid, base, 0.0)
     relevant = valid & (pool == truth[:, None])
-    features = [f for f in values if any((f, v) in model._row_of for v in set(values[f].tolist()) if v is not None)]
+    features = [f for f in values if any(model.applies({f: v}) for v in set(values[f].tolist()) if v is not None)]
     lifts = {f: _lifts(model, f, values[f], pool, columns) for f in features}
 
     k = max(1, min(K, n_items // 5))
