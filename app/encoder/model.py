@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from app.encoder.hf import LOADING, AutoConfig, AutoModel, AutoTokenizer
 
 log = logging.getLogger("semrec.encoder")
 
@@ -91,14 +92,15 @@ class Encoder:
         if self.device.type == "cpu" and torch.get_num_threads() != (os.cpu_count() or 1):
             torch.set_num_threads(os.cpu_count() or 1)
         load = {"local_files_only": local, "gguf_file": gguf}
-        config = AutoConfig.from_pretrained(source, **load)
+        dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        with LOADING:
+            config = AutoConfig.from_pretrained(source, **load)
+            self.tokenizer = AutoTokenizer.from_pretrained(source, **load)
+            self.model = AutoModel.from_pretrained(source, config=config, dtype=dtype, **load).to(self.device).eval()
         self.family = "causal" if config.model_type in CAUSAL else "encoder"
-        self.tokenizer = AutoTokenizer.from_pretrained(source, **load)
         if self.tokenizer.pad_token is None:  # GPT-2 has none: pad with end-of-text, on the right
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "right"
-        dtype = torch.float16 if self.device.type == "cuda" else torch.float32
-        self.model = AutoModel.from_pretrained(source, config=config, dtype=dtype, **load).to(self.device).eval()
         self.dim = int(config.hidden_size)
         limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or max_tokens
         self.max_tokens = min(max_tokens, int(limit))

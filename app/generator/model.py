@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from app.encoder.hf import LOADING, AutoModelForCausalLM, AutoTokenizer
 from app.encoder.model import PACKAGED_GGUF, pick_device, resolve
 
 log = logging.getLogger("semrec.generator")
@@ -33,9 +33,10 @@ class Generator:
         source, gguf = resolve(self.name)
         load = {"local_files_only": Path(source).is_dir(), "gguf_file": gguf}
         self.device = pick_device(device)
-        self.tokenizer = AutoTokenizer.from_pretrained(source, **load)
         dtype = torch.float16 if self.device.type == "cuda" else torch.float32
-        self.model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **load).to(self.device).eval()
+        with LOADING:
+            self.tokenizer = AutoTokenizer.from_pretrained(source, **load)
+            self.model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **load).to(self.device).eval()
         self._lock = threading.Lock()  # one generation at a time: a second would only halve the speed of both
         log.info("generator %s on %s", self.name, self.device)
 
