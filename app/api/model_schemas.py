@@ -11,11 +11,12 @@ class RouteValidation(BaseModel):
 
     served: float | None = Field(description="The chosen candidate's figure on the carve.")
     chosen: str = Field(description="The candidate served: `default` (the trainer's default blend), a peer alone "
-                        "(`item_knn`, `tfidf`, `popularity`, `factors`, `text_map`) or a `blend ...`.")
+                        "(`item_knn`, `tfidf`, `popularity`, `factors`, `text_map`) or a `blend ...`; for new "
+                        "shoppers `neighbours` (the default), `item_knn`, `popularity` or `factors`.")
     weights: dict[str, float] = Field(description="The weights the version serves for this route family.")
     candidates: dict[str, float] = Field(description="Candidate name -> its figure on the same held-out events.")
     events: int = Field(description="How many held-out users (events, for the context) the figures are over.")
-    metric: str = Field(description="The figure: recall@k.")
+    metric: str = Field(description="The figure: recall@k (ndcg@k for new shoppers).")
     evidence: dict[str, Any] | None = Field(None, description="The best candidate, its gain over the default and "
                                             "the standard error of that gain: a switch needs a clear one.")
 
@@ -32,7 +33,7 @@ class ModelOut(BaseModel):
     params: dict[str, Any]
     validation: dict[str, RouteValidation] = Field(
         default_factory=dict, description="What the version knows about itself: per route family (`next_items`, "
-        "`new_items`) and for the context weights (`context`), the candidates' figures on the shop's own held-out "
+        "`new_items`, `new_users`) and for the context weights (`context`), the candidates' figures on the shop's own held-out "
         "events, the one chosen and served.")
 
     @model_validator(mode="before")

@@ -70,15 +70,18 @@ def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fiel
         if not (params.init == "semantic" or params.text_map):  # the "no text" ablation reads no profile either
             profiles = None
         refs = neighbours.build(chosen, f.factor_user_factors, item_vectors, indptr, items, profiles)
+        strategy = f.validation.get("new_users", {}).get("chosen", "neighbours")  # chosen on the shop's carve
+        popularity = np.bincount(data.items, minlength=data.n_items).astype(np.float32)
 
         def score(users):
             out = f.user_factors[users] @ f.item_factors.T + f.item_bias
             for row, u in enumerate(users):
                 if 0 < indptr[u + 1] - indptr[u] <= few_events_max and len(refs.users):
-                    mixture = neighbours.scores(refs, item_vectors, items[indptr[u]: indptr[u + 1]],
-                                                None if profiles is None or not data.user_has_text[u]
-                                                else data.user_text[u], exclude_user=u)
-                    out[row] = neighbours.ranked(mixture, out[row])
+                    first = neighbours.first_scores(strategy, refs, item_vectors, items[indptr[u]: indptr[u + 1]],
+                                                    None if profiles is None or not data.user_has_text[u]
+                                                    else data.user_text[u], popularity, exclude_user=u)
+                    if first is not None:
+                        out[row] = neighbours.ranked(first, out[row])
             return out
         return score
     return fit_task

@@ -45,6 +45,17 @@ class References:
         """The histories item-major, built once: the weights go through them on every request."""
         return self.history.T
 
+    @cached_property
+    def by_item(self) -> csc_matrix:
+        """The histories with each item's column at hand (``cooccurrence`` reads the visitor's items')."""
+        return self.history.tocsc()
+
+    @cached_property
+    def inverse_root_counts(self) -> np.ndarray:
+        """1 / sqrt(how many references had each item): the cosine's norms (0 for an item none of them had)."""
+        counts = np.asarray(self.history.sum(0)).ravel()
+        return np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1.0)), 0.0).astype(np.float32)
+
 
 def histories(users: np.ndarray, items: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
     """Every user's training items as CSR (indptr, items), in the order the events came."""
@@ -158,6 +169,37 @@ def scores(refs: References, item_vectors: np.ndarray, event_items: np.ndarray, 
     w *= (1 - SMOOTHING) / w.sum()
     w += SMOOTHING * uniform
     return refs.history_t @ w
+
+
+def cooccurrence(refs: References, event_items: np.ndarray) -> np.ndarray:
+    """Item-kNN over the references' histories: Σ over the visitor's items i of cos(i, j), the cosine of the
+    two items' columns (who had them). One sparse pass like ``scores``; the new-shoppers carve chooses between
+    them per shop (``app.trainer.few_events``)."""
+    items = np.unique(np.asarray(event_items, np.int64))
+    if not len(items):
+        return np.zeros(refs.history.shape[1], np.float32)
+    inverse = refs.inverse_root_counts
+    w = refs.by_item[:, items] @ inverse[items]  # per reference: their share of the visitor's items
+    return (refs.history_t @ w.astype(np.float32)) * inverse
+
+
+STRATEGIES = ("neighbours", "item_knn", "popularity", "factors")  # chosen per shop: app.trainer.few_events
+
+
+def first_scores(strategy: str, refs: References, item_vectors: np.ndarray, event_items: np.ndarray,
+                 profile: np.ndarray | None, popularity: np.ndarray, exclude_user: int | None = None
+                 ) -> np.ndarray | None:
+    """What ranks a few-event visitor's list first under the version's ``strategy`` (items scored 0 follow in
+    the model's order, ``ranked``): the similar references' items (``scores``), the items co-occurring with
+    theirs (``cooccurrence``) or the most had (``popularity``, event counts over the model's items); None for
+    ``factors``: the visitor's own factor vector ranks them."""
+    if strategy == "factors":
+        return None
+    if strategy == "item_knn":
+        return cooccurrence(refs, event_items)
+    if strategy == "popularity":
+        return np.asarray(popularity, np.float32)
+    return scores(refs, item_vectors, event_items, profile, exclude_user)
 
 
 def ranked(mixture: np.ndarray, model_scores: np.ndarray) -> np.ndarray:

@@ -157,9 +157,10 @@ class Recommender:
         return None, None, "popular"
 
     def _few_events_scores(self, conn: Connection, state: State, user_id: str, events: list) -> np.ndarray | None:
-        """Scores over the model's items for a user with 1 to ``few_events_max`` events, from the established
-        users they resemble (``neighbours``): a few events fit a factor vector too loosely to rank by. None for
-        anyone else."""
+        """Scores over the model's items for a user with 1 to ``few_events_max`` events, by the version's
+        few-event strategy (``neighbours.first_scores``; by default the established users they resemble): a few
+        events fit a factor vector too loosely to rank by. None for anyone else, and where the shop's
+        new-users carve chose the factors."""
         model = state.model
         if model is None or model.references is None:
             return None
@@ -170,8 +171,10 @@ class Recommender:
             return None
         new = [p for e in events if (p := state.catalog.positions.get(e.item_id)) is not None and p < model.n_items]
         items = np.concatenate([np.asarray(held, np.int64), np.array(new, np.int64)])
-        profile = self._user_text_vector(conn, model, user_id)
-        return neighbours.scores(model.references, model.item_vectors, items, profile, pos)
+        strategy = model.trained.few_events  # chosen per shop on its new-users carve
+        profile = self._user_text_vector(conn, model, user_id) if strategy == "neighbours" else None
+        return neighbours.first_scores(strategy, model.references, model.item_vectors, items, profile,
+                                       state.popularity[: model.n_items], pos)
 
     def _fold_in(self, user_id: str, state: State, prior: np.ndarray, events: list) -> np.ndarray:
         """Fit the user's vector to their recent events on fixed item factors, pulled towards the prior (their

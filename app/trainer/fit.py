@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from app.trainer import bayes, carve, content, lexical, model, neighbourhood, peers, popularity, selection
+from app.trainer import bayes, carve, content, few_events, lexical, model, neighbourhood, peers, popularity, selection
 from app.trainer.types import Factors, TrainData, TrainingDiverged, TrainParams, choose_objective, ranking_weights
 
 # Below this many events a carve is too few to choose anything by (the conversation tests' 160-event shop
@@ -118,6 +118,8 @@ def _fit_selected(data: TrainData, p: TrainParams, gen: torch.Generator, rng: np
         if choice is not None:
             report[route] = choice.report()
             chosen |= choice.weights
+    if (shoppers := few_events.choose(shown, c, validated)) is not None:
+        report["new_users"] = shoppers
     if on_validated is not None and (extra := on_validated(c, validated, shown)):
         report["context"] = extra
     if "new_items" not in report:  # no carve to choose on: today's rule for the content weight

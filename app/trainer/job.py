@@ -96,7 +96,8 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
     trained = versions.Trained(factors, loaded.user_ids, loaded.item_ids, embedded["model"],
                                trained_until.isoformat(), float(positive.mean()) if len(positive) else 0.0,
                                indptr, seen_items, references, profiles, reference_norms, rater=rater,
-                               context=context_model, segments=user_segments)
+                               context=context_model, segments=user_segments,
+                               few_events=factors.validation.get("new_users", {}).get("chosen", "neighbours"))
     versions.save(path, trained)
     build_indexes(path, trained, settings.index_exact_max)  # FAISS indexes beside the version, built once
 

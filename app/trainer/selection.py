@@ -104,18 +104,25 @@ def _choose(z, valid, relevant, total, components: list[str], incumbent: dict[st
             continue
         name = "blend " + " ".join(f"{n.removesuffix('_weight')}={v:g}" for n, v in weights.items())
         per_user[name], weights_of[name] = _recall(z, valid, relevant, total, vector(weights), k), weights
-    base = per_user["default"]
-    best = max(per_user, key=lambda n: (per_user[n].mean(), n == "default"))
+    chosen, shown, evidence = decide(per_user, "default", ["default", *alone])
+    return Choice({n: float(v) for n, v in weights_of[chosen].items()}, chosen, shown, len(per_user["default"]), k,
+                  evidence)
+
+
+def decide(per_user: dict[str, np.ndarray], incumbent: str, shown: list[str]) -> tuple[str, dict, dict]:
+    """The rule every route family chooses by: the candidate with the highest mean (``per_user``: each
+    candidate's figure per held-out user) replaces ``incumbent`` only when it wins by MARGIN standard errors
+    of the paired difference and by MIN_GAIN. Returns the one chosen, the figures of ``shown`` (and of the
+    chosen and the best), and the evidence."""
+    base = per_user[incumbent]
+    best = max(per_user, key=lambda n: (per_user[n].mean(), n == incumbent))
     diff = per_user[best] - base
     se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else math.inf
     clear = diff.mean() > MARGIN * se and per_user[best].mean() > (1.0 + MIN_GAIN) * base.mean()
-    chosen = best if clear else "default"
+    chosen = best if clear else incumbent
     evidence = {"best": best, "gain": round(float(diff.mean()), 5), "standard_error": round(se, 5)}
-    shown = {n: round(float(per_user[n].mean()), 5) for n in ("default", *alone)}
-    shown[chosen] = round(float(per_user[chosen].mean()), 5)
-    if best not in shown:
-        shown[best] = round(float(per_user[best].mean()), 5)
-    return Choice({n: float(v) for n, v in weights_of[chosen].items()}, chosen, shown, len(base), k, evidence)
+    figures = {n: round(float(per_user[n].mean()), 5) for n in dict.fromkeys([*shown, chosen, best])}
+    return chosen, figures, evidence
 
 
 def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, factors: Factors,

@@ -45,6 +45,7 @@ class Trained:
     rater: Factors | None = None
     context: ContextModel | None = None  # how time, device and location move items (app.context)
     segments: Segments | None = None  # the users' segments (app.segments)
+    few_events: str = "neighbours"  # what ranks users with few events first (app.trainer.few_events chose it)
 
     def predicted_rating(self, user_pos: int | None, item_positions: np.ndarray) -> np.ndarray | None:
         """The rater's 1-5 prediction for one user (training position, None: unknown, the mean user) and items
@@ -58,7 +59,8 @@ def save(path: Path, trained: Trained) -> None:
     f, rater = trained.factors, trained.rater
     arrays = f.arrays()
     meta = {"objective": f.objective, "mu": f.mu, "encoder_model": trained.encoder_model, "history": f.history,
-            "trained_until": trained.trained_until, "positive_score": trained.positive_score, "terms": f.terms}
+            "trained_until": trained.trained_until, "positive_score": trained.positive_score, "terms": f.terms,
+            "few_events": trained.few_events}
     if rater is f:
         meta["rater"] = "factors"
     elif rater is not None:
@@ -109,7 +111,8 @@ def load(path: Path) -> Trained:
                       for name in ("reference_users", "reference_profiles", "reference_log_norm")]
         return Trained(factors, z["user_ids"].tolist(), z["item_ids"].tolist(), meta["encoder_model"],
                        meta.get("trained_until"), meta.get("positive_score", 0.0), *seen, *references, rater,
-                       ContextModel.from_arrays(z), Segments.from_arrays(z))
+                       ContextModel.from_arrays(z), Segments.from_arrays(z),
+                       meta.get("few_events", "neighbours"))  # older versions: the neighbours
 
 
 def artifact_path(data_dir: Path, version: str) -> Path:

@@ -210,3 +210,27 @@ def test_select_false_serves_the_default_blend(client, packaged_encoder):
     assert job["status"] == "succeeded", job["error"]
     model = client.get(f"/v1/models/{job['result']['model_version']}").json()
     assert model["validation"] == {} and model["params"]["ranking"]["select"] is False
+
+
+def test_a_shop_of_item_groups_serves_new_shoppers_the_items_bought_with_theirs(client, packaged_encoder):
+    """The new-shoppers carve chooses item-kNN on a shop of disjoint item groups (``test_selection.group_shop``
+    through the API), the version records it, and a visitor with three events gets the rest of their group."""
+    groups, size = 10, 16
+    rng = np.random.default_rng(0)
+    client.post("/v1/items/batch", json={"items": [
+        {"item_id": f"i{n}", "title": f"Article {n}"} for n in range(groups * size)]})
+    events = [{"user_id": f"u{u}", "item_id": f"i{(u % groups) * size + i}", "type": "purchase"}
+              for u in range(40 * groups) for i in rng.choice(size, 14, replace=False)]
+    assert client.post("/v1/interactions", json={"interactions": events}).status_code == 200
+    job = train(client, packaged_encoder, {"epochs": 6, "factors": 16})
+    assert job["status"] == "succeeded", job["error"]
+    version = job["result"]["model_version"]
+    shoppers = client.get(f"/v1/models/{version}").json()["validation"]["new_users"]
+    assert shoppers["chosen"] == "item_knn", shoppers
+    assert load_version(client, version).few_events == "item_knn"
+
+    group = [f"i{2 * size + i}" for i in range(size)]
+    assert client.post("/v1/interactions", json={"interactions": [
+        {"user_id": "newbie", "item_id": item, "type": "click"} for item in group[:3]]}).status_code == 200
+    listed = client.get("/v1/users/newbie/recommendations", params={"k": 10}).json()["items"]
+    assert len(listed) == 10 and all(i["item_id"] in group[3:] for i in listed)

@@ -133,3 +133,42 @@ def test_the_fit_never_sees_a_carved_event(monkeypatch):
     assert np.array_equal(seen["train"], c.fit_rows) and np.array_equal(seen["val"], c.stop_rows)
     assert set(c.stop_rows.tolist()) <= set(c.next_rows.tolist())  # early stopping reads held-out events only
     assert len(seen["refit"].users) == len(data.users)
+
+
+def group_shop(seed: int = 0, groups: int = 25, size: int = 16, per_user: int = 14) -> TrainData:
+    """``groups`` disjoint groups of ``size`` items; each shopper buys ``per_user`` items of one group, in a
+    random order, and nothing else. No text: a new shopper's three items say which group they are in, and the
+    items bought with those (item-kNN) are the rest of it; the established users a new one resembles by the
+    likelihood of three events (the default) tend to popularity over every group."""
+    rng = np.random.default_rng(seed)
+    users, items = [], []
+    for u in range(40 * groups):
+        group = u % groups
+        users += [u] * per_user
+        items += list(group * size + rng.choice(size, per_user, replace=False))
+    n = len(users)
+    return TrainData(40 * groups, groups * size, np.array(users), np.array(items), np.full(n, np.nan, np.float32),
+                     np.ones(n, np.float32))
+
+
+def test_a_shop_of_item_groups_ranks_new_shoppers_by_the_items_bought_with_theirs():
+    f = fit(group_shop(), TrainParams(objective="ranking", **QUICK))
+    shoppers = f.validation["new_users"]
+    figures = shoppers["candidates"]
+    assert set(figures) == {"neighbours", "item_knn", "popularity", "factors"}
+    assert shoppers["metric"] == "ndcg@10" and shoppers["events"] >= 20
+    assert figures["item_knn"] > figures["neighbours"] + 0.3 and figures["item_knn"] > figures["popularity"] + 0.3
+    assert shoppers["chosen"] == "item_knn" and shoppers["served"] == figures["item_knn"]
+    assert shoppers["evidence"]["gain"] > 2 * shoppers["evidence"]["standard_error"]
+
+
+def test_the_new_shoppers_default_stays_where_nothing_beats_it_clearly():
+    """Shoppers with no groups at all (items at random): every candidate is about as bad, so the default
+    stays."""
+    rng = np.random.default_rng(1)
+    users = np.repeat(np.arange(500), 12)
+    items = rng.integers(0, 200, len(users))
+    data = TrainData(500, 200, users, items, np.full(len(users), np.nan, np.float32),
+                     np.ones(len(users), np.float32))
+    shoppers = fit(data, TrainParams(objective="ranking", **QUICK)).validation["new_users"]
+    assert shoppers["chosen"] == "neighbours"

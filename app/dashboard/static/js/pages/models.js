@@ -75,6 +75,7 @@ export async function render(root, params, go) {
 const ROUTES = {
   next_items: "On your latest events (next items)",
   new_items: "On items stripped of their events (new items)",
+  new_users: "On shoppers cut to their first three events (new shoppers)",
   context: "Context weights, on your latest events",
 };
 
