@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from app.trainer import bayes, carve, content, few_events, lexical, model, neighbourhood, peers, popularity, selection
+from app.trainer import bayes, carve, content, ease, few_events, lexical, model, neighbourhood, peers, popularity, selection
 from app.trainer.types import Factors, TrainData, TrainingDiverged, TrainParams, choose_objective, ranking_weights
 
 # Below this many events a carve is too few to choose anything by (the conversation tests' 160-event shop
@@ -96,7 +96,7 @@ def _widened(data: TrainData, factors: Factors, p: TrainParams) -> tuple[Factors
     text map's share in new items' scores applied."""
     base, terms = factors, {}
     for name, term in (("neighbourhood", neighbourhood), ("content", content), ("lexical", lexical),
-                       ("popularity", popularity)):
+                       ("popularity", popularity), ("ease", ease)):
         factors, terms[name] = term.widen(data, factors, p, base)
     if p.select and p.text_map_weight != 1.0:
         factors = content.scale_text_map(data, replace(factors, terms=terms), p.text_map_weight)

@@ -3,7 +3,8 @@
 Every candidate is a blend of standardised scores, so that it is served by the same inner product as the
 factors (the terms of ``neighbourhood``, ``lexical``, ``popularity`` and ``content`` appended to them):
 
-- next items: factors + w_knn · item-kNN + w_lex · TF-IDF of the user's items' words + w_pop · popularity;
+- next items: factors + w_knn · item-kNN + w_lex · TF-IDF of the user's items' words + w_pop · popularity
+  + w_ease · EASE (its λ chosen first, by EASE alone);
 - new items (ranked among themselves): w_map · the text map's scores + w_content · TF-IDF.
 
 Each component is standardised per user (mean 0, spread 1 over the items ranked), so a weight means the same
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from app.trainer import content, neighbourhood, terms
+from app.trainer import content, ease, neighbourhood, terms
 from app.trainer.types import Factors, TrainData, TrainParams
 
 ALONE = 100.0  # a peer's weight when it ranks alone
@@ -42,7 +43,7 @@ CHUNK_SCORES = 4_000_000
 K = 20
 
 NEXT_GRID = {"neighbourhood_weight": (0.0, 0.5, 1.0, 2.0, 4.0), "lexical_weight": (0.0, 0.5, 1.0, 2.0),
-             "popularity_weight": (0.0, 0.5, 1.0)}
+             "popularity_weight": (0.0, 0.5, 1.0), "ease_weight": (0.0, 1.0, 2.0)}
 NEW_GRID = {"text_map_weight": (0.0, 0.5, 1.0), "content_weight": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)}
 
 
@@ -142,6 +143,9 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
     if lsa is not None:
         components.append("lexical_weight")
     components.append("popularity_weight")
+    spectrum = ease.spectrum(x, rank, p.seed) if small and rank >= 1 else None
+    lambdas = ease.LAMBDAS if spectrum is not None else ()
+    components += [f"ease@{lam:g}" for lam in lambdas]  # one of them stays: the best alone
     pop = np.log1p(counts)
     truth = terms.binary(data, next_rows)
     users = np.unique(data.users[next_rows])
@@ -156,6 +160,9 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
             profile = np.asarray(had @ lsa)
             scores.append(profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12) @ lsa.T)
         scores.append(np.tile(pop, (len(u), 1)))
+        for lam in lambdas:
+            user_side, item_side = ease.sides(had, *spectrum, lam)
+            scores.append(user_side @ item_side.T)
         z = np.stack([_standardised(s.astype(np.float64)) for s in scores], 1)  # (users, components, items)
         seen = had.toarray().astype(bool)
         z[np.broadcast_to(seen[:, None, :], z.shape)] = -np.inf
@@ -165,8 +172,19 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
     z, valid, relevant, total = z[asked], valid[asked], relevant[asked], total[asked]
     if not len(total):
         return None
+    lam = None
+    if lambdas:  # EASE's λ: the one that ranks best alone; the others leave the candidates
+        first = components.index(f"ease@{lambdas[0]:g}")
+        alone_figures = [_recall(z, valid, relevant, total, np.eye(len(components))[first + n], top_k(data.n_items))
+                         .mean() for n in range(len(lambdas))]
+        best = int(np.argmax(alone_figures))
+        lam = lambdas[best]
+        keep = [c for c in range(len(components)) if c < first or c == first + best]
+        z = z[:, keep]
+        components = [components[c] for c in keep]
+        components[-1] = "ease_weight"
     incumbent = {"neighbourhood_weight": p.neighbourhood_weight, "lexical_weight": p.lexical_weight,
-                 "popularity_weight": p.popularity_weight}
+                 "popularity_weight": p.popularity_weight, "ease_weight": p.ease_weight}
     off = dict.fromkeys(incumbent, 0.0)
     alone = {"factors": off}
     if e is not None:
@@ -174,11 +192,17 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
     if lsa is not None:
         alone["tfidf"] = {**off, "lexical_weight": ALONE}
     alone["popularity"] = {**off, "popularity_weight": ALONE}
+    if lam is not None:
+        alone["ease"] = {**off, "ease_weight": ALONE}
     grid = {n: v for n, v in NEXT_GRID.items() if n in components}
     fixed = {n: 0.0 for n in NEXT_GRID if n not in components}
     choice = _choose(z, valid, relevant, total, components, incumbent, grid, alone, {"factors": 1.0, **fixed},
                      top_k(data.n_items))
     choice.weights = {**fixed, **choice.weights}
+    if lam is not None:
+        choice.evidence["ease_lambda"] = lam  # EASE's λ on this shop, served only where EASE has weight
+        if choice.weights.get("ease_weight"):
+            choice.weights["ease_lambda"] = lam
     return choice
 
 

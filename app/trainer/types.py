@@ -53,6 +53,8 @@ class TrainParams:
         the weights given here are the incumbent a candidate must beat beyond noise. False: served as given.
     lexical_weight : a TF-IDF term over every item's catalog words (the user side: the words of their items).
     popularity_weight : a popularity term (log of each item's event count).
+    ease_weight, ease_lambda : a low-rank EASE term (``app.trainer.ease``, rank ``neighbourhood_rank``) and its
+        ridge λ; by default off, the carve gives it weight (and chooses λ) where it ranks a shop's next items.
     text_map_weight : the text map's share in the scores of items without events (0: their words alone, by
         the content term, rank them).
     refit_epochs : after validation, the epochs the fit goes on for over every event (None: a quarter of the
@@ -85,6 +87,8 @@ class TrainParams:
     select: bool = True
     lexical_weight: float = 0.0
     popularity_weight: float = 0.0
+    ease_weight: float = 0.0
+    ease_lambda: float = 200.0
     text_map_weight: float = 1.0
     refit_epochs: int | None = None
     burn_in: int = 20
