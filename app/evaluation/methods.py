@@ -49,6 +49,8 @@ def _train_data(task: Task, ratings: bool, weight: float = 1.0) -> TrainData:
         item_words=task.catalog_texts or task.item_texts,
         item_reviewed=None if task.catalog_texts is None else np.array(
             [t != c for t, c in zip(task.item_texts, task.catalog_texts, strict=True)]),  # reviews were added
+        review_texts=None if task.reviews is None else
+        {row: str(task.reviews[n]) for row, n in enumerate(order) if task.reviews[n]} or None,
     )
 
 
@@ -272,7 +274,7 @@ def _carve_temporal(task: Task, share: float = 0.2, min_events: int = 5) -> tupl
 
 def _subtask(task: Task, mask: np.ndarray) -> Task:
     return replace(task, users=task.users[mask], items=task.items[mask], ratings=task.ratings[mask],
-                   timestamps=task.timestamps[mask])
+                   timestamps=task.timestamps[mask], reviews=None if task.reviews is None else task.reviews[mask])
 
 
 def _ndcg10(scores: np.ndarray, users: np.ndarray, relevant: dict[int, set[int]], seen) -> float:

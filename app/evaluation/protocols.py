@@ -28,6 +28,7 @@ class Task:
     item_vectors: np.ndarray | None = None  # encoder vectors of item_texts
     user_vectors: np.ndarray | None = None
     catalog_texts: list[str] | None = None  # item texts without reviews: the catalog's fields alone
+    reviews: np.ndarray | None = None  # each training event's review text ("" when none)
 
 
 # A ranking method: fit on the task, return a function scoring all items for the given user indexes.
@@ -63,7 +64,8 @@ class Indexed:
         """The training events ``train``; ``texts``: (item texts, user texts) when they depend on the split."""
         item_texts, user_texts = texts or (self.item_texts, self.user_texts)
         return Task(len(self.user_ids), len(self.item_ids), self.u[train], self.i[train], self.ds.ratings[train],
-                    self.ds.timestamps[train], item_texts, user_texts, item_vectors, user_vectors, self.item_texts)
+                    self.ds.timestamps[train], item_texts, user_texts, item_vectors, user_vectors, self.item_texts,
+                    None if self.ds.reviews is None else self.ds.reviews[train])
 
     def texts(self, train: np.ndarray, item_reviews: int, user_reviews: int) -> tuple[list[str], list[str]]:
         """(item texts, user texts) by index, as the service composes them from what was posted to it: the

@@ -96,12 +96,13 @@ def item_side(words: list[str], rank: int, seed: int) -> np.ndarray | None:
     held, key, lsa = _LAST
     if held is words and key == (rank, seed):
         return lsa
-    lsa = _lsa(words, rank, seed)
+    lsa = lsa_of(words, rank, seed)
     _LAST = (words, (rank, seed), lsa)
     return lsa
 
 
-def _lsa(words: list[str], rank: int, seed: int) -> np.ndarray | None:
+def lsa_of(words: list[str], rank: int, seed: int) -> np.ndarray | None:
+    """``item_side`` without the cache: for documents other than the catalog's (``lexical.documents``)."""
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 

@@ -14,6 +14,9 @@ from app.store.models import Embedding, Interaction, Item
 from app.trainer.types import TrainData
 
 
+MAX_REVIEW_CHARS = 200_000_000  # the review texts a job keeps in memory for TF-IDF; later ones are left out
+
+
 @dataclass
 class StoreData:
     data: TrainData
@@ -31,10 +34,15 @@ def load(session: Session, model_name: str, event_weights: dict[str, float], chu
     user_index: dict[str, int] = {}
     item_index: dict[str, int] = {}
     users, items, ratings, weights, seconds, devices, locations = [], [], [], [], [], [], []
+    reviews: dict[int, str] = {}
+    review_chars = 0
     stmt = (select(Interaction.user_id, Interaction.item_id, Interaction.type, Interaction.value, Interaction.ts,
-                   Interaction.device, Interaction.location)
+                   Interaction.device, Interaction.location, Interaction.text)
             .order_by(Interaction.ts, Interaction.id).execution_options(yield_per=chunk))
-    for user_id, item_id, kind, value, ts, device, location in session.execute(stmt):
+    for user_id, item_id, kind, value, ts, device, location, text in session.execute(stmt):
+        if text and review_chars < MAX_REVIEW_CHARS:  # for the lexical term's documents (app.trainer.lexical)
+            reviews[len(users)] = text
+            review_chars += len(text)
         users.append(user_index.setdefault(user_id, len(user_index)))
         items.append(item_index.setdefault(item_id, len(item_index)))
         ratings.append(value if kind == "rating" and value is not None else np.nan)
@@ -74,7 +82,7 @@ def load(session: Session, model_name: str, event_weights: dict[str, float], chu
         users=np.asarray(users, np.int64), items=np.asarray(items, np.int64),
         ratings=np.asarray(ratings, np.float32), weights=np.asarray(weights, np.float32),
         item_text=item_text, item_has_text=item_has, user_text=user_text, user_has_text=user_has,
-        item_words=words, item_reviewed=reviewed, user_reviewed=user_reviewed,
+        item_words=words, item_reviewed=reviewed, user_reviewed=user_reviewed, review_texts=reviews or None,
     )
     contexts = EventContexts(data.items, np.asarray(seconds, np.int64), np.array(devices, dtype=object),
                              np.array(locations, dtype=object))

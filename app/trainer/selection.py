@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from app.trainer import content, ease, neighbourhood, terms
+from app.trainer import content, ease, lexical, neighbourhood, terms
 from app.trainer.types import Factors, TrainData, TrainParams
 
 ALONE = 100.0  # a peer's weight when it ranks alone
@@ -140,8 +140,12 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
     lsa = content.item_side(data.item_words, p.content_rank, p.seed) if small and data.item_words else None
     if e is not None:
         components.append("neighbourhood_weight")
+    docs = lexical.documents(data, fit_rows) if lsa is not None else None
+    reviewed_lsa = content.lsa_of(docs, p.content_rank, p.seed) if docs is not None else None
     if lsa is not None:
         components.append("lexical_weight")
+    if reviewed_lsa is not None:  # the same term over the items' review texts too: the better alone stays
+        components.append("lexical@reviews")
     components.append("popularity_weight")
     spectrum = ease.spectrum(x, rank, p.seed) if small and rank >= 1 else None
     lambdas = ease.LAMBDAS if spectrum is not None else ()
@@ -156,9 +160,10 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
         scores = [factors.user_factors[u] @ factors.item_factors.T + factors.item_bias]
         if e is not None:
             scores.append(np.asarray(had @ e) @ e.T)
-        if lsa is not None:
-            profile = np.asarray(had @ lsa)
-            scores.append(profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12) @ lsa.T)
+        for side in (lsa, reviewed_lsa):
+            if side is not None:
+                profile = np.asarray(had @ side)
+                scores.append(profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12) @ side.T)
         scores.append(np.tile(pop, (len(u), 1)))
         for lam in lambdas:
             user_side, item_side = ease.sides(had, *spectrum, lam)
@@ -172,10 +177,21 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
     z, valid, relevant, total = z[asked], valid[asked], relevant[asked], total[asked]
     if not len(total):
         return None
+    k = top_k(data.n_items)
+    reviews = False
+    if reviewed_lsa is not None:  # catalog words alone, or with the reviews: whichever ranks better alone
+        at = components.index("lexical_weight")
+        unit = np.eye(len(components))
+        reviews = bool(_recall(z, valid, relevant, total, unit[at + 1], k).mean()
+                       > _recall(z, valid, relevant, total, unit[at], k).mean())
+        keep = [c for c in range(len(components)) if c != (at if reviews else at + 1)]
+        z = z[:, keep]
+        components = [components[c] for c in keep]
+        components[at] = "lexical_weight"
     lam = None
     if lambdas:  # EASE's λ: the one that ranks best alone; the others leave the candidates
         first = components.index(f"ease@{lambdas[0]:g}")
-        alone_figures = [_recall(z, valid, relevant, total, np.eye(len(components))[first + n], top_k(data.n_items))
+        alone_figures = [_recall(z, valid, relevant, total, np.eye(len(components))[first + n], k)
                          .mean() for n in range(len(lambdas))]
         best = int(np.argmax(alone_figures))
         lam = lambdas[best]
@@ -196,9 +212,12 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
         alone["ease"] = {**off, "ease_weight": ALONE}
     grid = {n: v for n, v in NEXT_GRID.items() if n in components}
     fixed = {n: 0.0 for n in NEXT_GRID if n not in components}
-    choice = _choose(z, valid, relevant, total, components, incumbent, grid, alone, {"factors": 1.0, **fixed},
-                     top_k(data.n_items))
+    choice = _choose(z, valid, relevant, total, components, incumbent, grid, alone, {"factors": 1.0, **fixed}, k)
     choice.weights = {**fixed, **choice.weights}
+    if reviewed_lsa is not None:
+        choice.evidence["lexical_text"] = "catalog and reviews" if reviews else "catalog"
+        if choice.weights.get("lexical_weight"):
+            choice.weights["lexical_reviews"] = reviews
     if lam is not None:
         choice.evidence["ease_lambda"] = lam  # EASE's λ on this shop, served only where EASE has weight
         if choice.weights.get("ease_weight"):

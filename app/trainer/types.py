@@ -52,6 +52,7 @@ class TrainParams:
         shop's own held-out events (``app.trainer.carve``) among candidates that include the simple peers alone;
         the weights given here are the incumbent a candidate must beat beyond noise. False: served as given.
     lexical_weight : a TF-IDF term over every item's catalog words (the user side: the words of their items).
+    lexical_reviews : the lexical term's item documents hold their events' review texts too (chosen per shop).
     popularity_weight : a popularity term (log of each item's event count).
     ease_weight, ease_lambda : a low-rank EASE term (``app.trainer.ease``, rank ``neighbourhood_rank``) and its
         ridge λ; by default off, the carve gives it weight (and chooses λ) where it ranks a shop's next items.
@@ -86,6 +87,7 @@ class TrainParams:
     content_weight: float = 0.5
     select: bool = True
     lexical_weight: float = 0.0
+    lexical_reviews: bool = False
     popularity_weight: float = 0.0
     ease_weight: float = 0.0
     ease_lambda: float = 200.0
@@ -129,10 +131,19 @@ class TrainData:
     item_words: list[str] | None = None  # each item's catalog text (title, category, description, attributes)
     item_reviewed: np.ndarray | None = None  # bool (n_items,): the text vector read shoppers' reviews
     user_reviewed: np.ndarray | None = None  # bool (n_users,): the text vector read the user's own reviews
+    review_texts: dict[int, str] | None = None  # event row -> its review text (the rows that have one)
 
     @property
     def rated(self) -> np.ndarray:
         return np.isfinite(self.ratings)
+
+    def only(self, rows: np.ndarray) -> TrainData:
+        """These events alone, in this order (the review texts renumbered with them); the rest as it is."""
+        texts = None
+        if self.review_texts:
+            texts = {n: self.review_texts[r] for n, r in enumerate(rows.tolist()) if r in self.review_texts} or None
+        return replace(self, users=self.users[rows], items=self.items[rows], ratings=self.ratings[rows],
+                       weights=self.weights[rows], review_texts=texts)
 
 
 def choose_objective(data: TrainData, objective: str) -> str:

@@ -1,9 +1,11 @@
 """Per-shop choice: planted shops where one signal carries the shop, and the fit must pick it on its own carves;
 the carves never leak a held-out event into the fit that is scored on them."""
 
+from dataclasses import replace
+
 import numpy as np
 
-from app.trainer import carve
+from app.trainer import carve, lexical
 from app.trainer.fit import fit
 from app.trainer.types import TrainData, TrainParams
 
@@ -172,3 +174,35 @@ def test_the_new_shoppers_default_stays_where_nothing_beats_it_clearly():
                      np.ones(len(users), np.float32))
     shoppers = fit(data, TrainParams(objective="ranking", **QUICK)).validation["new_users"]
     assert shoppers["chosen"] == "neighbours"
+
+
+def review_word_shop(seed: int = 0) -> TrainData:
+    """``word_shop`` with the theme words in the shoppers' reviews instead of the catalog (each item's title is
+    a random number): only a TF-IDF that reads the reviews sees the themes in the words."""
+    data = word_shop(seed)
+    rng = np.random.default_rng(seed + 1)
+    theme = np.arange(data.n_items) % 20
+    reviews = {row: f"{' '.join(f'w{theme[i]}x{k}' for k in rng.choice(8, 3, replace=False))} nice"
+               for row, i in enumerate(data.items)}
+    return replace(data, item_words=[f"article {rng.integers(1e6)}" for _ in range(data.n_items)],
+                   review_texts=reviews)
+
+
+def test_a_shop_whose_reviews_carry_the_words_reads_them_in_its_tfidf():
+    f = fit(review_word_shop(), TrainParams(objective="ranking", **QUICK))
+    nxt = f.validation["next_items"]
+    assert nxt["evidence"]["lexical_text"] == "catalog and reviews"
+    assert nxt["candidates"]["tfidf"] > nxt["candidates"]["popularity"] + 0.2  # the themes, from the reviews
+    # Served with them where the term has weight: the lexical term's documents hold the reviews.
+    g = fit(review_word_shop(), TrainParams(objective="ranking", select=False, lexical_weight=1.0, lexical_reviews=True,
+                                            **QUICK))
+    assert g.terms["lexical"]["weight"] == 1.0 and g.terms["lexical"]["reviews"] is True
+
+
+def test_the_lexical_documents_hold_only_the_reviews_of_the_rows_given():
+    data = review_word_shop()
+    rows = np.arange(0, len(data.users), 2)
+    docs = lexical.documents(data, rows)
+    held_out = next(r for r in range(1, len(data.users), 2) if data.review_texts[r] not in docs[data.items[r]])
+    assert data.review_texts[held_out] not in docs[data.items[held_out]]
+    assert all(data.review_texts[r] in docs[data.items[r]] for r in rows[:50])
