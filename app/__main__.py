@@ -41,7 +41,7 @@ def _fork_workers_after_preload(settings, workers: int) -> None:
     option for this; its supervisor takes its process context from ``uvicorn._subprocess.spawn``."""
     from uvicorn import _subprocess
 
-    from app.recommender import state
+    from app.recommender import state  # here: numpy, FAISS and the store load only to preload
 
     log = logging.getLogger("semrec")
     try:

@@ -17,7 +17,7 @@ from app.core.metrics import Metrics
 from app.core.middleware import RequestMiddleware
 from app.core.security import KeyStore, RateLimiter
 from app.recommender.service import Recommender
-from app.store import migrate
+from app.store import migrate, queue
 from app.store.db import make_engine, make_sessionmaker
 from app.worker.runner import SHUTDOWN_GRACE_S, Worker, start_in_thread
 
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,  # 413 before a too-large body is read whole
     )
-    app.state.metrics = Metrics(app.state)
+    app.state.metrics = Metrics(app.state, queue.figures)
     app.state.rate_limiter = (RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
                               if settings.rate_limit_per_second > 0 else None)
     errors.install(app)

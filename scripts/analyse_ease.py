@@ -41,7 +41,7 @@ def main() -> None:
         ix = Indexed(datasets.load(name, args.data_root))
         split = SPLITS["P2"](ix)
 
-        def show(label: str, method) -> dict:
+        def show(label: str, method, name=name, ix=ix, split=split) -> dict:
             r = evaluate_ranker(method, ix, split, (10,))
             print(f"{name:24s} {label:28s} recall@10 {r['recall@10']:.4f} ndcg@10 {r['ndcg@10']:.4f}", flush=True)
             return r

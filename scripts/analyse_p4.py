@@ -25,7 +25,8 @@ import numpy as np
 from app.encoder.model import Encoder
 from app.evaluation import datasets, methods
 from app.evaluation.protocols import Indexed, p4_cold_users, ranking_metrics
-from app.recommender import neighbours, serving
+from app.model import neighbours, serving
+from app.trainer import few_events
 from app.trainer.fit import fit
 from app.trainer.types import TrainParams
 
@@ -117,7 +118,7 @@ def main() -> None:
 
 def _references(f, data):
     item_vectors, _ = serving.item_vectors(f)
-    indptr, items, chosen, profiles = neighbours.choose(data)
+    indptr, items, chosen, profiles = few_events.references(data)
     return neighbours.build(chosen, f.factor_user_factors, item_vectors, indptr, items, profiles), item_vectors, \
         (indptr, items)
 

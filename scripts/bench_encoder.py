@@ -19,10 +19,9 @@ import torch
 from app.core.config import Settings
 from app.encoder.model import Encoder
 from app.encoder.texts import item_text
-from app.store import crud, migrate
+from app.store import crud, migrate, queue
 from app.store.db import make_engine, make_sessionmaker
 from app.store.models import Job
-from app.worker import queue
 from app.worker.runner import Worker
 
 ADJ = ["lightweight", "waterproof", "classic", "ergonomic", "compact", "premium", "rechargeable", "organic"]

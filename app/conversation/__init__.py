@@ -35,7 +35,7 @@ def respond(rec: Recommender, needs: Needs, text: str | None, feedback: list[dic
     answer = ranker.answer(rec, needs, user_id, k, text, feedback)
     reply = reasons.reply(needs, len(answer.items), answer.model_version is not None)
     if rec.settings.conversation_lm_reply:
-        from app.generator import shared
+        from app.generator import shared  # here: torch and transformers, only where replies are rewritten
 
         reply, _ = phrasing.rewrite(shared(rec.settings.generator_model, rec.settings.device), reply)
     needs.saw(i["item_id"] for i in answer.items)

@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from app.recommender.words import singular
+
 _NUMBER = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _CURRENCY_BEFORE = r"(?:[$€£]\s*|usd\s*|eur\s*)?"
 _CURRENCY_AFTER = r"(?:\s*(?:[$€£]|dollars?|bucks|usd|euros?|eur|pounds?|gbp)\b|\s*[$€£])?"
@@ -59,17 +61,6 @@ class Said:
 
 def _amount(text: str) -> float:
     return float(text.replace(",", ""))
-
-
-def singular(word: str) -> str:
-    """A plain English singular, good enough to match "books" with "book" and "boxes" with "box"."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses", "zes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
 
 
 def word_forms(word: str) -> set[str]:

@@ -2,21 +2,19 @@
 model and encoder throughput, read at scrape time."""
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric, SummaryMetricFamily
-from sqlalchemy import func, select
-
-from app.store.models import Job
 
 log = logging.getLogger("semrec.metrics")
-RECENT_RESULTS = 20  # succeeded jobs searched, newest first, for the latest encoder throughput
 
 
 class Metrics:
-    def __init__(self, state) -> None:
-        """``state`` is the app's state: the store and the recommender are read from it at scrape time."""
+    def __init__(self, state, job_figures: Callable) -> None:
+        """``state`` is the app's state: the store and the recommender are read from it at scrape time;
+        ``job_figures(session, dialect)``: the jobs' counts, durations and latest results
+        (``app.store.queue.figures``)."""
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "semrec_http_requests", "HTTP requests by route and status", ["method", "route", "status"],
@@ -27,7 +25,7 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self.registry.register(StateCollector(state))
+        self.registry.register(StateCollector(state, job_figures))
 
 
 class StateCollector:
@@ -35,8 +33,9 @@ class StateCollector:
     (never counted here), and the served model from this process's recommender. A store that cannot be read
     leaves the job figures out; the scrape itself never fails."""
 
-    def __init__(self, state) -> None:
+    def __init__(self, state, job_figures: Callable) -> None:
         self.state = state
+        self.job_figures = job_figures
 
     def collect(self) -> Iterator[Metric]:
         yield from self._serving()
@@ -59,19 +58,8 @@ class StateCollector:
                                         value={"version": model.version})]
 
     def _jobs(self) -> list[Metric]:
-        engine = self.state.engine
         with self.state.sessions() as session:
-            counts = session.execute(select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)).all()
-            durations = session.execute(
-                select(Job.kind, Job.status, func.count(), func.sum(_seconds(engine.dialect.name)))
-                .where(Job.status.in_(("succeeded", "failed")), Job.started_at.is_not(None),
-                       Job.finished_at.is_not(None))
-                .group_by(Job.kind, Job.status)
-            ).all()
-            results = session.scalars(
-                select(Job.result).where(Job.status == "succeeded", Job.kind.in_(("embedding", "training")))
-                .order_by(Job.finished_at.desc()).limit(RECENT_RESULTS)
-            ).all()
+            counts, durations, results = self.job_figures(session, self.state.engine.dialect.name)
         jobs = GaugeMetricFamily("semrec_jobs", "Jobs by kind and status (outcomes: succeeded, failed)",
                                  labels=["kind", "status"])
         for kind, status, n in counts:
@@ -87,13 +75,6 @@ class StateCollector:
                 "semrec_encoder_texts_per_second", "Encoder throughput of the latest job that embedded texts",
                 value=rate))
         return families
-
-
-def _seconds(dialect: str):
-    """finished_at - started_at in seconds, in the store's own SQL (SQLite keeps datetimes as text)."""
-    if dialect == "sqlite":
-        return (func.julianday(Job.finished_at) - func.julianday(Job.started_at)) * 86400.0
-    return func.extract("epoch", Job.finished_at - Job.started_at)
 
 
 def _latest_texts_per_second(results: list[dict | None]) -> float | None:

@@ -1,2 +1,3 @@
-"""Offline evaluation (shared PROTOCOLS.md P1-P4): data set loaders, the protocols' splits and metrics, and
-adapters for peer libraries. Used by scripts/evaluate.py; never on the request path."""
+"""Offline evaluation (shared PROTOCOLS.md P1-P4; P5, simulated shoppers; P6, generated reviews): data set
+loaders, the protocols' splits and metrics, and adapters for peer libraries. Used by the evaluation scripts;
+never on the request path."""

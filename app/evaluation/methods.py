@@ -12,7 +12,8 @@ import numpy as np
 
 from app.core.config import Settings
 from app.evaluation.protocols import Task
-from app.recommender import neighbours, serving
+from app.model import neighbours, serving
+from app.trainer import few_events
 from app.trainer.fit import fit
 from app.trainer.types import TrainData, TrainParams
 
@@ -68,7 +69,7 @@ def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fiel
         data = served_data(task, params)
         f = fit(data, replace(params, objective="ranking"), catalog_vectors=catalog_reader(task, data))
         item_vectors, _ = serving.item_vectors(f)
-        indptr, items, chosen, profiles = neighbours.choose(data)
+        indptr, items, chosen, profiles = few_events.references(data)
         if not (params.init == "semantic" or params.text_map):  # the "no text" ablation reads no profile either
             profiles = None
         refs = neighbours.build(chosen, f.factor_user_factors, item_vectors, indptr, items, profiles)
@@ -100,7 +101,7 @@ def catalog_reader(task: Task, data: TrainData):
 
     def read(items):
         if not _ENCODER:
-            from app.encoder.model import Encoder
+            from app.encoder.model import Encoder  # here: torch and transformers load only if a carve reads texts
 
             _ENCODER.append(Encoder(Settings().encoder_model))
         return _ENCODER[0].encode([task.catalog_texts[i] for i in items]).astype(np.float32)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.conversation.reasons import LIKE_COSINE, closest_to, matched, words_of
 from app.recommender.state import State
+from app.recommender.words import LIKE_COSINE, closest_to, matched, words_of
 
 CONTEXT_LIFT = np.log(1.2)  # the context makes the item at least 20% likelier than usual: say so
 RECENT_SEEN = 200  # the seen items compared with, at most: the latest events first (``seen``'s order)

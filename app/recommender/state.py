@@ -25,10 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
+from app.model import serving
+from app.model.serving import ServingModel
 from app.recommender import catalog as catalog_mod
-from app.recommender import serving
 from app.recommender.catalog import OVERLAP, Catalog
-from app.recommender.serving import ServingModel
 from app.store.db import make_engine, make_sessionmaker
 from app.store.models import ItemCount, ModelVersion, ServingEpoch, utcnow
 

@@ -1,4 +1,6 @@
-"""Run the Alembic migrations in ``migrations/``: the only way the schema is made."""
+"""Run the Alembic migrations in ``migrations/``: the only way the schema is made. ``app/store/migrations`` links
+to that folder, so a built wheel carries the migrations inside the package (``pip install .`` then
+``python -m app`` migrates a fresh store)."""
 
 from pathlib import Path
 
@@ -8,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_LOCK_ID = 0x5E3A_EC  # advisory lock: several API or worker processes may start at once
 
 

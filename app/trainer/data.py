@@ -13,7 +13,6 @@ from app.encoder.texts import item_text as catalog_text
 from app.store.models import Embedding, Interaction, Item
 from app.trainer.types import TrainData
 
-
 MAX_REVIEW_CHARS = 200_000_000  # the review texts a job keeps in memory for TF-IDF; later ones are left out
 
 

@@ -21,13 +21,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.recommender import neighbours
+from app.model import neighbours
 from app.trainer.carve import Carve
 from app.trainer.selection import decide, top_k
 from app.trainer.types import Factors, TrainData
 
 DEFAULT = "neighbours"
 NDCG_AT = 10  # the length of the list a new visitor sees first
+
+
+def references(data: TrainData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """What a version keeps for users with few events: every user's training items (indptr, items), the
+    reference users (``neighbours.pick``) and their unit profile vectors (None without user text)."""
+    indptr, items = neighbours.histories(data.users, data.items, data.n_users)
+    chosen = neighbours.pick(indptr)
+    has_text = None if data.user_has_text is None else data.user_has_text[chosen]
+    profiles = None if data.user_text is None else neighbours.unit_profiles(data.user_text[chosen], has_text)
+    return indptr, items, chosen, profiles
 
 
 def choose(data: TrainData, c: Carve, factors: Factors) -> dict | None:

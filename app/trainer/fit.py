@@ -16,7 +16,19 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from app.trainer import bayes, carve, content, ease, few_events, lexical, model, neighbourhood, peers, popularity, selection
+from app.trainer import (
+    bayes,
+    carve,
+    content,
+    ease,
+    few_events,
+    lexical,
+    model,
+    neighbourhood,
+    peers,
+    popularity,
+    selection,
+)
 from app.trainer.types import Factors, TrainData, TrainingDiverged, TrainParams, choose_objective, ranking_weights
 
 # Below this many events a carve is too few to choose anything by (the conversation tests' 160-event shop

@@ -3,8 +3,9 @@ follow item words (a user's next item shares words with the ones they had) is ra
 
 The item side is the rank-r LSA of every item's catalog words (``content.item_side``), or of its catalog words
 and its events' review texts where the shop's carve chose them (``lexical_reviews``: on a review-rich shop the
-shoppers' words say what an item is for), the user side the unit mean of it over the user's items, scaled to the spread of the user's factor scores over the catalog, then by
-``lexical_weight`` (chosen per shop by ``app.trainer.selection``; 0, the default, appends nothing).
+shoppers' words say what an item is for), the user side the unit mean of it over the user's items, scaled to
+the spread of the user's factor scores over the catalog, then by ``lexical_weight`` (chosen per shop by
+``app.trainer.selection``; 0, the default, appends nothing).
 
     factors, info = widen(data, factors, params, base)
 """

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
+from app.store import queue
 from app.store.models import Job
-from app.worker import queue
 
 log = logging.getLogger("semrec.worker")
 
@@ -50,6 +50,7 @@ class JobContext:
 
 
 def default_handlers() -> dict[str, Handler]:
+    # here: torch, transformers and the trainer load when a worker starts, not when the API imports this module
     from app.encoder.pipeline import run_embedding_job
     from app.generator.job import run_reviews_job
     from app.trainer.job import run_training_job
@@ -82,7 +83,7 @@ class Worker:
         """The encoder, loaded on first use and kept: loading is seconds, a forward pass is milliseconds."""
         with self._encoder_lock:
             if self._encoder is None:
-                from app.encoder.model import Encoder
+                from app.encoder.model import Encoder  # here: torch and transformers, on first use
 
                 s = self.settings
                 self._encoder = Encoder(s.encoder_model, s.device, s.encoder_max_tokens, s.encoder_batch_size)

@@ -17,10 +17,9 @@ from sqlalchemy import create_engine, select
 
 from app.core.config import Settings
 from app.index.faiss_index import ItemIndex
-from app.recommender import serving
+from app.model import serving, versions
+from app.model.factors import Factors
 from app.store.models import ModelVersion
-from app.trainer import versions
-from app.trainer.types import Factors
 from tests.utils import load_script
 
 pytestmark = pytest.mark.e2e
@@ -185,7 +184,7 @@ sys.path.insert(0, {root!r})
 from pathlib import Path
 from app.index.faiss_index import ItemIndex
 from tests.e2e.test_crash import _trained
-from app.trainer import versions
+from app.model import versions
 
 os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # die with the new bytes written, not renamed
 if sys.argv[1] == "npz":

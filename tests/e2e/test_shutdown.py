@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from app.core.config import Settings
+from app.store import queue
 from app.store.models import Job
-from app.worker import queue, runner
+from app.worker import runner
 from app.worker.runner import Worker
 from tests.utils import load_script
 

@@ -4,7 +4,7 @@ told apart by their profile text and by their factors, each with their own items
 import numpy as np
 import pytest
 
-from app.recommender import neighbours
+from app.model import neighbours
 
 N_ITEMS, K, D = 40, 4, 8
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from app.trainer import versions
-from app.worker import queue
+from app.model import versions
+from app.store import queue
 from app.worker.runner import Worker
 from tests.conftest import open_client
 

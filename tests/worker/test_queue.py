@@ -3,8 +3,8 @@
 import threading
 import time
 
+from app.store import queue
 from app.store.models import Job
-from app.worker import queue
 from app.worker.runner import Worker
 
 

@@ -7,8 +7,9 @@ from fastapi import APIRouter, HTTPException, Query
 from app.api import V1
 from app.api.deps import SessionDep, WriteKey
 from app.api.job_schemas import EmbeddingJobIn, JobAccepted, JobList, JobOut, Progress, TrainingJobIn
+from app.model.factors import DEFAULT_EVENT_WEIGHTS
+from app.store import queue
 from app.store.models import Job
-from app.worker import queue
 
 router = APIRouter(prefix=V1, tags=["jobs"])
 
@@ -38,8 +39,6 @@ def post_training_job(session: SessionDep, _: WriteKey, body: TrainingJobIn = Tr
     succeeds. No body: the defaults. Follow it with `GET /v1/jobs/{job_id}`."""
     params = body.model_dump(exclude_none=True)
     if params.get("event_weights"):
-        from app.trainer.types import DEFAULT_EVENT_WEIGHTS
-
         params["event_weights"] = {**DEFAULT_EVENT_WEIGHTS, **params["event_weights"]}
     job = queue.enqueue(session, "training", params)
     return JobAccepted(job_id=job.job_id, status=job.status)

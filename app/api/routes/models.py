@@ -5,7 +5,7 @@ from fastapi import APIRouter, HTTPException
 from app.api import V1
 from app.api.deps import SessionDep, WriteKey
 from app.api.model_schemas import ModelList, ModelOut
-from app.trainer import versions
+from app.model import versions
 
 router = APIRouter(prefix=f"{V1}/models", tags=["models"])
 

@@ -20,7 +20,7 @@ from app.api import V1
 from app.api.deps import ItemId, ReadKey, UserId
 from app.api.recommendation_schemas import RankedList, RankIn, RecommendationList, RecommendIn
 from app.api.schemas import ContextValue, ShortText, Timestamp
-from app.recommender.service import Answer, Recommender
+from app.recommender.service import Answer, ListRequest, Recommender
 
 router = APIRouter(prefix=V1, tags=["recommendations"])
 K = Annotated[int, Query(ge=1, le=1000, description="How many items (1-1000).")]
@@ -65,8 +65,8 @@ async def user_recommendations(
     recommender = _recommender(request)
     context = {name: value for name, value in (("timestamp", at), ("location", location), ("device", device))
                if value is not None}
-    return _json(await _answer(request, lambda: recommender.recommend(
-        user_id, k, exclude_seen, category, min_price, max_price, context=context, explain=explain)))
+    asked = ListRequest(user_id, k, exclude_seen, category, min_price, max_price, context=context, explain=explain)
+    return _json(await _answer(request, lambda: recommender.recommend(asked)))
 
 
 @router.post("/users/{user_id}/rank", response_model=RankedList)
@@ -96,6 +96,6 @@ async def recommend(request: Request, _: ReadKey, body: RecommendIn = RecommendI
     recommender, f = _recommender(request), body.filters
     context = body.context.model_dump(exclude_none=True) if body.context else None
     # A query is encoded by the language model (milliseconds of CPU; the first one may load it): never on the loop.
-    return _json(await _answer(request, lambda: recommender.recommend(
-        body.user_id, body.k, body.exclude_seen, f.category, f.min_price, f.max_price, query=body.query,
-        context=context, explain=body.explain), inline=not body.query))
+    asked = ListRequest(body.user_id, body.k, body.exclude_seen, f.category, f.min_price, f.max_price,
+                        query=body.query, context=context, explain=body.explain)
+    return _json(await _answer(request, lambda: recommender.recommend(asked), inline=not body.query))

@@ -8,8 +8,8 @@ from app.api.deps import ItemId, SessionDep, WriteKey
 from app.api.job_schemas import JobAccepted
 from app.api.review_schemas import GeneratedReviews, ReviewJobIn
 from app.core.errors import FieldError
+from app.store import queue
 from app.store.models import GeneratedReview, Item
-from app.worker import queue
 
 router = APIRouter(prefix=V1, tags=["generated reviews"])
 

@@ -14,12 +14,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.context import ContextModel
+from app.model import mapped
+from app.model.factors import Factors
+from app.model.mapped import MappedNpz
 from app.segments import Segments
 from app.store.crud import bump_serving_epoch
 from app.store.models import ModelVersion, utcnow
-from app.trainer import mapped
-from app.trainer.mapped import MappedNpz
-from app.trainer.types import Factors
 
 RATER = "rater_"  # name prefix of the rating predictor's arrays in a version's .npz
 

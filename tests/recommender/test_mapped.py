@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 
-from app.trainer import mapped
-from app.trainer.mapped import MappedNpz
+from app.model import mapped
+from app.model.mapped import MappedNpz
 
 
 def test_large_arrays_are_read_only_maps_and_equal_to_the_saved_ones(tmp_path):

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from app.index.faiss_index import ItemIndex
-from app.recommender import neighbours
-from app.trainer.types import Factors
-from app.trainer.versions import Trained
-from app.trainer.versions import load as load_trained
+from app.model import neighbours
+from app.model.factors import Factors
+from app.model.versions import Trained
+from app.model.versions import load as load_trained
 
 
 @dataclass(frozen=True)

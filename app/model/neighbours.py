@@ -9,7 +9,8 @@ their profile texts are and how likely the model finds the visitor's events unde
 a posterior over "who is this" that tends to popularity among similar users when little is known. TAU and BETA
 were chosen on a validation split carved from the P4 training data by the P4 rule (``scripts/analyse_p4.py``),
 never on its test users. Items none of the similar users had (new ones, rare ones) follow, in the model's
-order (``ranked``). The same functions serve requests and the evaluation.
+order (``ranked``). The same functions serve requests and the evaluation; the trainer chooses the references
+(``app.trainer.few_events.references``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from functools import cached_property
 import numpy as np
 from scipy.sparse import csc_matrix, csr_matrix
 from scipy.special import expit
-
-from app.trainer.types import TrainData
 
 TAU = 0.05  # weight of the events' log-likelihood: small, three events say little about a 64-d vector
 BETA = 10.0  # sharpness of the profile similarity
@@ -62,16 +61,6 @@ def histories(users: np.ndarray, items: np.ndarray, n_users: int) -> tuple[np.nd
     order = np.argsort(users, kind="stable")
     indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n_users))])
     return indptr.astype(np.int64), items[order].astype(np.int32)
-
-
-def choose(data: TrainData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """What a version keeps for this: every user's training items (indptr, items), the reference users and
-    their unit profile vectors (None without user text)."""
-    indptr, items = histories(data.users, data.items, data.n_users)
-    chosen = pick(indptr)
-    has_text = None if data.user_has_text is None else data.user_has_text[chosen]
-    profiles = None if data.user_text is None else unit_profiles(data.user_text[chosen], has_text)
-    return indptr, items, chosen, profiles
 
 
 def pick(indptr: np.ndarray, seed: int = 0) -> np.ndarray:

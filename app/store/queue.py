@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.store.models import Job, utcnow
@@ -126,3 +126,29 @@ def recover_lapsed(sessions: sessionmaker[Session], max_attempts: int) -> int:
                 status="queued", worker_id=None, lease_expires_at=None)
         ).rowcount
     return failed + requeued
+
+
+RECENT_RESULTS = 20  # succeeded jobs searched, newest first, for the latest encoder throughput
+
+
+def figures(session: Session, dialect: str) -> tuple[list, list, list]:
+    """What the metrics scrape reads (``app.core.metrics``): jobs by (kind, status, count), finished ones by
+    (kind, status, count, total seconds), and the results of the latest succeeded embedding and training jobs."""
+    counts = session.execute(select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)).all()
+    durations = session.execute(
+        select(Job.kind, Job.status, func.count(), func.sum(_seconds(dialect)))
+        .where(Job.status.in_(("succeeded", "failed")), Job.started_at.is_not(None), Job.finished_at.is_not(None))
+        .group_by(Job.kind, Job.status)
+    ).all()
+    results = session.scalars(
+        select(Job.result).where(Job.status == "succeeded", Job.kind.in_(("embedding", "training")))
+        .order_by(Job.finished_at.desc()).limit(RECENT_RESULTS)
+    ).all()
+    return list(counts), list(durations), list(results)
+
+
+def _seconds(dialect: str):
+    """finished_at - started_at in seconds, in the store's own SQL (SQLite keeps datetimes as text)."""
+    if dialect == "sqlite":
+        return (func.julianday(Job.finished_at) - func.julianday(Job.started_at)) * 86400.0
+    return func.extract("epoch", Job.finished_at - Job.started_at)
