@@ -9,7 +9,7 @@ and with the cold users moved to the average user; item-to-item co-occurrence fr
 (Steck 2019) at several L2 weights; and popularity among users of the same profile segment (k-means over the
 profile text vectors), which ignores the three events; cold users moved or shrunk toward the activity-weighted
 average user; and a user-kNN mixture weighting other users by profile similarity and by the likelihood of the
-three events: the service's few-event ranking (``app.recommender.neighbours``), what scripts/evaluate.py now
+three events: the service's few-event ranking (``app.model.neighbours``), what scripts/evaluate.py now
 reports for P4. An exploration, not a protocol result: the settings here were chosen by looking at this split's
 test figures, except the last row's, which come from a validation split carved from the training data by the
 same P4 rule (seed 2, the test users left out) and are the service's constants.

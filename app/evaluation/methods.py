@@ -63,7 +63,7 @@ def served_data(task: Task, params: TrainParams) -> TrainData:
 
 def semrec_ranker(params: TrainParams, few_events_max: int = Settings.model_fields["few_events_max"].default):
     """The trained factors (the ranking fit of the service's default job), and for users with at most
-    ``few_events_max`` training events the service's few-event ranking (``app.recommender.neighbours``): both
+    ``few_events_max`` training events the service's few-event ranking (``app.model.neighbours``): both
     as the service answers them."""
     def fit_task(task: Task):
         data = served_data(task, params)

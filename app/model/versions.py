@@ -94,7 +94,7 @@ def save(path: Path, trained: Trained) -> None:
 
 
 def load(path: Path) -> Trained:
-    """Large arrays are read-only maps of the file (``app.trainer.mapped``): shared by every API process."""
+    """Large arrays are read-only maps of the file (``app.model.mapped``): shared by every API process."""
     with MappedNpz(path) as z:
         meta = json.loads(str(z["meta"]))
         arrays = {name: (z[name] if name in z.files else None) for name in Factors.ARRAYS}

@@ -2,7 +2,7 @@
 chosen per shop on the new-users carve (``app.trainer.carve``: users cut to their first three events; what
 they went on to have is the answer).
 
-The candidates are each servable from what a version holds (``app.recommender.neighbours``):
+The candidates are each servable from what a version holds (``app.model.neighbours``):
 
 - ``neighbours``: the established users the visitor resembles, by their profile text and the likelihood of
   the visitor's events under their factors (the default);

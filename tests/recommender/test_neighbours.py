@@ -1,4 +1,4 @@
-"""The few-event ranking (``app.recommender.neighbours``) on planted data: two kinds of established users,
+"""The few-event ranking (``app.model.neighbours``) on planted data: two kinds of established users,
 told apart by their profile text and by their factors, each with their own items."""
 
 import numpy as np
