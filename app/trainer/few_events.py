@@ -82,9 +82,8 @@ def choose(data: TrainData, c: Carve, factors: Factors) -> dict | None:
 def _ndcg(scores: np.ndarray, had: np.ndarray, wanted: np.ndarray, k: int) -> float:
     """NDCG@k of the list (``had`` excluded) against ``wanted``. Not recall as the other carves: a carved
     user went on to have up to hundreds of items, and recall over them credits a list for many users' long
-    tails, where a new visitor sees one short list. On ML-100K the two disagreed: item_knn 0.186 against the
-    neighbours' 0.138 by recall@20, 0.428 against 0.454 by NDCG@10, and the test users' NDCG@10 fell 0.469 to
-    0.404 with item_knn served (docs/training.md, "Chosen per shop")."""
+    tails, where a new visitor sees one short list; on ML-100K the two disagreed, and the test users followed
+    NDCG (docs/training.md, "Chosen per shop")."""
     s = np.asarray(scores, np.float64).copy()
     s[had] = -np.inf
     kk = min(k, len(s) - 1)
