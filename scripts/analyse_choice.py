@@ -3,28 +3,24 @@
 protocol's test figures; ``--margin``/``--min-gain`` replay the choice under another switching rule
 (``app.trainer.selection.MARGIN``, ``MIN_GAIN``).
 
-    python scripts/analyse_choice.py                                   # both data sets, P2 and P3
-    python scripts/analyse_choice.py --datasets ml-100k --protocols P2 --margin 0.5 --min-gain 0
+    python -m scripts.analyse_choice                                   # both data sets, P2 and P3
+    python -m scripts.analyse_choice --datasets ml-100k --protocols P2 --margin 0.5 --min-gain 0
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from app.encoder.model import Encoder
+from app.evaluation import datasets, methods
+from app.evaluation.protocols import Indexed, evaluate_ranker
+from app.trainer import fit as fit_module
+from app.trainer import selection
+from app.trainer.types import TrainParams
+from scripts.lib.protocols import KS, SPLITS, split_inputs
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from evaluate import KS, SPLITS, split_inputs  # noqa: E402
-
-from app.encoder.model import Encoder  # noqa: E402
-from app.evaluation import datasets, methods  # noqa: E402
-from app.evaluation.protocols import Indexed, evaluate_ranker  # noqa: E402
-from app.trainer import fit as fit_module  # noqa: E402
-from app.trainer import selection  # noqa: E402
-from app.trainer.types import TrainParams  # noqa: E402
 
 
 def main() -> None:

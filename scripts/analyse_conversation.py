@@ -6,31 +6,21 @@ split carved from P2's *training* events by the P2 rule, never on P2's test user
 
 Each setting is a fresh service (SQLite), trained on the carved training events, asked by the carved shoppers.
 
-    python scripts/analyse_conversation.py                        # ML-100K and every Amazon category present
-    python scripts/analyse_conversation.py --text-weights 0,1,2 --query-shares 0.5
-    python scripts/analyse_conversation.py --text-weights 1 --query-shares 0 --two-step   # two wishes a topic
+    python -m scripts.analyse_conversation                        # ML-100K and every Amazon category present
+    python -m scripts.analyse_conversation --text-weights 0,1,2 --query-shares 0.5
+    python -m scripts.analyse_conversation --text-weights 1 --query-shares 0 --two-step   # two wishes a topic
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
+from app.evaluation import datasets, service_run, shoppers
+from scripts.lib.protocols import carve
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app.evaluation import datasets, service_run, shoppers  # noqa: E402
-from app.evaluation.protocols import Indexed, p2_temporal  # noqa: E402
-
-
-def carve(ds: datasets.Dataset) -> tuple[datasets.Dataset, Indexed]:
-    """P2's training events as a data set of their own: P5 on it splits them again by the P2 rule."""
-    train = p2_temporal(Indexed(ds)).train
-    inner = ds.subset(train)
-    inner.user_text = ds.user_text
-    return inner, Indexed(inner)
 
 
 def main() -> None:

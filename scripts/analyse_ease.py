@@ -2,26 +2,22 @@
 exact one chooses its λ on its own carve of the training events (``app.evaluation.methods.ease``); the low-rank
 one is scored at that λ, a quarter and four times it, at ranks 64, 128 and 256. Item-kNN for reference.
 
-    python scripts/analyse_ease.py                    # every data set in ../shared/data
+    python -m scripts.analyse_ease                    # every data set in ../shared/data
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from app.evaluation import datasets, methods
+from app.evaluation.protocols import Indexed, evaluate_ranker
+from app.trainer import ease
+from scripts.lib.protocols import SPLITS
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from evaluate import SPLITS  # noqa: E402
-
-from app.evaluation import datasets, methods  # noqa: E402
-from app.evaluation.protocols import Indexed, evaluate_ranker  # noqa: E402
-from app.trainer import ease  # noqa: E402
 
 
 def low_rank(rank: int, lam: float):

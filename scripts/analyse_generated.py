@@ -2,22 +2,18 @@
 the cold items, through the service) on a validation split carved from P2's *training* events by the P2 rule
 (as scripts/analyse_conversation.py carves), never on the test users of docs/evaluation-p6.md.
 
-    python scripts/analyse_generated.py            # ML-100K and every Amazon category present; ~15 minutes
+    python -m scripts.analyse_generated            # ML-100K and every Amazon category present; ~15 minutes
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from app.evaluation import datasets, generated
+from scripts.lib.protocols import carve
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from analyse_conversation import carve  # noqa: E402
-
-from app.evaluation import datasets, generated  # noqa: E402
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """Why popularity is hard to beat on P4 (cold users, 3 training events): the P4 split of shared PROTOCOLS.md,
 the same metric code as scripts/evaluate.py, and rankers that use the three events in different ways.
 
-    python scripts/analyse_p4.py                     # ../shared/data/ml-100k
-    python scripts/analyse_p4.py --segments 16
+    python -m scripts.analyse_p4                     # ../shared/data/ml-100k
+    python -m scripts.analyse_p4 --segments 16
 
 Prints NDCG@10 and Recall@10 for: popularity; semrec's trained model as evaluated, with only its item biases,
 and with the cold users moved to the average user; item-to-item co-occurrence from the three events; EASE

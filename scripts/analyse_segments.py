@@ -3,31 +3,27 @@ segment's top-category share of its members' events against the overall share) f
 service's default fit, clustered with several text weights and segment counts, on a validation split carved
 from P2's training events by the P2 rule (ML-100K's genres as categories).
 
-    python scripts/analyse_segments.py             # ~2 minutes
+    python -m scripts.analyse_segments             # ~2 minutes
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from app.encoder.model import Encoder
+from app.evaluation import datasets, methods
+from app.evaluation.context_run import segment_coherence
+from app.evaluation.protocols import p2_temporal
+from app.segments import model as segments
+from app.trainer.fit import fit
+from app.trainer.types import TrainParams
+from scripts.lib.protocols import carve
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from analyse_conversation import carve  # noqa: E402
-
-from app.encoder.model import Encoder  # noqa: E402
-from app.evaluation import datasets, methods  # noqa: E402
-from app.evaluation.context_run import segment_coherence  # noqa: E402
-from app.evaluation.protocols import p2_temporal  # noqa: E402
-from app.segments import model as segments  # noqa: E402
-from app.trainer.fit import fit  # noqa: E402
-from app.trainer.types import TrainParams  # noqa: E402
 
 
 def main() -> None:

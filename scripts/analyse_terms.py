@@ -7,9 +7,9 @@ from each data set's *training* events by the protocol's own rule, never on its 
 
 Prints the metrics of semrec's default fit for each weight, the other weight at its default.
 
-    python scripts/analyse_terms.py                          # ML-100K and every Amazon category present
-    python scripts/analyse_terms.py --terms content --weights 0,0.5,1
-    python scripts/analyse_terms.py --fit-validation --seeds 0,1   # item-kNN on the fit's own validation events
+    python -m scripts.analyse_terms                          # ML-100K and every Amazon category present
+    python -m scripts.analyse_terms --terms content --weights 0,0.5,1
+    python -m scripts.analyse_terms --fit-validation --seeds 0,1   # item-kNN on the fit's own validation events
 
 ``--fit-validation`` asks whether the trainer could choose the item-kNN weight itself, on its own validation
 events (each sampled user's latest): the epochs are early-stopped on every other one of them, and the grid is
@@ -20,23 +20,21 @@ what a blend chosen inside the trainer would pick; the other half, how much earl
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csr_matrix
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from app.core.config import Settings
+from app.encoder.model import Encoder
+from app.evaluation import datasets, methods
+from app.evaluation.protocols import Indexed, p2_temporal, p3_cold_items, ranking_metrics
+from app.trainer import model, neighbourhood, terms
+from app.trainer.fit import fit
+from app.trainer.types import TrainParams
 
-from app.core.config import Settings  # noqa: E402
-from app.encoder.model import Encoder  # noqa: E402
-from app.evaluation import datasets, methods  # noqa: E402
-from app.evaluation.protocols import Indexed, p2_temporal, p3_cold_items, ranking_metrics  # noqa: E402
-from app.trainer import model, neighbourhood, terms  # noqa: E402
-from app.trainer.fit import fit  # noqa: E402
-from app.trainer.types import TrainParams  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 TERMS = {"neighbourhood": ("neighbourhood_weight", p2_temporal, (10, 20)),
          "content": ("content_weight", p3_cold_items, (10,))}

@@ -9,9 +9,9 @@ wrk (apt-get install wrk) sends messages to random ones from a separate process:
 
 The replies are the service's own sentences (no language model writes them).
 
-    python scripts/bench_conversation.py                 # about 3 minutes
-    python scripts/bench_conversation.py --seconds 20 --workers 2
-    python scripts/bench_conversation.py --workers 2 --database-url postgresql://postgres@127.0.0.1/test
+    python -m scripts.bench_conversation                 # about 3 minutes
+    python -m scripts.bench_conversation --seconds 20 --workers 2
+    python -m scripts.bench_conversation --workers 2 --database-url postgresql://postgres@127.0.0.1/test
 """
 
 from __future__ import annotations
@@ -27,13 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from app.evaluation import datasets, service_run, shoppers
+from app.evaluation.protocols import Indexed, p2_temporal
+from scripts.lib.load import WRK_DONE, run_wrk
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench_serving import WRK_DONE, run_wrk  # noqa: E402
-
-from app.evaluation import datasets, service_run, shoppers  # noqa: E402
-from app.evaluation.protocols import Indexed, p2_temporal  # noqa: E402
 
 REFINEMENTS = ["from the 1980s", "no horror", "something funnier", "not too violent", "with a love story",
                "actually a thriller", "older ones", "no documentaries", "for the whole family", "more action"]

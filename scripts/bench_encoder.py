@@ -2,8 +2,8 @@
 to end (item rows in the store -> embedding job -> vectors in the store) on 5,000 item texts, and the cost of
 a GPT-2-small-shaped model (randomly initialised, same shapes) for comparison.
 
-    python scripts/bench_encoder.py                       # packaged model, SQLite store in a temp dir
-    python scripts/bench_encoder.py --database-url postgresql+psycopg://postgres@127.0.0.1/test --gpt2-texts 0
+    python -m scripts.bench_encoder                       # packaged model, SQLite store in a temp dir
+    python -m scripts.bench_encoder --database-url postgresql+psycopg://postgres@127.0.0.1/test --gpt2-texts 0
 """
 
 import argparse

@@ -1,7 +1,7 @@
 """The framework's floor against the work: each way of serving the same store measured against `/healthz` in
 the same run, to see what per-request overhead a change removes.
 
-    python scripts/bench_floor.py                       # 100k-item synthetic store, 2 workers, 10 s per figure
+    python -m scripts.bench_floor                       # 100k-item synthetic store, 2 workers, 10 s per figure
 
 Variants: the default server (`python -m app`: uvicorn, our access log, the answer cache), the answer cache
 off, the access log off, and granian in place of uvicorn (same app, same log configuration; `pip install
@@ -19,22 +19,21 @@ import sys
 import tempfile
 from pathlib import Path
 
+from app.core.config import Settings
+from app.core.logs import log_config
+from scripts.lib.load import wrk
+from scripts.lib.service import start_server
+from scripts.lib.stores import synthetic_store
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import bench_serving as bench  # noqa: E402
-
-from app.core.config import Settings  # noqa: E402
-from app.core.logs import log_config  # noqa: E402
 
 
 def start(kind: str, env: dict, workers: int, log_file: Path) -> tuple[subprocess.Popen, str]:
     if kind != "granian":
-        return bench.start_server(env, workers)
+        return start_server(env, workers)
     # granian applies no logging configuration of ours: give it the one python -m app uses
     log_file.write_text(json.dumps(log_config("json", env.get("SEMREC_ACCESS_LOG", "true") == "true")))
-    return bench.start_server(env, workers, lambda port, n: [
+    return start_server(env, workers, lambda port, n: [
         str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port",
         str(port), "--workers", str(n), "--log-config", str(log_file), "--no-access-log", "app.main:app"])
 
@@ -57,7 +56,7 @@ def main() -> None:
 
     data_dir = Path(tempfile.mkdtemp(prefix="semrec-bench-floor-"))
     settings = Settings(data_dir=data_dir, database_url="", _env_file=None)
-    bench.synthetic_store(settings, args.items, args.users, 20, 64, args.light_users)
+    synthetic_store(settings, args.items, args.users, 20, 64, args.light_users)
     base_env = {"SEMREC_DATA_DIR": str(data_dir), "SEMREC_DATABASE_URL": settings.sqlalchemy_url}
     regulars = {"n_users": args.users, "n_items": args.items, "user_prefix": "u", "item_prefix": "i", "base": 0}
     visitors = {**regulars, "n_users": args.light_users, "user_prefix": "l"}
@@ -69,9 +68,9 @@ def main() -> None:
             figures = {}
             for route, kind_, ids in (("healthz", "healthz", regulars), ("regulars", "recommend", regulars),
                                       ("visitors", "recommend", visitors)):
-                bench.wrk(url, kind_, ids, 8, 3)  # warm up
-                thr = bench.wrk(url, kind_, ids, 32, args.duration)
-                lat = bench.wrk(url, kind_, ids, 4, args.duration)
+                wrk(url, kind_, ids, 8, 3)  # warm up
+                thr = wrk(url, kind_, ids, 32, args.duration)
+                lat = wrk(url, kind_, ids, 4, args.duration)
                 figures[route] = {"rps@32": round(thr["rps"]), "p99_ms@4": round(lat["p99_ms"], 2),
                                   "errors": thr["errors"] + thr["non2xx"] + lat["errors"] + lat["non2xx"]}
             row = {"variant": name, **{f"{r} {k}": v for r, f in figures.items() for k, v in f.items()},
@@ -83,7 +82,7 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=60)
     if args.json:
-        args.json.write_text(json.dumps({"command": " ".join(["python scripts/bench_floor.py", *sys.argv[1:]]),
+        args.json.write_text(json.dumps({"command": " ".join(["python -m scripts.bench_floor", *sys.argv[1:]]),
                                          "rows": rows}, indent=2))
     shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -5,8 +5,8 @@ The items are the first ``--items`` ML-100K movies (their own catalog fields onl
 reviews. The raw loop is ``app.generator.reviews.write`` on a loaded generator; the job's rate is the one it
 reports (generation and storing, from its first batch to its last: the model's load, once a process, apart).
 
-    python scripts/bench_generator.py                     # CPU; about 3 minutes
-    python scripts/bench_generator.py --device cuda       # where a GPU is present
+    python -m scripts.bench_generator                     # CPU; about 3 minutes
+    python -m scripts.bench_generator --device cuda       # where a GPU is present
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from app.core.config import Settings
+from app.evaluation import datasets, service_run
+from app.evaluation.protocols import Indexed
+from app.generator import Generator
+from app.generator.reviews import SYSTEM, ItemFields, clean, prompt
 
-from app.core.config import Settings  # noqa: E402
-from app.evaluation import datasets, service_run  # noqa: E402
-from app.evaluation.protocols import Indexed  # noqa: E402
-from app.generator import Generator  # noqa: E402
-from app.generator.reviews import SYSTEM, ItemFields, clean, prompt  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

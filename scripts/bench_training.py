@@ -2,9 +2,9 @@
 every rating, weighted by value, then the Gibbs rater), and each objective and solver alone: ``fit`` only, the
 text vectors computed first (the service's job has them in the store already).
 
-    python scripts/bench_training.py                      # ../shared/data/ml-100k, every objective and solver
-    python scripts/bench_training.py --repeat 3 --threads 2
-    python scripts/bench_training.py --events 1e5,1e6,1e7 --plot docs/img/training-scale.png
+    python -m scripts.bench_training                      # ../shared/data/ml-100k, every objective and solver
+    python -m scripts.bench_training --repeat 3 --threads 2
+    python -m scripts.bench_training --events 1e5,1e6,1e7 --plot docs/img/training-scale.png
 Prints one line per configuration: seconds (best of --repeat), epochs run, seconds per epoch, the final
 validation metric. ``--events``: the scale curve instead, on synthetic shop-shaped data (below), each size
 in its own process so that its peak memory is its own.
@@ -24,14 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.encoder.model import Encoder  # noqa: E402
-from app.evaluation import datasets, methods  # noqa: E402
-from app.evaluation.protocols import Indexed  # noqa: E402
-from app.trainer.fit import fit  # noqa: E402
-from app.trainer.types import TrainData, TrainParams, objectives  # noqa: E402
+from app.encoder.model import Encoder
+from app.evaluation import datasets, methods
+from app.evaluation.protocols import Indexed
+from app.trainer.fit import fit
+from app.trainer.types import TrainData, TrainParams, objectives
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 CONFIGS = {"auto (the job's default)": {"objective": "auto"},
            "rating, gibbs": {"objective": "rating"},
            "rating, adam": {"objective": "rating", "solver": "adam"},
@@ -89,9 +88,9 @@ def scale_point(n_events: int, n_items: int, threads: int, device: str = "cpu") 
 def scale_curve(sizes: list[int], n_items: int, threads: int, plot: Path | None, device: str = "cpu") -> list[dict]:
     rows = []
     for n in sizes:
-        out = subprocess.run([sys.executable, __file__, "--point", str(n), "--items", str(n_items),
-                              "--threads", str(threads), "--device", device], capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run([sys.executable, "-m", "scripts.bench_training", "--point", str(n), "--items",
+                              str(n_items), "--threads", str(threads), "--device", device], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print("  " + "  ".join(f"{k}={v}" for k, v in rows[-1].items()), flush=True)
     if plot:

@@ -4,11 +4,11 @@ semrec's own trainer (the same ``app.trainer.fit.fit`` the service's training jo
 next to references and peer libraries, on the same splits in the same run. Writes JSON, a markdown table and
 a PNG chart.
 
-    python scripts/evaluate.py                                   # everything under ../shared/data -> docs/
-    python scripts/evaluate.py --datasets ml-100k --protocols P2,P3
-    python scripts/evaluate.py --smoke --out /tmp/eval           # a small slice, for CI
-    python scripts/evaluate.py --protocols P5 --out docs/evaluation-p5   # conversations, through the service
-    python scripts/evaluate.py --protocols P6 --out docs/evaluation-p6   # generated reviews, through the service
+    python -m scripts.evaluate                                   # everything under ../shared/data -> docs/
+    python -m scripts.evaluate --datasets ml-100k --protocols P2,P3
+    python -m scripts.evaluate --smoke --out /tmp/eval           # a small slice, for CI
+    python -m scripts.evaluate --protocols P5 --out docs/evaluation-p5   # conversations, through the service
+    python -m scripts.evaluate --protocols P6 --out docs/evaluation-p6   # generated reviews, through the service
 P5 (simulated shoppers) runs through a fresh service (`python -m app` on SQLite): conversations are the
 service's, so they are measured where a shop meets them (app/evaluation/shoppers.py).
 Peers (implicit, Surprise, LightFM) come from scripts/install_bench.sh; a missing one is reported "not installed".
@@ -32,13 +32,11 @@ from app.evaluation import datasets, encoders, generated, methods, service_run, 
 from app.evaluation.protocols import (
     Indexed,
     evaluate_ranker,
-    p2_temporal,
-    p3_cold_items,
-    p4_cold_users,
     package_versions,
     rmse_mae,
 )
 from app.trainer.types import TrainParams
+from scripts.lib.protocols import KS, SPLITS, split_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 SIMPLE = {"item-kNN (cosine)": methods.item_knn, "EASE": methods.ease, "content TF-IDF": methods.tfidf_content,
@@ -53,8 +51,6 @@ PEERS = {
            "implicit BPR": methods.implicit_bpr},
 }
 REVIEWS_ONLY = {"content TF-IDF + own reviews"}  # the same as content TF-IDF where users have no text of their own
-KS = {"P2": (10, 20), "P3": (10,), "P4": (10,), "P6": (10,)}
-SPLITS = {"P2": p2_temporal, "P3": p3_cold_items, "P4": p4_cold_users}
 HEADLINE = {"P1": "rmse", "P2": "ndcg@10", "P3": "ndcg@10", "P4": "ndcg@10", "P5": "success@5", "P6": "ndcg@10"}
 P5_METRICS = [f"success@{t}" for t in range(1, shoppers.TURNS + 1)]
 KEPT_ABOVE = "<!-- The tables below are written by scripts/evaluate.py; it keeps everything above this line. -->"
@@ -93,19 +89,6 @@ def p1(ds: datasets.Dataset, ix: Indexed, vectors: dict, params: TrainParams, fo
         results[name] = run_method(folds_run)
         print(f"    P1 {name:38s} {_fmt(results[name], 'rmse')}", flush=True)
     return results
-
-
-def split_inputs(ix: Indexed, train: np.ndarray, encoder: Encoder, vectors: dict) -> dict:
-    """What every method of one split reads: the texts (with the reviews of the split's training events, where
-    the data has reviews, as the service composes them) and their encoder vectors."""
-    if ix.ds.reviews is None:
-        return vectors
-    settings = Settings()
-    item_texts, user_texts = ix.texts(train, settings.item_review_texts, settings.user_review_texts)
-    inputs = {"texts": (item_texts, user_texts), "item_vectors": encoder.encode(item_texts)}
-    if any(user_texts):
-        inputs["user_vectors"] = encoder.encode(user_texts)
-    return inputs
 
 
 def ranking(protocol: str, ix: Indexed, encoder: Encoder, vectors: dict, params: TrainParams) -> dict:
@@ -292,7 +275,7 @@ def main() -> None:
         params = replace(params, epochs=args.epochs)
     folds = [int(k) - 1 for k in args.folds.split(",")]
     encoder = Encoder(device="cpu")
-    report = {"command": " ".join(["python scripts/evaluate.py", *map(shlex.quote, sys.argv[1:])]),
+    report = {"command": " ".join(["python -m scripts.evaluate", *map(shlex.quote, sys.argv[1:])]),
               "versions": _versions(), "encoder": encoder.name, "params": vars(params), "results": {}}
     for name in names:
         ds = datasets.load(name, args.data_root)

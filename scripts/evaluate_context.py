@@ -3,8 +3,8 @@ test user's first test event, on ML-100K, every Amazon category present and a pl
 the time of day and the device (``app.evaluation.planted``); and the coherence of the service's segments.
 One fresh service per data set, default parameters.
 
-    python scripts/evaluate_context.py                 # -> docs/evaluation-context.{json,md}; ~10 minutes
-    python scripts/evaluate_context.py --validation --env SEMREC_CONTEXT_WEIGHT=0.5
+    python -m scripts.evaluate_context                 # -> docs/evaluation-context.{json,md}; ~10 minutes
+    python -m scripts.evaluate_context --validation --env SEMREC_CONTEXT_WEIGHT=0.5
         # the same on a validation split carved from P2's training events (how the defaults were chosen);
         # prints only
 """
@@ -14,21 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
+from app.evaluation import datasets
+from app.evaluation.context_run import run_context
+from app.evaluation.planted import planted_shop
+from app.evaluation.protocols import Indexed, package_versions
+from app.evaluation.service_run import spawned_service
+from scripts.lib.protocols import carve
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from analyse_conversation import carve  # noqa: E402
-
-from app.evaluation import datasets  # noqa: E402
-from app.evaluation.context_run import run_context  # noqa: E402
-from app.evaluation.planted import planted_shop  # noqa: E402
-from app.evaluation.protocols import Indexed, package_versions  # noqa: E402
-from app.evaluation.service_run import spawned_service  # noqa: E402
 
 PLANTED = "planted-shop"
 
@@ -95,7 +91,7 @@ def main() -> None:
               + ", ".join(f"{c} {v['08:00']:.3f} / {v['20:00']:.3f}" for c, v in moved))
     if args.validation:
         return
-    command = "python scripts/evaluate_context.py" + "".join(f" --env {e}" for e in args.env)
+    command = "python -m scripts.evaluate_context" + "".join(f" --env {e}" for e in args.env)
     report = {"command": command, "env": env, "python": platform.python_version(),
               "versions": package_versions(("torch", "transformers", "faiss-cpu", "numpy", "fastapi")),
               "results": results}

@@ -10,11 +10,11 @@ cold items (P3). The splits and the metric code are app.evaluation.protocols', s
 scripts/evaluate.py's (read from docs/evaluation.json). Also counted: non-200 answers, answers whose
 model_version is not the job's, empty and short lists, seen items returned; wall time per phase.
 
-    python scripts/evaluate_service.py                            # everything -> docs/evaluation-service.*
-    python scripts/evaluate_service.py --datasets ml-100k --protocols P2
-    python scripts/evaluate_service.py --database-url postgresql://postgres@127.0.0.1:5432/test
-    python scripts/evaluate_service.py --smoke --out /tmp/svc     # 100 users a data set, for the test
-    python scripts/evaluate_service.py --docs-only                # rewrite the .md and evaluation.md's section
+    python -m scripts.evaluate_service                            # everything -> docs/evaluation-service.*
+    python -m scripts.evaluate_service --datasets ml-100k --protocols P2
+    python -m scripts.evaluate_service --database-url postgresql://postgres@127.0.0.1:5432/test
+    python -m scripts.evaluate_service --smoke --out /tmp/svc     # 100 users a data set, for the test
+    python -m scripts.evaluate_service --docs-only                # rewrite the .md and evaluation.md's section
 
 The default --out also rewrites the "Through the service" section of docs/evaluation.md (scripts/evaluate.py
 rewrites that file whole: run this one after it, or with --docs-only).
@@ -35,12 +35,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from app.evaluation import datasets
+from app.evaluation.protocols import Indexed, package_versions
+from app.evaluation.service_run import KS, run_protocol, smoke_slice, spawned_service
 
-from app.evaluation import datasets  # noqa: E402
-from app.evaluation.protocols import Indexed, package_versions  # noqa: E402
-from app.evaluation.service_run import KS, run_protocol, smoke_slice, spawned_service  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_OUT = ROOT / "docs" / "evaluation-service"
 LIBRARY_METHOD = "semrec: semantic init + text map"  # the library run with the trainer's default parameters
@@ -137,7 +136,7 @@ def write_outputs(out: Path, report: dict, evaluation_md: Path | None) -> None:
                    f"parameters, the routes asked right after it succeeded (`{report['command']}`, "
                    f"{report['started_at']}, {report['database']}, semrec {report['versions'].get('semrec')}). "
                    f"Details, defect counts and timings: [{rel}]({rel}). Rerun: "
-                   "`.venv/bin/python scripts/evaluate_service.py` (after `scripts/evaluate.py`, which rewrites "
+                   "`.venv/bin/python -m scripts.evaluate_service` (after `scripts/evaluate.py`, which rewrites "
                    "this file).", "", *body, "", END]
         text = evaluation_md.read_text()
         pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
@@ -178,7 +177,7 @@ def main() -> None:
     unknown = [x for x in protocols if x not in KS]
     if unknown:
         p.error(f"protocols through the service: {', '.join(KS)} (not {', '.join(unknown)})")
-    report = {"command": " ".join(["python scripts/evaluate_service.py", *map(shlex.quote, sys.argv[1:])]),
+    report = {"command": " ".join(["python -m scripts.evaluate_service", *map(shlex.quote, sys.argv[1:])]),
               "started_at": started_at, "versions": versions(),
               "database": "postgresql" if args.database_url else "sqlite", "smoke": args.smoke,
               "library_source": str(args.library.relative_to(ROOT) if args.library.is_relative_to(ROOT)

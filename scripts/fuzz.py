@@ -1,7 +1,7 @@
 """Bad input at scale: schemathesis against a live server's own OpenAPI, on SQLite and on PostgreSQL.
 
-    python scripts/fuzz.py                              # both stores, 50 examples per operation and mode
-    python scripts/fuzz.py --store sqlite --max-examples 100 --json fuzz.json
+    python -m scripts.fuzz                              # both stores, 50 examples per operation and mode
+    python -m scripts.fuzz --store sqlite --max-examples 100 --json fuzz.json
 
 For each store: a fresh store with a small synthetic catalog and an active model (so generated requests reach
 real scoring), then `python -m app` as a subprocess (jobs are queued but not run: no worker). Every operation of
@@ -28,17 +28,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import requests
+import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
+from schemathesis import GenerationMode
+
+from app.core.config import Settings
+from scripts.lib.service import PG_ADMIN_URL, WRITE_KEY, Service, fresh_store
+from scripts.lib.stores import synthetic_store
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
-
-import schemathesis  # noqa: E402
-from bench_serving import synthetic_store  # noqa: E402
-from schemathesis import GenerationMode  # noqa: E402
-from soak import PG_ADMIN_URL, WRITE_KEY, Service, fresh_store  # noqa: E402
-
-from app.core.config import Settings  # noqa: E402
 
 KNOWN = {"item_id": "i3", "user_id": "u0", "version": "bench-synthetic"}  # ids synthetic_store makes (+ a job)
 
@@ -263,7 +261,7 @@ def main() -> None:
             problems.append(f"{r['store']}: an oversize body was not refused with a JSON 413")
         if not r["alive_after"]:
             problems.append(f"{r['store']}: /healthz failed after the run")
-    report = {"command": " ".join(["python scripts/fuzz.py", *sys.argv[1:]]), "stores": results,
+    report = {"command": " ".join(["python -m scripts.fuzz", *sys.argv[1:]]), "stores": results,
               "ok": not problems, "problems": problems}
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -4,8 +4,8 @@ The service trains once, on the store's event and item order, which is not the l
 more draw from this spread (docs/evaluation-service.md, "through the service", sits beside the library's seed-0
 figure). The peers (item-kNN, EASE, TF-IDF) are deterministic: their single figure is compared with the spread.
 
-    python scripts/seed_spread.py                  # every data set, P2-P4, seeds 0-5 -> docs/seed-spread.{json,md}
-    python scripts/seed_spread.py --datasets amazon2018-giftcards --protocols P2 --seeds 0,1,2 --out /tmp/spread
+    python -m scripts.seed_spread                  # every data set, P2-P4, seeds 0-5 -> docs/seed-spread.{json,md}
+    python -m scripts.seed_spread --datasets amazon2018-giftcards --protocols P2 --seeds 0,1,2 --out /tmp/spread
 """
 
 from __future__ import annotations
@@ -19,16 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from app.encoder.model import Encoder
+from app.evaluation import datasets, methods
+from app.evaluation.protocols import Indexed, evaluate_ranker
+from app.trainer.types import TrainParams
+from scripts.lib.protocols import KS, SPLITS, split_inputs
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from evaluate import KS, SPLITS, split_inputs  # noqa: E402
-
-from app.encoder.model import Encoder  # noqa: E402
-from app.evaluation import datasets, methods  # noqa: E402
-from app.evaluation.protocols import Indexed, evaluate_ranker  # noqa: E402
-from app.trainer.types import TrainParams  # noqa: E402
 
 DEFAULT = "semrec: semantic init + text map"
 
@@ -71,7 +68,7 @@ def main() -> None:
             rows.append({"dataset": name, "protocol": protocol, "users": int(len(split.eval_users)),
                          "seeds": seeds, "ndcg@10": figures, "mean": float(f.mean()), "std": float(f.std(ddof=1))
                          if len(f) > 1 else 0.0, "min": float(f.min()), "max": float(f.max())})
-    report = {"command": " ".join(["python scripts/seed_spread.py", *sys.argv[1:]]),
+    report = {"command": " ".join(["python -m scripts.seed_spread", *sys.argv[1:]]),
               "seconds": round(time.perf_counter() - started), "rows": rows}
     write_outputs(args.out, report)
     print(table(report))

@@ -1,8 +1,8 @@
 """Soak: minutes of mixed load against a real server, to catch what short tests miss: a 5xx under concurrency,
 memory that keeps growing, a job that never finishes.
 
-    python scripts/soak.py                                     # 10 minutes: PostgreSQL, API + worker, ML-100K
-    python scripts/soak.py --store sqlite --minutes 3 --data synthetic --json soak.json
+    python -m scripts.soak                                     # 10 minutes: PostgreSQL, API + worker, ML-100K
+    python -m scripts.soak --store sqlite --minutes 3 --data synthetic --json soak.json
 
 A fresh store (a PostgreSQL database made for the run and dropped after, or a SQLite file) gets a trained model
 first (ML-100K ingested and trained with the service's own training job, or a synthetic catalog and model). Then
@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,87 +35,22 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from sqlalchemy import select
+
+from app.core.config import Settings
+from app.store.db import make_engine, make_sessionmaker
+from app.store.models import Item, User
+from scripts.lib.service import PG_ADMIN_URL, READ_KEY, WRITE_KEY, Service, fresh_store
+from scripts.lib.stores import ml100k_store, synthetic_store
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
-from bench_serving import _free_port, ml100k_store, rss_mb, synthetic_store  # noqa: E402
-from chaos import fresh_store  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-
-from app.core.config import Settings  # noqa: E402
-from app.store.db import make_engine, make_sessionmaker  # noqa: E402
-from app.store.models import Item, User  # noqa: E402
-
-WRITE_KEY, READ_KEY = "soak-write-key", "soak-read-key"
-PG_ADMIN_URL = os.environ.get("SEMREC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 RECOMMEND = "GET /v1/users/{user_id}/recommendations"
 QUERIES = ["a funny film for the weekend", "space adventure with robots", "romantic drama", "scary horror night",
            "documentary about music", "animated film for children", "crime thriller in the city"]
 
 
 # ---- the service under test: a fresh store, the API and its worker as subprocesses ----
-
-class Service:
-    """`python -m app` (and, unless the worker is embedded, `python -m app.worker`) on one store; their output
-    goes to api.log and worker.log in the data dir, where a 5xx's traceback can be read afterwards."""
-
-    def __init__(self, database_url: str, data_dir: Path, embedded_worker: bool, env: dict | None = None) -> None:
-        self.data_dir = data_dir
-        self.embedded_worker = embedded_worker
-        self.env = {**os.environ, "SEMREC_DATABASE_URL": database_url, "SEMREC_DATA_DIR": str(data_dir),
-                    "SEMREC_API_KEYS": f"{WRITE_KEY}:write,{READ_KEY}:read",
-                    "SEMREC_EMBEDDED_WORKER": str(embedded_worker).lower(), **(env or {})}
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.api: subprocess.Popen | None = None
-        self.worker: subprocess.Popen | None = None
-
-    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
-        log = open(self.data_dir / log_name, "ab")  # noqa: SIM115  (the child keeps it)
-        return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-
-    def start(self, timeout_s: float = 300) -> None:
-        self.api = self._spawn(["-m", "app", "--port", str(self.port)], "api.log")
-        if not self.embedded_worker:
-            self.worker = self._spawn(["-m", "app.worker"], "worker.log")
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.api.poll() is not None:
-                raise RuntimeError(f"the API exited ({self.api.returncode}); see {self.data_dir / 'api.log'}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"the API was not ready within {timeout_s:.0f} s; see {self.data_dir / 'api.log'}")
-
-    def rss_mb(self) -> dict[str, float]:
-        rss = {"server": rss_mb(self.api)}
-        if self.worker is not None:
-            rss["worker"] = rss_mb(self.worker)
-        return rss
-
-    def stop(self) -> None:
-        for proc in (self.worker, self.api):  # the worker first: it hands a running job back on SIGTERM
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-
-    def log_errors(self) -> list[str]:
-        """Tracebacks and ERROR lines the processes logged (a 5xx leaves one)."""
-        lines = []
-        for name in ("api.log", "worker.log"):
-            path = self.data_dir / name
-            if path.exists():
-                lines += [f"{name}: {line[:300]}" for line in path.read_text(errors="replace").splitlines()
-                          if "Traceback" in line or re.search(r"\bERROR\b|\"level\": ?\"(ERROR|CRITICAL)\"", line)]
-        return lines
-
 
 def train_first(data: str, database_url: str, data_dir: Path) -> str:
     """A trained, active model before the load starts; returns what it was trained on."""
@@ -429,7 +361,7 @@ def main() -> None:
     args = p.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="semrec-soak-"))
-    report: dict = {"command": " ".join(["python scripts/soak.py", *sys.argv[1:]]), "store": args.store,
+    report: dict = {"command": " ".join(["python -m scripts.soak", *sys.argv[1:]]), "store": args.store,
                     "minutes": args.minutes, "concurrency": args.concurrency, "data_dir": str(data_dir)}
     with fresh_store(args.store, data_dir, args.pg_admin_url) as database_url:
         print(f"store: {args.store}; data dir {data_dir}", flush=True)

@@ -1,8 +1,5 @@
 """Builders and store readers for tests."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -41,13 +38,3 @@ def send_case(client, case, key: str):
     response = client.request(**kwargs)
     assert response.status_code < 500, (case.as_curl_command(), response.text)
     return response
-
-
-def load_script(name: str):
-    """A module from scripts/ (its helpers are what the tests drive), loaded once per session."""
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]

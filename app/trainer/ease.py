@@ -7,9 +7,9 @@ for an item the user has not had (the only ones ranked)
     score(u, j) ∝ x_u V diag(s² / (s² + λ)) · V_j d_j,   d_j = 1 / (1 - Σ_k V_jk² s_k² / (s_k² + λ)),
 
 so the user side is x_u V diag(s²/(s²+λ)) and the item side V_j d_j (r columns each); at rank 128 it ranks as
-the exact EASE does (docs/training.md, ``scripts/analyse_ease.py``). Each user's part is scaled to the spread of their factor
-scores, then by the blend weight, as the item-kNN term's is. The shop's carve chooses λ and the weight
-(``app.trainer.selection``); by default (weight 0) nothing is appended.
+the exact EASE does (docs/training.md, ``scripts/analyse_ease.py``). Each user's part is scaled to the spread
+of their factor scores, then by the blend weight, as the item-kNN term's is. The shop's carve chooses λ and the
+weight (``app.trainer.selection``); by default (weight 0) nothing is appended.
 
     factors, info = widen(data, factors, params, base)
 """

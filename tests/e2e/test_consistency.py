@@ -10,28 +10,27 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.utils import load_script
+from scripts.lib import service
 
 pytestmark = pytest.mark.e2e
-chaos = load_script("chaos")  # its process and store helpers
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def cluster(request, tmp_path):
     """(the write client, the read clients) over the processes of one store."""
-    with chaos.fresh_store(request.param, tmp_path) as url:
-        env = chaos.service_env(url, tmp_path / "data", SEMREC_REFRESH_SECONDS="3600")
+    with service.fresh_store(request.param, tmp_path) as url:
+        env = service.service_env(url, tmp_path / "data", SEMREC_REFRESH_SECONDS="3600")
         processes = []
         try:
             if request.param == "postgresql":
-                processes.append(chaos.Api(env, tmp_path / "api-a.log", workers=2))
-                processes.append(chaos.Api(env, tmp_path / "api-b.log"))
-                processes.append(chaos.start_worker(env, tmp_path / "worker.log"))
+                processes.append(service.Api(env, tmp_path / "api-a.log", workers=2))
+                processes.append(service.Api(env, tmp_path / "api-b.log"))
+                processes.append(service.start_worker(env, tmp_path / "worker.log"))
             else:
-                processes.append(chaos.Api(env, tmp_path / "api-a.log"))
-            apis = [p.wait_ready() for p in processes if isinstance(p, chaos.Api)]
+                processes.append(service.Api(env, tmp_path / "api-a.log"))
+            apis = [p.wait_ready() for p in processes if isinstance(p, service.Api)]
             # No keep-alive: every request takes a new connection, so `--workers 2` spreads them over both.
-            clients = [httpx.Client(base_url=a.base, headers={"X-API-Key": chaos.KEY}, timeout=60,
+            clients = [httpx.Client(base_url=a.base, headers={"X-API-Key": service.WRITE_KEY}, timeout=60,
                                     limits=httpx.Limits(max_keepalive_connections=0)) for a in apis]
             yield clients[0], clients
         finally:
@@ -117,10 +116,10 @@ def test_every_process_answers_a_write_in_its_next_request(cluster):
 
 def test_popularity_follows_new_events_within_seconds(tmp_path):
     """No model yet, so a new visitor gets the most popular items: new events reorder them within a refresh."""
-    with chaos.fresh_store("sqlite", tmp_path) as url:
-        api = chaos.Api(chaos.service_env(url, tmp_path / "data", SEMREC_REFRESH_SECONDS="1"), tmp_path / "api.log")
+    with service.fresh_store("sqlite", tmp_path) as url:
+        api = service.Api(service.service_env(url, tmp_path / "data", SEMREC_REFRESH_SECONDS="1"), tmp_path / "api.log")
         try:
-            http = httpx.Client(base_url=api.wait_ready().base, headers={"X-API-Key": chaos.KEY})
+            http = httpx.Client(base_url=api.wait_ready().base, headers={"X-API-Key": service.WRITE_KEY})
             http.post("/v1/items/batch", json={"items": [{"item_id": f"i{n}", "title": f"Item {n}"}
                                                          for n in range(5)]})
             http.post("/v1/interactions", json={"interactions": [

@@ -4,19 +4,18 @@ processes and a worker over one store; each message goes through the other proce
 import httpx
 import pytest
 
+from scripts.lib import service
 from tests.conversation import shop
-from tests.utils import load_script
 
 pytestmark = pytest.mark.e2e
-chaos = load_script("chaos")
 
 
 @pytest.fixture
 def two_apis(tmp_path):
-    with chaos.fresh_store("postgresql", tmp_path) as url:
-        env = chaos.service_env(url, tmp_path / "data", SEMREC_REFRESH_SECONDS="3600")
-        processes = [chaos.Api(env, tmp_path / "api-a.log"), chaos.Api(env, tmp_path / "api-b.log"),
-                     chaos.start_worker(env, tmp_path / "worker.log")]
+    with service.fresh_store("postgresql", tmp_path) as url:
+        env = service.service_env(url, tmp_path / "data", SEMREC_REFRESH_SECONDS="3600")
+        processes = [service.Api(env, tmp_path / "api-a.log"), service.Api(env, tmp_path / "api-b.log"),
+                     service.start_worker(env, tmp_path / "worker.log")]
         try:
             a, b = (p.wait_ready().client() for p in processes[:2])
             yield a, b
@@ -37,7 +36,7 @@ def test_any_process_continues_any_conversation(two_apis):
     events = [{"user_id": f"u{u}", "item_id": f"{list(shop.CATALOG)[u % 4]}-{n}", "type": "click"}
               for u in range(40) for n in range(u % 3, 8, 3)]
     assert a.post("/v1/interactions", json={"interactions": events}).status_code == 200
-    job = chaos.train(a)
+    job = service.train(a)
     assert job["status"] == "succeeded", job
 
     cid = a.post("/v1/conversations", json={"user_id": "u1"}).json()["conversation_id"]

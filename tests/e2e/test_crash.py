@@ -1,7 +1,8 @@
 """Crash safety with kill -9, on SQLite and PostgreSQL: acknowledged batches survive whole and no batch is
 stored in part; a worker killed mid-training leaves the active model serving and its job re-runs; artifacts
 are written to a temp name, synced, renamed and the folder synced, so a crash never leaves half a file under
-a name serving reads. The process helpers are scripts/chaos.py's (the script prints the same figures)."""
+a name serving reads. The process helpers are scripts/lib/service.py's, the kill rounds scripts/chaos.py's (the
+script prints the same figures)."""
 
 import os
 import subprocess
@@ -20,18 +21,18 @@ from app.index.faiss_index import ItemIndex
 from app.model import serving, versions
 from app.model.factors import Factors
 from app.store.models import ModelVersion
-from tests.utils import load_script
+from scripts import chaos
+from scripts.lib import service
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-chaos = load_script("chaos")  # its process and store helpers
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request, tmp_path):
     """A store of its own (a fresh PostgreSQL database, dropped after), so that no other test's rows meet ours."""
-    with chaos.fresh_store(request.param, tmp_path) as url:
+    with service.fresh_store(request.param, tmp_path) as url:
         yield url
 
 
@@ -54,30 +55,30 @@ def test_kill9_mid_training_keeps_the_active_model_and_reruns_the_job(store_url,
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     on_sqlite = store_url.startswith("sqlite")
-    env = chaos.service_env(store_url, data_dir, SEMREC_JOB_LEASE_SECONDS="3", SEMREC_REFRESH_SECONDS="0.5")
-    processes: list[chaos.Process] = []
+    env = service.service_env(store_url, data_dir, SEMREC_JOB_LEASE_SECONDS="3", SEMREC_REFRESH_SECONDS="0.5")
+    processes: list[service.Process] = []
 
-    def start_api(**extra) -> chaos.Api:
-        processes.append(chaos.Api(env | extra, tmp_path / "api.log").wait_ready())
+    def start_api(**extra) -> service.Api:
+        processes.append(service.Api(env | extra, tmp_path / "api.log").wait_ready())
         return processes[-1]
 
-    def start_worker() -> chaos.Process:
-        processes.append(chaos.start_worker(env, tmp_path / "worker.log"))
+    def start_worker() -> service.Process:
+        processes.append(service.start_worker(env, tmp_path / "worker.log"))
         return processes[-1]
 
     try:
         api = start_api()
         worker = None if on_sqlite else start_worker()  # on SQLite the API process runs the jobs
         with api.client() as http:
-            chaos.seed_dataset(http)
-            trained = chaos.train(http, epochs=5)
+            service.seed_dataset(http)
+            trained = service.train(http, epochs=5)
             assert trained["status"] == "succeeded", trained
             first = http.get("/v1/models").json()["models"][0]
             assert first["active"]
             assert served_version(http) == first["version"]
 
-            job_id = http.post("/v1/training/jobs", json=chaos.catchable_training(trained)).json()["job_id"]
-            chaos.wait_job(http, job_id, until=chaos.in_epochs)
+            job_id = http.post("/v1/training/jobs", json=service.catchable_training(trained)).json()["job_id"]
+            service.wait_job(http, job_id, until=service.in_epochs)
             (api if on_sqlite else worker).kill9()
         # Debris as a crash mid-write would leave it: serving must never read a temp file.
         debris = data_dir / "models" / f".{first['version']}.npz.crash.tmp"
@@ -97,7 +98,7 @@ def test_kill9_mid_training_keeps_the_active_model_and_reruns_the_job(store_url,
             else:
                 start_worker()
         with api.client() as http:
-            job = chaos.wait_job(http, job_id)
+            job = service.wait_job(http, job_id)
             assert (job["status"], job["attempts"]) == ("succeeded", 2), job
             second = job["result"]["model_version"]
             assert second != first["version"]

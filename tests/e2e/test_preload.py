@@ -6,20 +6,19 @@ follows a new version and a rollback like any process. SQLite and PostgreSQL."""
 import httpx
 import pytest
 
+from scripts.lib import service
 from tests.e2e.test_consistency import _reads
-from tests.utils import load_script
 
 pytestmark = pytest.mark.e2e
-chaos = load_script("chaos")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_forked_workers_serve_the_preloaded_version_and_follow_the_store(kind, tmp_path):
-    with chaos.fresh_store(kind, tmp_path) as url:
-        env = chaos.service_env(url, tmp_path / "data", SEMREC_REFRESH_SECONDS="3600")
-        first_api = chaos.Api(env, tmp_path / "api-1.log").wait_ready()  # it migrates the schema
+    with service.fresh_store(kind, tmp_path) as url:
+        env = service.service_env(url, tmp_path / "data", SEMREC_REFRESH_SECONDS="3600")
+        first_api = service.Api(env, tmp_path / "api-1.log").wait_ready()  # it migrates the schema
         # SQLite: the API runs the jobs itself; PostgreSQL: a worker process does.
-        worker = chaos.start_worker(env, tmp_path / "worker.log") if kind == "postgresql" else None
+        worker = service.start_worker(env, tmp_path / "worker.log") if kind == "postgresql" else None
         try:
             _preload_then_follow(env, tmp_path, first_api)
         finally:
@@ -30,17 +29,17 @@ def test_forked_workers_serve_the_preloaded_version_and_follow_the_store(kind, t
 def _preload_then_follow(env: dict, tmp_path, first_api) -> None:
     try:
         with first_api.client() as http:
-            chaos.seed_dataset(http, users=60, items=80, events=900)
-            job = chaos.train(http)
+            service.seed_dataset(http, users=60, items=80, events=900)
+            job = service.train(http)
             assert job["status"] == "succeeded", job
             first = job["result"]["model_version"]
     finally:
         first_api.terminate()
 
-    api = chaos.Api(env, tmp_path / "api-2.log", workers=2).wait_ready()
+    api = service.Api(env, tmp_path / "api-2.log", workers=2).wait_ready()
     try:
         assert f"preloaded model version {first} for 2 forked workers" in api.log_tail(20_000)
-        with httpx.Client(base_url=api.base, headers={"X-API-Key": chaos.KEY}, timeout=60,
+        with httpx.Client(base_url=api.base, headers={"X-API-Key": service.WRITE_KEY}, timeout=60,
                           limits=httpx.Limits(max_keepalive_connections=0)) as http:
             for answer in _reads([http], "/v1/users/u1/recommendations", k=5):
                 assert answer["model_version"] == first and len(answer["items"]) == 5
@@ -53,7 +52,7 @@ def _preload_then_follow(env: dict, tmp_path, first_api) -> None:
             for answer in _reads([http], "/v1/users/u1/recommendations", k=10):
                 assert shown not in {i["item_id"] for i in answer["items"]}
 
-            job = chaos.train(http)
+            job = service.train(http)
             assert job["status"] == "succeeded", job
             second = job["result"]["model_version"]
             for answer in _reads([http], "/v1/users/u2/recommendations", k=3):

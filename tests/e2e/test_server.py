@@ -1,7 +1,6 @@
 """End to end: a real uvicorn server in its own process, spoken to over HTTP, on SQLite and PostgreSQL."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,15 +8,10 @@ import time
 import httpx
 import pytest
 
+from scripts.lib.service import free_port
 from tests.conftest import clean_store
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -25,7 +19,7 @@ def server(database_url, tmp_path):
     """`python -m app` exactly as the README starts it, with no key configured (so one is generated), on an
     empty store."""
     clean_store(database_url)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SEMREC_DATABASE_URL": database_url, "SEMREC_DATA_DIR": str(tmp_path / "var")}
     env.pop("SEMREC_API_KEYS", None)
     proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], env=env,

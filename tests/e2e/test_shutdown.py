@@ -17,29 +17,29 @@ from app.store import queue
 from app.store.models import Job
 from app.worker import runner
 from app.worker.runner import Worker
-from tests.utils import load_script
+from scripts import chaos
+from scripts.lib import service
 
 pytestmark = pytest.mark.e2e
 
-chaos = load_script("chaos")  # its process and store helpers
 
 SIGTERM_EXIT = (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has shut down
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request, tmp_path):
-    with chaos.fresh_store(request.param, tmp_path) as url:
+    with service.fresh_store(request.param, tmp_path) as url:
         yield url
 
 
 def test_sigterm_lets_the_request_in_flight_finish(store_url, tmp_path):
-    api = chaos.Api(chaos.service_env(store_url, tmp_path / "data"), tmp_path / "api.log").wait_ready()
+    api = service.Api(service.service_env(store_url, tmp_path / "data"), tmp_path / "api.log").wait_ready()
     try:
         run_id = uuid.uuid4().hex[:8]
         events = [{"user_id": f"u{n % 7}", "item_id": f"i{n % 11}", "type": "click", "event_id": f"{run_id}-{n}"}
                   for n in range(500)]
         body = json.dumps({"interactions": events}).encode()
-        head = (f"POST /v1/interactions HTTP/1.1\r\nHost: semrec\r\nX-API-Key: {chaos.KEY}\r\n"
+        head = (f"POST /v1/interactions HTTP/1.1\r\nHost: semrec\r\nX-API-Key: {service.WRITE_KEY}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
         with socket.create_connection(("127.0.0.1", api.port), timeout=60) as conn:
             conn.sendall(head + body[: len(body) // 2])
@@ -60,24 +60,24 @@ def test_sigterm_lets_the_request_in_flight_finish(store_url, tmp_path):
 def test_worker_process_sigterm_hands_its_job_to_the_next_worker(tmp_path):
     """PostgreSQL: `python -m app.worker` stopped mid-training; the lease is the default 60 s, so only the
     hand-back can put the job in the queue within the test."""
-    with chaos.fresh_store("postgresql", tmp_path) as url:
-        env = chaos.service_env(url, tmp_path / "data", SEMREC_REFRESH_SECONDS="0.5")
-        processes = [chaos.Api(env, tmp_path / "api.log").wait_ready()]
+    with service.fresh_store("postgresql", tmp_path) as url:
+        env = service.service_env(url, tmp_path / "data", SEMREC_REFRESH_SECONDS="0.5")
+        processes = [service.Api(env, tmp_path / "api.log").wait_ready()]
         api = processes[0]
         try:
-            processes.append(chaos.start_worker(env, tmp_path / "worker-1.log"))
+            processes.append(service.start_worker(env, tmp_path / "worker-1.log"))
             with api.client() as http:
-                chaos.seed_dataset(http)
-                timing = chaos.train(http, epochs=3)
-                job_id = http.post("/v1/training/jobs", json=chaos.catchable_training(timing)).json()["job_id"]
-                chaos.wait_job(http, job_id, until=chaos.in_epochs)
+                service.seed_dataset(http)
+                timing = service.train(http, epochs=3)
+                job_id = http.post("/v1/training/jobs", json=service.catchable_training(timing)).json()["job_id"]
+                service.wait_job(http, job_id, until=service.in_epochs)
                 assert processes[1].terminate() == 0, processes[1].log_tail()
                 job = http.get(f"/v1/jobs/{job_id}").json()
                 assert (job["status"], job["attempts"]) == ("queued", 0), job  # handed back, attempt not spent
                 assert "handed back to the queue" in processes[1].log_tail()
 
-                processes.append(chaos.start_worker(env, tmp_path / "worker-2.log"))
-                job = chaos.wait_job(http, job_id)
+                processes.append(service.start_worker(env, tmp_path / "worker-2.log"))
+                job = service.wait_job(http, job_id)
                 assert (job["status"], job["attempts"]) == ("succeeded", 1), job
                 active = [m["version"] for m in http.get("/v1/models").json()["models"] if m["active"]]
                 assert active == [job["result"]["model_version"]]
@@ -89,22 +89,22 @@ def test_worker_process_sigterm_hands_its_job_to_the_next_worker(tmp_path):
 def test_api_sigterm_hands_the_embedded_workers_job_back(tmp_path):
     """SQLite: the API process runs the jobs; stopping it mid-training requeues the job, and the restarted
     API runs it to the end."""
-    with chaos.fresh_store("sqlite", tmp_path) as url:
-        env = chaos.service_env(url, tmp_path / "data")
-        api = chaos.Api(env, tmp_path / "api.log").wait_ready()
+    with service.fresh_store("sqlite", tmp_path) as url:
+        env = service.service_env(url, tmp_path / "data")
+        api = service.Api(env, tmp_path / "api.log").wait_ready()
         try:
             with api.client() as http:
-                chaos.seed_dataset(http)
-                timing = chaos.train(http, epochs=3)
-                job_id = http.post("/v1/training/jobs", json=chaos.catchable_training(timing)).json()["job_id"]
-                chaos.wait_job(http, job_id, until=chaos.in_epochs)
+                service.seed_dataset(http)
+                timing = service.train(http, epochs=3)
+                job_id = http.post("/v1/training/jobs", json=service.catchable_training(timing)).json()["job_id"]
+                service.wait_job(http, job_id, until=service.in_epochs)
             assert api.terminate() in SIGTERM_EXIT, api.log_tail()
             assert job_state(url, job_id) == ("queued", 0, None)
             assert "handed back to the queue" in api.log_tail()
 
-            api = chaos.Api(env, tmp_path / "api.log").wait_ready()
+            api = service.Api(env, tmp_path / "api.log").wait_ready()
             with api.client() as http:
-                job = chaos.wait_job(http, job_id)
+                job = service.wait_job(http, job_id)
                 assert (job["status"], job["attempts"]) == ("succeeded", 1), job
         finally:
             api.terminate()

@@ -1,21 +1,10 @@
 """scripts/analyse_terms.py's grid on held-out events: the kNN term it scores is built without them, and where
 co-occurrence is the whole signal a positive weight beats the factors alone."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
 from app.trainer.types import Factors, TrainData
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "analyse_terms.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("analyse_terms", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from scripts import analyse_terms
 
 
 def groups(n_users=200, n_items=40, seed=0) -> TrainData:
@@ -32,7 +21,7 @@ def groups(n_users=200, n_items=40, seed=0) -> TrainData:
 
 
 def test_the_grid_prefers_the_term_where_co_occurrence_is_the_signal():
-    script = load_script()
+    script = analyse_terms
     data = groups()
     rng = np.random.default_rng(1)
     # Factors that know nothing: small random scores, the same spread for every user.

@@ -17,7 +17,7 @@ NO_TEXT = "semrec: no text (random init, no content term)"
 @pytest.mark.skipif(not (DATA / "ml-100k").is_dir(), reason="shared evaluation data not beside the checkout")
 def test_smoke_evaluation_writes_every_protocol(tmp_path):
     out = tmp_path / "eval"
-    run = subprocess.run([sys.executable, "scripts/evaluate.py", "--smoke", "--datasets", "ml-100k",
+    run = subprocess.run([sys.executable, "-m", "scripts.evaluate", "--smoke", "--datasets", "ml-100k",
                           "--data-root", str(DATA), "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]

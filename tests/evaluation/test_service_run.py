@@ -105,7 +105,8 @@ def _random_recall(split, ix, k: int) -> float:
 @needs_data
 def test_smoke_run_through_a_spawned_service(tmp_path, ml_slice):
     out = tmp_path / "svc"
-    run = subprocess.run([sys.executable, "scripts/evaluate_service.py", "--smoke", "--smoke-users", str(SMOKE_USERS),
+    run = subprocess.run([sys.executable, "-m", "scripts.evaluate_service", "--smoke", "--smoke-users",
+                          str(SMOKE_USERS),
                           "--datasets", "ml-100k", "--protocols", "P2,P3", "--data-root", str(DATA),
                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -56,7 +56,7 @@ def test_feedback_likes_what_shares_a_kind_and_dislikes_the_rest():
 @needs_data
 def test_p5_through_a_spawned_service(tmp_path):
     out = tmp_path / "p5"
-    run = subprocess.run([sys.executable, "scripts/evaluate.py", "--smoke", "--datasets", "ml-100k", "--protocols",
+    run = subprocess.run([sys.executable, "-m", "scripts.evaluate", "--smoke", "--datasets", "ml-100k", "--protocols",
                           "P5", "--data-root", str(DATA), "--out", str(out)], cwd=ROOT, capture_output=True,
                          text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -154,9 +154,10 @@ def test_popularity_moves_only_the_kept_answers_that_read_it(crowd):
     kept; a few-event user's list (ties by popularity) is computed again."""
     client, _ = crowd
     recommender = client.app.state.recommender
-    regular, visitor = recommender.recommend(ListRequest("u0", 10)), recommender.recommend(ListRequest("light", 10))
+    u0, light = ListRequest("u0", 10), ListRequest("light", 10)
+    regular, visitor = recommender.recommend(u0), recommender.recommend(light)
     assert regular.strategy == visitor.strategy == "personalized"
-    assert recommender.recommend(ListRequest("u0", 10)) is regular and recommender.recommend(ListRequest("light", 10)) is visitor  # kept
+    assert recommender.recommend(u0) is regular and recommender.recommend(light) is visitor  # kept
     counted = recommender.state.popularity_generation
     before = (recommender.state.epoch, recommender.state.generation)
     client.post("/v1/interactions", json={"interactions": [
@@ -164,6 +165,6 @@ def test_popularity_moves_only_the_kept_answers_that_read_it(crowd):
     recommender.refresh()  # what the background refresh does every SEMREC_REFRESH_SECONDS
     assert recommender.state.popularity_generation > counted
     assert (recommender.state.epoch, recommender.state.generation) == before  # model and catalog as they were
-    assert recommender.recommend(ListRequest("u0", 10)) is regular
-    again = recommender.recommend(ListRequest("light", 10))
+    assert recommender.recommend(u0) is regular
+    again = recommender.recommend(light)
     assert again is not visitor and len(again.items) == 10

@@ -1,0 +1,62 @@
+"""Load from wrk (the distribution's package: apt-get install wrk), in a process of its own: a Lua script per
+route kind, its summary (requests/s, p50 and p99 in ms, errors) as one JSON line read back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import textwrap
+
+from scripts.lib.service import READ_KEY
+
+LUA = textwrap.dedent("""
+    math.randomseed(os.time())
+    local users, items = {n_users}, {n_items}
+    local up, ip, base = "{user_prefix}", "{item_prefix}", {base}
+    local kind = "{kind}"
+    wrk.headers["X-API-Key"] = "{key}"
+    wrk.headers["Content-Type"] = "application/json"
+    request = function()
+      if kind == "healthz" then return wrk.format("GET", "/healthz") end
+      if kind == "recommend" then
+        return wrk.format("GET", "/v1/users/" .. up .. math.random(base, base + users - 1) .. "/recommendations?k=10")
+      end
+      if kind == "similar" then
+        return wrk.format("GET", "/v1/items/" .. ip .. math.random(base, base + items - 1) .. "/similar?k=10")
+      end
+      local ids = {{}}
+      for n = 1, 100 do ids[n] = '"' .. ip .. math.random(base, base + items - 1) .. '"' end
+      return wrk.format("POST", "/v1/users/" .. up .. math.random(base, base + users - 1) .. "/rank", nil,
+                        '{{"item_ids": [' .. table.concat(ids, ",") .. ']}}')
+    end
+""") + "{done}"
+
+# wrk's summary as one JSON line (also for scripts/bench_conversation.py's scripts); braces doubled for format().
+WRK_DONE = textwrap.dedent("""
+    done = function(summary, latency, requests)
+      local fmt = "JSON {{\\"rps\\": %f, \\"p50_ms\\": %f, \\"p99_ms\\": %f, \\"errors\\": %d, \\"non2xx\\": %d}}\\n"
+      io.write(string.format(fmt,
+        summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+        summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+        summary.errors.status))
+    end
+""")
+
+
+def wrk(url: str, kind: str, ids: dict, connections: int, seconds: int) -> dict:
+    return run_wrk(url, LUA.format(kind=kind, key=READ_KEY, done=WRK_DONE.format(), **ids), connections, seconds)
+
+
+def run_wrk(url: str, script: str, connections: int, seconds: int) -> dict:
+    """wrk with a Lua ``script`` ending in ``WRK_DONE`` (formatted): its JSON summary as a dict."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    try:
+        threads = str(min(2, connections))  # wrk wants a connection per thread at least
+        out = subprocess.run(["wrk", "-t", threads, "-c", str(connections), "-d", f"{seconds}s", "-s", f.name, url],
+                             capture_output=True, text=True, timeout=seconds + 60).stdout
+    finally:
+        os.unlink(f.name)
+    return json.loads(out.split("JSON ", 1)[1].splitlines()[0])

@@ -1,0 +1,36 @@
+"""What the evaluation scripts share about the protocols (shared PROTOCOLS.md): the splits, the cut-offs, the
+texts every method of one split reads, and P2's training events as a data set of their own (the carve settings
+are chosen on, never the test users)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.core.config import Settings
+from app.encoder.model import Encoder
+from app.evaluation import datasets
+from app.evaluation.protocols import Indexed, p2_temporal, p3_cold_items, p4_cold_users
+
+KS = {"P2": (10, 20), "P3": (10,), "P4": (10,), "P6": (10,)}
+SPLITS = {"P2": p2_temporal, "P3": p3_cold_items, "P4": p4_cold_users}
+
+
+def split_inputs(ix: Indexed, train: np.ndarray, encoder: Encoder, vectors: dict) -> dict:
+    """What every method of one split reads: the texts (with the reviews of the split's training events, where
+    the data has reviews, as the service composes them) and their encoder vectors."""
+    if ix.ds.reviews is None:
+        return vectors
+    settings = Settings()
+    item_texts, user_texts = ix.texts(train, settings.item_review_texts, settings.user_review_texts)
+    inputs = {"texts": (item_texts, user_texts), "item_vectors": encoder.encode(item_texts)}
+    if any(user_texts):
+        inputs["user_vectors"] = encoder.encode(user_texts)
+    return inputs
+
+
+def carve(ds: datasets.Dataset) -> tuple[datasets.Dataset, Indexed]:
+    """P2's training events as a data set of their own: P5 on it splits them again by the P2 rule."""
+    train = p2_temporal(Indexed(ds)).train
+    inner = ds.subset(train)
+    inner.user_text = ds.user_text
+    return inner, Indexed(inner)
