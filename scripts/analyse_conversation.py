@@ -17,7 +17,7 @@ import argparse
 import time
 from pathlib import Path
 
-from app.evaluation import datasets, service_run, shoppers
+from app.evaluation import datasets, shoppers, spawn
 from scripts.lib.protocols import carve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def main() -> None:
         for weight, share in grid:
             start = time.perf_counter()
             env = {"SEMREC_CONVERSATION_TEXT_WEIGHT": str(weight), "SEMREC_CONVERSATION_QUERY_SHARE": str(share)}
-            with service_run.spawned_service(env=env) as svc:
+            with spawn.spawned_service(env=env) as svc:
                 out = shoppers.run_p5(svc, ds, ix, log=lambda *_: None, two_step=args.two_step)
             rows.append((weight, share, out))
             print(f"  text weight {weight:<4g} query share {share:<4g} "

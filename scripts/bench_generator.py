@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from app.core.config import Settings
-from app.evaluation import datasets, service_run
+from app.evaluation import datasets, service_run, spawn
 from app.evaluation.protocols import Indexed
 from app.generator import Generator
 from app.generator.reviews import SYSTEM, ItemFields, clean, prompt
@@ -54,7 +54,7 @@ def main() -> None:
           f"{raw['reviews/s']:.2f} reviews/s ({reviews} kept), {raw['tokens/s']:.1f} new tokens/s", flush=True)
 
     env = {"SEMREC_DEVICE": args.device, "SEMREC_GENERATOR_BATCH_SIZE": str(batch)}
-    with service_run.spawned_service(env=env) as svc:
+    with spawn.spawned_service(env=env) as svc:
         assert svc.call("POST", "/v1/items/batch", json={"items": records}).status_code == 200
         start = time.perf_counter()
         body = {"max_per_item": args.per_item, "item_ids": [i.item_id for i in items]}

@@ -12,8 +12,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -21,7 +19,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from scripts.lib.service import free_port
+from scripts.lib.service import WRITE_KEY, Api
 
 PG_ADMIN_URL = os.environ.get("SEMREC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TYPES = ["view"] * 5 + ["click"] * 3 + ["cart", "purchase", "rating", "rating"]
@@ -83,22 +81,12 @@ def spawned_server(kind: str, workers: int):
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{dbname}"')
         db_url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{dbname}"
-    port, key = free_port(), "bench-key"
-    env = {**os.environ, "SEMREC_DATABASE_URL": db_url, "SEMREC_DATA_DIR": tmp, "SEMREC_API_KEYS": f"{key}:write"}
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workers", str(workers)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "SEMREC_DATABASE_URL": db_url, "SEMREC_DATA_DIR": tmp, "SEMREC_API_KEYS": f"{WRITE_KEY}:write"}
+    api = Api(env, None, workers=workers)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url, key
+        yield api.wait_ready(timeout=60).base, WRITE_KEY
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        api.terminate(timeout=30)
         if dbname:
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')

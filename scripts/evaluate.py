@@ -28,7 +28,7 @@ import numpy as np
 
 from app.core.config import Settings
 from app.encoder.model import Encoder
-from app.evaluation import datasets, encoders, generated, methods, service_run, shoppers
+from app.evaluation import datasets, encoders, generated, methods, shoppers, spawn
 from app.evaluation.protocols import (
     Indexed,
     evaluate_ranker,
@@ -291,7 +291,7 @@ def main() -> None:
             if protocol == "P1":
                 results["P1"] = p1(ds, ix, vectors, params, folds if not args.smoke else [0])
             elif protocol == "P5":
-                with service_run.spawned_service() as svc:
+                with spawn.spawned_service() as svc:
                     results["P5"] = shoppers.run_p5(svc, ds, ix)
             elif protocol == "P6":
                 results["P6"] = p6(ds, ix)

@@ -21,7 +21,7 @@ from app.evaluation import datasets
 from app.evaluation.context_run import run_context
 from app.evaluation.planted import planted_shop
 from app.evaluation.protocols import Indexed, package_versions
-from app.evaluation.service_run import spawned_service
+from app.evaluation.spawn import spawned_service
 from scripts.lib.protocols import carve
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -36,8 +36,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.evaluation import datasets
-from app.evaluation.protocols import Indexed, package_versions
-from app.evaluation.service_run import KS, run_protocol, smoke_slice, spawned_service
+from app.evaluation.protocols import KS, SPLITS, Indexed, package_versions
+from app.evaluation.service_run import run_protocol, smoke_slice
+from app.evaluation.spawn import spawned_service
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +55,7 @@ def library_figures(path: Path) -> dict:
     out = {}
     for ds_name, protocols in report.get("results", {}).items():
         for protocol, methods in protocols.items():
-            if protocol not in KS or "_skipped" in methods:
+            if protocol not in SPLITS or "_skipped" in methods:
                 continue
             peers = {n: r for n, r in methods.items()
                      if not n.startswith(("_", "semrec")) and "ndcg@10" in r and n != "random"}
@@ -174,9 +175,9 @@ def main() -> None:
     started, started_at = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
     names = args.datasets.split(",") if args.datasets else datasets.available(args.data_root)
     protocols = args.protocols.split(",")
-    unknown = [x for x in protocols if x not in KS]
+    unknown = [x for x in protocols if x not in SPLITS]
     if unknown:
-        p.error(f"protocols through the service: {', '.join(KS)} (not {', '.join(unknown)})")
+        p.error(f"protocols through the service: {', '.join(SPLITS)} (not {', '.join(unknown)})")
     report = {"command": " ".join(["python -m scripts.evaluate_service", *map(shlex.quote, sys.argv[1:])]),
               "started_at": started_at, "versions": versions(),
               "database": "postgresql" if args.database_url else "sqlite", "smoke": args.smoke,

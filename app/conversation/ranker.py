@@ -159,8 +159,8 @@ def _vector(rec: Recommender, state: State, needs: Needs, taste: np.ndarray | No
     ``conversation_query_share``; the words alone for an anonymous shopper), moved toward the liked items'
     served vectors and away from the disliked ones' (Rocchio). For a known user the feedback weighs as the
     events it adds to their ``history`` of events would (a like among 80 events moves them little, among 4 a
-    lot): on the validation carve full-weight Rocchio cost ML-100K success@5 0.835 -> 0.760. None when there
-    is nothing to go by."""
+    lot; full-weight Rocchio cost success@5 on the validation carve, docs/conversation.md). None when there is
+    nothing to go by."""
     model = state.model
     if model is None:
         return None

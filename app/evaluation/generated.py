@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from app.evaluation.datasets import Dataset
 from app.evaluation.protocols import Indexed, p3_cold_items
-from app.evaluation.service_run import run_job, run_protocol, spawned_service
+from app.evaluation.service_run import run_job, run_protocol
+from app.evaluation.spawn import spawned_service
 
 MAX_PER_ITEM = 2  # the job's default
 

@@ -157,6 +157,11 @@ def p4_cold_users(ix: Indexed, share: float = 0.2, min_events: int = 10, keep: i
     return RankingSplit(train, np.array(sorted(relevant)), relevant)
 
 
+# The ranking protocols' splits and their cut-offs (P6 ranks as P2 does), for every script and the service run.
+SPLITS = {"P2": p2_temporal, "P3": p3_cold_items, "P4": p4_cold_users}
+KS = {"P2": (10, 20), "P3": (10,), "P4": (10,), "P6": (10,)}
+
+
 def ranking_metrics(scores: np.ndarray, users: np.ndarray, split: RankingSplit, ix: Indexed,
                     ks: tuple[int, ...]) -> dict[str, float]:
     """Recall@K and NDCG@K (binary relevance, IDCG over min(K, |test|)), averaged over the users."""

@@ -1,13 +1,13 @@
 """A lexical term for items no one has had yet, next to the factors, served by the same inner product.
 
-An item without events enters factor space only through the learned text map, and on short catalog texts
-that map is both weaker and less stable than plain TF-IDF matching (ML-100K P3: NDCG@10 0.20-0.30 with the
-training seed alone, TF-IDF 0.24). This term adds TF-IDF's answer for those items: the catalog texts' TF-IDF
-in rank-r LSA (as good as the exact cosine on ML-100K P3), the item side L_i for items without training events
-and zero for the others (their events say more: the term costs P2 where it touches them), the user side the
-unit mean of L over the user's items, scaled to the spread of the user's factor scores over the items without
-events, then by the weight. Where the items are read with their shoppers' reviews the text map already has
-the words, and the term adds little or costs (Gift Cards): the weight shrinks with the share of reviewed items.
+An item without events enters factor space only through the learned text map, and on short catalog texts that
+map is both weaker and less stable than plain TF-IDF matching (ML-100K P3, docs/training.md). This term adds
+TF-IDF's answer for those items: the catalog texts' TF-IDF in rank-r LSA (as good as the exact cosine on ML-100K
+P3), the item side L_i for items without training events and zero for the others (their events say more: the
+term costs P2 where it touches them), the user side the unit mean of L over the user's items, scaled to the
+spread of the user's factor scores over the items without events, then by the weight. Where the items are read
+with their shoppers' reviews the text map already has the words, and the term adds little or costs (Gift Cards):
+the weight shrinks with the share of reviewed items.
 
     factors, info = widen(data, factors, params)   # data.item_words: the catalog text of each item
 """

@@ -34,23 +34,18 @@ class TrainParams:
     solver : ``auto`` (Gibbs sampling for ``rating``, Adam for ``ranking``), ``gibbs`` or ``adam``.
     rating_offset : c in a rating's ranking weight ``event_weights["rating"] * (value + c) / (5 + c)``: a rating
         is a positive event, a 5 counts more than a 1 (c = 0: in proportion to the value; larger: flatter). The
-        default 20 (a 1 weighs 0.84 of a 5) was chosen on a validation split of ML-100K's P2 training events:
-        as good there as c = 0 or 5 (NDCG@10 0.167-0.170, uniform 0.150), and the only one that keeps P3's
-        cold-item figure (c = 0 costs a third of it).
+        default 20 (a 1 weighs 0.84 of a 5) ranked as well as c = 0 or 5 on a validation split of ML-100K's P2
+        training events and alone kept P3's cold items (docs/training.md).
     neighbourhood_rank : r, the width of the item-kNN term appended to the ranking factors
         (``app.trainer.neighbourhood``); 0 turns it off.
     neighbourhood_weight : its blend weight, on the scale of each user's factor scores; 0 turns it off. The
-        default 1 was chosen on validation splits carved from ML-100K's and Gift Cards' P2 training events by the
-        P2 rule (``scripts/analyse_terms.py``): ML-100K NDCG@10 0.171 -> 0.195 (best at 1); Gift Cards flat
-        within the seed spread today (0.211 / 0.210 / 0.214 at 0 / 1 / 2, three seeds). The fit's own
-        validation events (45-94 of them, ``--fit-validation``) are too few to choose it per job: their pick
-        moved across the whole grid with the seed (docs/training.md).
+        default 1 was best on validation splits carved from ML-100K's and Gift Cards' P2 training events (flat
+        on Gift Cards); the shop's own carve replaces it where a candidate clearly wins (docs/training.md).
     content_rank, content_weight : the TF-IDF term for items without events (``app.trainer.content``): its LSA
         rank and blend weight (0 turns it off). The weight applies in full where the items are read without
-        shoppers' reviews and shrinks to 0 as the share of reviewed items (with events) grows to 1: on validation
-        splits carved from P3's training data by the P3 rule (``scripts/analyse_terms.py``) ML-100K (no reviews)
-        was best at 0.5 (NDCG@10 0.239 -> 0.284) and Gift Cards (every item reviewed: its text map reads the
-        shoppers' words) at 0 (0.433, 0.416 at 0.25).
+        shoppers' reviews and shrinks to 0 as the share of reviewed items (with events) grows to 1: ML-100K (no
+        reviews) was best at 0.5 and Gift Cards (every item reviewed: its text map reads the shoppers' words) at
+        0, on validation splits carved from P3's training data (docs/training.md).
     select : choose the blend per shop (``app.trainer.selection``): the weights of the item-kNN, lexical and
         popularity terms for next items, and of the content term and the text map for new items, picked on the
         shop's own held-out events (``app.trainer.carve``) among candidates that include the simple peers alone;

@@ -1,6 +1,6 @@
-"""What the evaluation scripts share about the protocols (shared PROTOCOLS.md): the splits, the cut-offs, the
-texts every method of one split reads, and P2's training events as a data set of their own (the carve settings
-are chosen on, never the test users)."""
+"""What the evaluation scripts share about the protocols (shared PROTOCOLS.md): the splits and cut-offs
+(``app.evaluation.protocols``'s), the texts every method of one split reads, and P2's training events as a data
+set of their own (the carve settings are chosen on, never the test users)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import numpy as np
 from app.core.config import Settings
 from app.encoder.model import Encoder
 from app.evaluation import datasets
-from app.evaluation.protocols import Indexed, p2_temporal, p3_cold_items, p4_cold_users
+from app.evaluation.protocols import KS, SPLITS, Indexed, p2_temporal
 
-KS = {"P2": (10, 20), "P3": (10,), "P4": (10,), "P6": (10,)}
-SPLITS = {"P2": p2_temporal, "P3": p3_cold_items, "P4": p4_cold_users}
+__all__ = ["KS", "SPLITS", "carve", "split_inputs"]
 
 
 def split_inputs(ix: Indexed, train: np.ndarray, encoder: Encoder, vectors: dict) -> dict:

@@ -1,6 +1,7 @@
 """Running the service for scripts and tests: a fresh store (a SQLite file, or a PostgreSQL database made for
-the run and dropped after it), the API and worker processes on a free port, waiting until they are ready, their
-memory, and a trained model through the API.
+the run and dropped after it), the API and worker processes on a free port (``Api``: every way a script or a
+test starts a server is built on it), waiting until they are ready, their memory, and a trained model through
+the API.
 
     with fresh_store("sqlite", folder) as url:
         api = Api(service_env(url, folder / "data"), folder / "api.log").wait_ready()
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,11 +65,13 @@ def service_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, st
 class Process:
     """A service process (`python -m app` or `python -m app.worker`) logging to a file beside the data."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path | None) -> None:
+        """``args`` after the interpreter (``["-m", "app", ...]``), or a whole command where its first is an
+        executable path; ``log_path`` None: the output is dropped."""
         self.log_path = log_path
-        with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT, stdout=log,
-                                         stderr=subprocess.STDOUT)
+        command = args if args and Path(args[0]).is_absolute() else [sys.executable, *args]
+        with open(log_path if log_path else os.devnull, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
     @property
     def pid(self) -> int:
@@ -86,26 +89,34 @@ class Process:
         return self.proc.wait(timeout=timeout)
 
     def log_tail(self, chars: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:]
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path else ""
 
 
 class Api(Process):
-    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None, workers: int = 1) -> None:
+    """``python -m app`` on a free port (or ``port``), or ``command(port, workers)`` for another server."""
+
+    def __init__(self, env: dict[str, str], log_path: Path | None, port: int | None = None, workers: int = 1,
+                 command: Callable[[int, int], list[str]] | None = None) -> None:
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        super().__init__(["-m", "app", "--port", str(self.port), "--workers", str(workers)], env, log_path)
+        args = command(self.port, workers) if command else ["-m", "app", "--port", str(self.port), "--workers",
+                                                            str(workers)]
+        super().__init__(args, env, log_path)
 
-    def wait_ready(self, timeout: float = 90) -> Api:
+    def wait_ready(self, timeout: float = 90, serving: bool = False) -> Api:
+        """Until /readyz answers 200 (and, with ``serving``, a model version is served)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if httpx.get(f"{self.base}/readyz", timeout=5).status_code == 200:
+                r = httpx.get(f"{self.base}/readyz", timeout=5)
+                if r.status_code == 200 and (not serving or "serving" in r.json()["checks"].get("model", "")):
                     return self
             except httpx.TransportError:
                 pass
             if self.proc.poll() is not None:
                 raise RuntimeError(f"API exited with {self.proc.returncode}:\n{self.log_tail()}")
             if time.monotonic() > deadline:
+                self.terminate()
                 raise TimeoutError(f"API not ready after {timeout} s:\n{self.log_tail()}")
             time.sleep(0.2)
 
@@ -122,26 +133,14 @@ def as_is(url: str) -> Iterator[str]:
     yield url
 
 
-def start_server(settings_env: dict, workers: int,
-                 command=lambda port, workers: [sys.executable, "-m", "app", "--port", str(port), "--workers",
-                                                str(workers)]) -> tuple[subprocess.Popen, str]:
-    """The server (``command(port, workers)``; by default ``python -m app``), once it serves a model."""
-    port = free_port()
+def start_server(settings_env: dict, workers: int, command: Callable[[int, int], list[str]] | None = None
+                 ) -> tuple[subprocess.Popen, str]:
+    """A server with no embedded worker (``python -m app``, or ``command(port, workers)``), once it serves a
+    model: (its process, its base URL)."""
     env = {**os.environ, **settings_env, "SEMREC_API_KEYS": f"{READ_KEY}:read,{WRITE_KEY}:write",
            "SEMREC_EMBEDDED_WORKER": "false"}
-    proc = subprocess.Popen(command(port, workers), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            r = httpx.get(f"{url}/readyz")
-            if r.status_code == 200 and "serving" in r.json()["checks"].get("model", ""):
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("server did not become ready")
+    api = Api(env, None, workers=workers, command=command).wait_ready(timeout=120, serving=True)
+    return api.proc, api.base
 
 
 def server_pids(proc: subprocess.Popen) -> list[int]:
@@ -181,25 +180,12 @@ class Service:
         self.api: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
 
-    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
-        log = open(self.data_dir / log_name, "ab")  # noqa: SIM115  (the child keeps it)
-        return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-
     def start(self, timeout_s: float = 300) -> None:
-        self.api = self._spawn(["-m", "app", "--port", str(self.port)], "api.log")
+        api = Api(self.env, self.data_dir / "api.log", port=self.port)
+        self.api = api.proc
         if not self.embedded_worker:
-            self.worker = self._spawn(["-m", "app.worker"], "worker.log")
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.api.poll() is not None:
-                raise RuntimeError(f"the API exited ({self.api.returncode}); see {self.data_dir / 'api.log'}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"the API was not ready within {timeout_s:.0f} s; see {self.data_dir / 'api.log'}")
+            self.worker = start_worker(self.env, self.data_dir / "worker.log").proc
+        api.wait_ready(timeout=timeout_s)
 
     def rss_mb(self) -> dict[str, float]:
         rss = {"server": rss_mb(self.api)}

@@ -9,8 +9,6 @@ otherwise)."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,7 +19,7 @@ import pytest
 from app.evaluation import datasets
 from app.evaluation.protocols import Indexed, p2_temporal
 from app.evaluation.service_run import item_records, training_events, user_records
-from tests.e2e.test_server import _free_port
+from scripts.lib.service import Api
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,21 +49,13 @@ def shop(tmp_path_factory):
     """The server, its log file, and facts the pages should show (two versions: a quick one, then the
     default one, which serves)."""
     tmp = tmp_path_factory.mktemp("dashboard")
-    port = _free_port()
     env = {**os.environ, "SEMREC_DATABASE_URL": f"sqlite:///{tmp / 'semrec.db'}", "SEMREC_DATA_DIR": str(tmp / "var"),
            "SEMREC_API_KEYS": f"{WRITE}:write,{READ}:read", "SEMREC_SEGMENTS": "6"}
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    api = Api(env, tmp / "server.log")
+    base = api.base
     try:
+        api.wait_ready()
         http = httpx.Client(base_url=base, headers={"X-API-Key": WRITE}, timeout=60)
-        for _ in range(300):
-            try:
-                if http.get("/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
         ds = datasets.load("ml-100k", DATA)
         ix = Indexed(ds)
         assert http.post("/v1/items/batch", json={"items": item_records(ds, ix)}).status_code == 200
@@ -86,9 +76,7 @@ def shop(tmp_path_factory):
         yield {"base": base, "http": http, "log": tmp / "server.log", "older": first["result"]["model_version"],
                "newer": second["result"]["model_version"], "user": events[-1]["user_id"], "item": reviewed}
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+        api.terminate(timeout=30)
 
 
 @pytest.fixture(scope="module")
