@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 
 from app.core.config import Settings
-from app.evaluation.protocols import Task
+from app.evaluation.protocols import Task, list_metrics
 from app.model import neighbours, serving
 from app.trainer import few_events
 from app.trainer.fit import fit
@@ -282,13 +282,7 @@ def _ndcg10(scores: np.ndarray, users: np.ndarray, relevant: dict[int, set[int]]
     scores = scores.astype(np.float64, copy=True)
     scores[seen[users].nonzero()] = -np.inf
     top = np.argsort(-scores, axis=1)[:, :10]
-    discounts = 1.0 / np.log2(np.arange(2, 12))
-    out = []
-    for row, user in enumerate(users):
-        rel = relevant[int(user)]
-        hits = np.array([i in rel for i in top[row]], np.float64)
-        out.append((hits * discounts).sum() / discounts[: min(10, len(rel))].sum())
-    return float(np.mean(out))
+    return list_metrics(top, [relevant[int(user)] for user in users], (10,))["ndcg@10"]
 
 
 implicit_als = _implicit("als")

@@ -179,12 +179,17 @@ def ranking_metrics(scores: np.ndarray, users: np.ndarray, split: RankingSplit, 
     # whose order carries information (in ML-100K low ids are older, more popular films).
     tie_break = np.random.default_rng(0).permutation(s.shape[1])
     top = np.lexsort((np.broadcast_to(tie_break, s.shape), -s), axis=1)[:, :kmax]
-    ranked = candidates[top]
+    return list_metrics(candidates[top], [split.relevant[int(user)] for user in users], ks)
+
+
+def list_metrics(ranked: np.ndarray, relevant: list[set[int]], ks: tuple[int, ...]) -> dict[str, float]:
+    """Recall@K and NDCG@K of ranked lists (one row of item ids per user, best first, at least max(ks) long)
+    against each user's relevant items: the one definition every figure of the evaluation uses."""
+    kmax = max(ks)
     out: dict[str, list[float]] = {f"{m}@{k}": [] for k in ks for m in ("recall", "ndcg")}
     discounts = 1.0 / np.log2(np.arange(2, kmax + 2))
-    for n, user in enumerate(users):
-        rel = split.relevant[int(user)]
-        hits = np.array([item in rel for item in ranked[n]], dtype=np.float64)
+    for row, rel in zip(ranked, relevant, strict=True):
+        hits = np.array([item in rel for item in row[:kmax]], dtype=np.float64)
         for k in ks:
             out[f"recall@{k}"].append(hits[:k].sum() / len(rel))
             idcg = discounts[: min(k, len(rel))].sum()
