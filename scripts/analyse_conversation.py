@@ -17,8 +17,9 @@ import argparse
 import time
 from pathlib import Path
 
-from app.evaluation import datasets, shoppers, spawn
+from app.evaluation import datasets, shoppers
 from scripts.lib.protocols import carve
+from scripts.lib.service import spawned_service
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +43,7 @@ def main() -> None:
         for weight, share in grid:
             start = time.perf_counter()
             env = {"SEMREC_CONVERSATION_TEXT_WEIGHT": str(weight), "SEMREC_CONVERSATION_QUERY_SHARE": str(share)}
-            with spawn.spawned_service(env=env) as svc:
+            with spawned_service(env=env) as svc:
                 out = shoppers.run_p5(svc, ds, ix, log=lambda *_: None, two_step=args.two_step)
             rows.append((weight, share, out))
             print(f"  text weight {weight:<4g} query share {share:<4g} "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from app.evaluation import datasets, generated
 from scripts.lib.protocols import carve
+from scripts.lib.service import spawned_service
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +27,7 @@ def main() -> None:
     for name in names:
         ds, ix = carve(datasets.load(name, args.data_root))
         print(f"\n{name} (P2's training events, split again by the P2 rule, then P3): {len(ds)} events", flush=True)
-        out = generated.run_p6(ds, ix, log=lambda *_: None)
+        out = generated.run_p6(ds, ix, spawned_service, log=lambda *_: None)
         plain, with_generated = out["own text only"], out["with generated reviews"]
         rows.append((name, plain["ndcg@10"], with_generated["ndcg@10"], out["generation"]))
         print(f"  own text only ndcg@10 {plain['ndcg@10']:.4f}   with generated reviews {with_generated['ndcg@10']:.4f}"

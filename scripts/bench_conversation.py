@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from app.evaluation import datasets, service_run, shoppers, spawn
+from app.evaluation import datasets, service_run, shoppers
 from app.evaluation.protocols import Indexed, p2_temporal
 from scripts.lib.load import WRK_DONE, run_wrk
+from scripts.lib.service import spawned_service
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,7 +108,7 @@ def main() -> None:
     ix = Indexed(ds)
     split = p2_temporal(ix)
     rng = np.random.default_rng(0)
-    with spawn.spawned_service(args.database_url, workers=args.workers) as svc:
+    with spawned_service(args.database_url, workers=args.workers) as svc:
         result, _, _ = service_run.prepare(svc, split, ds, ix, log=lambda *_: None)
         print(f"trained {result.get('model_version')} on {result['train_events']} events", flush=True)
         users = rng.choice(split.eval_users, size=args.conversations, replace=True)

@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 from app.core.config import Settings
-from app.evaluation import datasets, service_run, spawn
+from app.evaluation import datasets, service_run
 from app.evaluation.protocols import Indexed
 from app.generator import Generator
 from app.generator.reviews import SYSTEM, ItemFields, clean, prompt
+from scripts.lib.service import spawned_service
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +55,7 @@ def main() -> None:
           f"{raw['reviews/s']:.2f} reviews/s ({reviews} kept), {raw['tokens/s']:.1f} new tokens/s", flush=True)
 
     env = {"SEMREC_DEVICE": args.device, "SEMREC_GENERATOR_BATCH_SIZE": str(batch)}
-    with spawn.spawned_service(env=env) as svc:
+    with spawned_service(env=env) as svc:
         assert svc.call("POST", "/v1/items/batch", json={"items": records}).status_code == 200
         start = time.perf_counter()
         body = {"max_per_item": args.per_item, "item_ids": [i.item_id for i in items]}

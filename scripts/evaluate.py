@@ -28,7 +28,7 @@ import numpy as np
 
 from app.core.config import Settings
 from app.encoder.model import Encoder
-from app.evaluation import datasets, encoders, generated, methods, shoppers, spawn
+from app.evaluation import datasets, encoders, generated, methods, shoppers
 from app.evaluation.protocols import (
     Indexed,
     evaluate_ranker,
@@ -37,6 +37,7 @@ from app.evaluation.protocols import (
 )
 from app.trainer.types import TrainParams
 from scripts.lib.protocols import KS, SPLITS, split_inputs
+from scripts.lib.service import spawned_service
 
 ROOT = Path(__file__).resolve().parents[1]
 SIMPLE = {"item-kNN (cosine)": methods.item_knn, "EASE": methods.ease, "content TF-IDF": methods.tfidf_content,
@@ -149,7 +150,7 @@ def smoke_slice(ds: datasets.Dataset, n_users: int) -> datasets.Dataset:
 
 def p6(ds: datasets.Dataset, ix: Indexed) -> dict:
     """P6 through the service (app/evaluation/generated.py), as rows like P3's."""
-    out = generated.run_p6(ds, ix)
+    out = generated.run_p6(ds, ix, spawned_service)
     rows = {}
     for name in ("own text only", "with generated reviews"):
         r = out[name]
@@ -291,7 +292,7 @@ def main() -> None:
             if protocol == "P1":
                 results["P1"] = p1(ds, ix, vectors, params, folds if not args.smoke else [0])
             elif protocol == "P5":
-                with spawn.spawned_service() as svc:
+                with spawned_service() as svc:
                     results["P5"] = shoppers.run_p5(svc, ds, ix)
             elif protocol == "P6":
                 results["P6"] = p6(ds, ix)

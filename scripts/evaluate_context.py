@@ -21,8 +21,8 @@ from app.evaluation import datasets
 from app.evaluation.context_run import run_context
 from app.evaluation.planted import planted_shop
 from app.evaluation.protocols import Indexed, package_versions
-from app.evaluation.spawn import spawned_service
 from scripts.lib.protocols import carve
+from scripts.lib.service import spawned_service
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from app.evaluation import datasets
 from app.evaluation.protocols import KS, SPLITS, Indexed, package_versions
 from app.evaluation.service_run import run_protocol, smoke_slice
-from app.evaluation.spawn import spawned_service
+from scripts.lib.service import spawned_service
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from app.evaluation.datasets import Dataset
 from app.evaluation.protocols import Indexed, p3_cold_items
 from app.evaluation.service_run import run_job, run_protocol
-from app.evaluation.spawn import spawned_service
 
 MAX_PER_ITEM = 2  # the job's default
 
 
-def run_p6(ds: Dataset, ix: Indexed, log=print, max_per_item: int = MAX_PER_ITEM) -> dict:
+def run_p6(ds: Dataset, ix: Indexed, spawned_service, log=print, max_per_item: int = MAX_PER_ITEM) -> dict:
+    """``spawned_service(env=...)``: a fresh semrec per run (``scripts.lib.service.spawned_service``)."""
     cold = [ix.item_ids[i] for i in p3_cold_items(ix).candidates]
 
     def write_reviews(svc) -> dict:

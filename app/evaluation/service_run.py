@@ -1,13 +1,13 @@
 """The evaluation through the service (shared PROTOCOLS.md, "Through the service"): one protocol's split,
 run the way a storefront uses semrec, over HTTP only.
 
-A fresh store, ``python -m app`` on a free port (``spawn``) (and ``python -m app.worker`` on PostgreSQL, where the API
+A fresh store, ``python -m app`` on a free port (and ``python -m app.worker`` on PostgreSQL, where the API
 runs no jobs), the catalog, users and the split's *training* events posted in batches, one training job with
 default parameters, then the recommendation routes asked right after the job reports ``succeeded``. The figures
 come from the protocol module's own ``ranking_metrics`` over the ids the service returned, so they compare
 with ``scripts/evaluate.py``'s library figures: same split functions, same metric code.
 
-    with spawned_service(database_url=None) as svc:
+    with spawned_service(database_url=None) as svc:   # scripts.lib.service's
         result = run_protocol(svc, "P2", ds, ix)
 """
 
@@ -19,15 +19,30 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
 import numpy as np
 
 from app.evaluation.datasets import Dataset
 from app.evaluation.protocols import KS, SPLITS, Indexed, RankingSplit, ranking_metrics
-from app.evaluation.spawn import Service
 
 BATCH = 10_000  # the API's batch limit
 MAX_TEXT = 20_000  # the API's text field limit
+
+
+@dataclass
+class Service:
+    """A running semrec as the protocols speak to it (``scripts.lib.service.spawned_service`` makes one)."""
+
+    url: str
+    key: str
+    database: str  # "sqlite" or "postgresql"
+    client: httpx.Client
+    log: Path  # the server's (and worker's) stdout and stderr
+
+    def call(self, method: str, path: str, **kw) -> httpx.Response:
+        return self.client.request(method, path, **kw)
 
 
 # ---------------------------------------------------------------- what is posted

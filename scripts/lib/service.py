@@ -15,10 +15,12 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,6 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from app.evaluation.service_run import Service as EvaluatedService
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = os.environ.get("SEMREC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -65,13 +69,14 @@ def service_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, st
 class Process:
     """A service process (`python -m app` or `python -m app.worker`) logging to a file beside the data."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path | None) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path | None, cwd: Path | None = None) -> None:
         """``args`` after the interpreter (``["-m", "app", ...]``), or a whole command where its first is an
-        executable path; ``log_path`` None: the output is dropped."""
+        executable path; ``log_path`` None: the output is dropped; ``cwd``: the folder whose ``app`` runs
+        (default: this checkout's)."""
         self.log_path = log_path
         command = args if args and Path(args[0]).is_absolute() else [sys.executable, *args]
         with open(log_path if log_path else os.devnull, "ab") as log:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(command, env=env, cwd=cwd or ROOT, stdout=log, stderr=subprocess.STDOUT)
 
     @property
     def pid(self) -> int:
@@ -96,12 +101,12 @@ class Api(Process):
     """``python -m app`` on a free port (or ``port``), or ``command(port, workers)`` for another server."""
 
     def __init__(self, env: dict[str, str], log_path: Path | None, port: int | None = None, workers: int = 1,
-                 command: Callable[[int, int], list[str]] | None = None) -> None:
+                 command: Callable[[int, int], list[str]] | None = None, cwd: Path | None = None) -> None:
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         args = command(self.port, workers) if command else ["-m", "app", "--port", str(self.port), "--workers",
                                                             str(workers)]
-        super().__init__(args, env, log_path)
+        super().__init__(args, env, log_path, cwd)
 
     def wait_ready(self, timeout: float = 90, serving: bool = False) -> Api:
         """Until /readyz answers 200 (and, with ``serving``, a model version is served)."""
@@ -124,13 +129,53 @@ class Api(Process):
         return httpx.Client(base_url=self.base, headers={"X-API-Key": WRITE_KEY}, timeout=60)
 
 
-def start_worker(env: dict[str, str], log_path: Path) -> Process:
-    return Process(["-m", "app.worker"], env, log_path)
+def start_worker(env: dict[str, str], log_path: Path | None, cwd: Path | None = None) -> Process:
+    return Process(["-m", "app.worker"], env, log_path, cwd)
 
 
 @contextmanager
 def as_is(url: str) -> Iterator[str]:
     yield url
+
+
+@contextmanager
+def spawned_service(database_url: str | None = None, source: Path | None = None, ready_timeout_s: float = 120,
+                    env: dict[str, str] | None = None, workers: int = 1) -> Iterator[EvaluatedService]:
+    """The service the evaluation protocols speak to (``app.evaluation.service_run``): ``python -m app`` on a
+    fresh store, a SQLite file in a temporary data dir, or, given a PostgreSQL URL (of any database on the
+    server, used for CREATE/DROP), a new database there, dropped afterwards, with ``python -m app.worker``
+    beside it. ``source``: the folder whose ``app`` runs (default: this checkout's); ``env``: more settings
+    (``SEMREC_*``); ``workers``: uvicorn worker processes."""
+    if database_url and not database_url.startswith(("postgres://", "postgresql")):
+        raise ValueError("--database-url takes a postgresql:// URL (SQLite is the default: a fresh file)")
+    admin = database_url.replace("postgresql+psycopg://", "postgresql://").replace("postgres://", "postgresql://", 1) \
+        if database_url else None
+    tmp = Path(tempfile.mkdtemp(prefix="semrec-eval-service-"))
+    log_path = tmp / "service.log"
+    try:
+        with fresh_store("postgresql" if admin else "sqlite", tmp, admin or PG_ADMIN_URL) as url:
+            settings = {**os.environ, **(env or {}), "SEMREC_DATABASE_URL": url, "SEMREC_DATA_DIR": str(tmp),
+                        "SEMREC_API_KEYS": f"{WRITE_KEY}:write"}
+            settings.pop("SEMREC_API_KEYS_FILE", None)
+            processes = [Api(settings, log_path, workers=workers, cwd=source)]
+            try:
+                processes[0].wait_ready(ready_timeout_s)
+                if admin:  # the schema is current now (the API migrated it), so the worker starts on it
+                    processes.append(start_worker(settings, log_path, source))
+                limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+                with httpx.Client(base_url=processes[0].base, headers={"X-API-Key": WRITE_KEY}, timeout=600,
+                                  limits=limits) as client:
+                    try:
+                        yield EvaluatedService(processes[0].base, WRITE_KEY, "postgresql" if admin else "sqlite",
+                                               client, log_path)
+                    except (RuntimeError, httpx.HTTPError) as exc:  # the server's side of it, before the log goes
+                        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-8:])
+                        raise RuntimeError(f"{exc}\nservice log, last lines:\n{tail}") from exc
+            finally:
+                for process in reversed(processes):
+                    process.terminate(timeout=30)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def start_server(settings_env: dict, workers: int, command: Callable[[int, int], list[str]] | None = None

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from app.evaluation.spawn import spawned_service
+from scripts.lib.service import spawned_service
 
 pytestmark = pytest.mark.e2e
 PACKAGE = "semrec_client"

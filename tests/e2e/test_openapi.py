@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.evaluation.spawn import spawned_service
+from scripts.lib.service import spawned_service
 from tests.e2e.walkthrough import load_and_train
 
 pytestmark = pytest.mark.e2e
