@@ -1,14 +1,12 @@
 """End to end: a real uvicorn server in its own process, spoken to over HTTP, on SQLite and PostgreSQL."""
 
 import os
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
-from scripts.lib.service import free_port
+from scripts.lib.service import Api, start_worker
 from tests.conftest import clean_store
 
 pytestmark = pytest.mark.e2e
@@ -19,39 +17,23 @@ def server(database_url, tmp_path):
     """`python -m app` exactly as the README starts it, with no key configured (so one is generated), on an
     empty store."""
     clean_store(database_url)
-    port = free_port()
     env = {**os.environ, "SEMREC_DATABASE_URL": database_url, "SEMREC_DATA_DIR": str(tmp_path / "var")}
     env.pop("SEMREC_API_KEYS", None)
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    api = Api(env, tmp_path / "api.log")
     # On SQLite the API process runs jobs itself; on PostgreSQL a separate worker process does.
-    worker = None
-    if database_url.startswith("postgresql"):
-        worker = subprocess.Popen([sys.executable, "-m", "app.worker"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    worker = start_worker(env, None) if database_url.startswith("postgresql") else None
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read()
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.2)
+        api.wait_ready(timeout=60)
         key = (tmp_path / "var" / "api_keys").read_text().split(":")[0]
-        yield base, key, proc
+        yield api.base, key, api
     finally:
-        for p in (proc, worker):
-            if p is not None:
-                p.terminate()
-                p.wait(timeout=30)
+        for process in (api, worker):
+            if process is not None:
+                process.terminate(timeout=30)
 
 
 def test_walkthrough_over_http(server):
-    base, key, proc = server
+    base, key, api = server
     with httpx.Client(base_url=base, headers={"X-API-Key": key}) as http:
         assert http.get("/healthz").json() == {"status": "ok"}
         r = http.put("/v1/items/sku-1", json={"title": "Trail running shoes", "price": 89.9})
@@ -85,7 +67,7 @@ def test_walkthrough_over_http(server):
         assert state["status"] == "succeeded", state
         assert state["progress"] == {"done": 100, "total": 100}  # 99 titled items + the user with a profile
         assert http.get("/v1/items/sku-1").json()["embedded"] is True
-    proc.terminate()
-    output = proc.communicate(timeout=20)[0]
+    api.terminate(timeout=20)
+    output = api.log_tail(10**7)
     assert key in output  # the generated key is printed once, at first start
     assert "Traceback" not in output
