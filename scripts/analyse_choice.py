@@ -18,7 +18,7 @@ from app.evaluation.protocols import Indexed, evaluate_ranker
 from app.trainer import fit as fit_module
 from app.trainer import selection
 from app.trainer.types import TrainParams
-from scripts.lib.protocols import KS, SPLITS, split_inputs
+from scripts.lib.protocols import KS, SPLITS, split_inputs, text_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,9 +47,7 @@ def main() -> None:
     for name in names:
         ds = datasets.load(name, args.data_root)
         ix = Indexed(ds)
-        vectors = {"item_vectors": encoder.encode(ix.item_texts)}
-        if any(ix.user_texts):
-            vectors["user_vectors"] = encoder.encode(ix.user_texts)
+        vectors = text_vectors(ix, encoder)
         for protocol in args.protocols.split(","):
             split = SPLITS[protocol](ix)
             inputs = split_inputs(ix, split.train, encoder, vectors)

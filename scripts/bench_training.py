@@ -29,6 +29,7 @@ from app.evaluation import datasets, methods
 from app.evaluation.protocols import Indexed
 from app.trainer.fit import fit
 from app.trainer.types import TrainData, TrainParams, objectives
+from scripts.lib.protocols import text_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {"auto (the job's default)": {"objective": "auto"},
@@ -141,9 +142,7 @@ def main() -> None:
     ds = datasets.load(args.dataset, args.data_root)
     ix = Indexed(ds)
     encoder = Encoder(device=args.device)
-    vectors = {"item_vectors": encoder.encode(ix.item_texts)}
-    if any(ix.user_texts):
-        vectors["user_vectors"] = encoder.encode(ix.user_texts)
+    vectors = text_vectors(ix, encoder)
     task = ix.task(np.ones(len(ix.u), bool), **vectors)
     print(f"{args.dataset}: {len(ix.u)} events, {len(ix.user_ids)} users, {len(ix.item_ids)} items, "
           f"{args.threads} torch threads")

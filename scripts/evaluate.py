@@ -36,7 +36,7 @@ from app.evaluation.protocols import (
     rmse_mae,
 )
 from app.trainer.types import TrainParams
-from scripts.lib.protocols import KS, SPLITS, split_inputs
+from scripts.lib.protocols import KS, SPLITS, split_inputs, text_vectors
 from scripts.lib.service import spawned_service
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -284,9 +284,7 @@ def main() -> None:
             ds = smoke_slice(ds, 100)
         ix = Indexed(ds)
         print(f"{name}: {len(ds)} events, {len(ix.user_ids)} users, {len(ix.item_ids)} items", flush=True)
-        vectors = {"item_vectors": encoder.encode(ix.item_texts)}
-        if any(ix.user_texts):
-            vectors["user_vectors"] = encoder.encode(ix.user_texts)
+        vectors = text_vectors(ix, encoder)
         results = {}
         for protocol in protocols:
             if protocol == "P1":

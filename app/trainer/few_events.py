@@ -46,13 +46,10 @@ def choose(data: TrainData, c: Carve, factors: Factors) -> dict | None:
     factors then rank everyone, as served)."""
     if not len(c.new_users) or not len(c.new_user_rows):
         return None
-    indptr, items = neighbours.histories(data.users[c.fit_rows], data.items[c.fit_rows], data.n_users)
-    chosen_refs = neighbours.pick(indptr)
+    indptr, items, chosen_refs, profiles = references(data.only(c.fit_rows))  # as the version keeps them
     if not len(chosen_refs):
         return None
     has_text = data.user_has_text if data.user_text is not None else None
-    profiles = None if has_text is None else neighbours.unit_profiles(data.user_text[chosen_refs],
-                                                                      has_text[chosen_refs])
     item_vectors = np.hstack([factors.item_factors, factors.item_bias[:, None]]).astype(np.float32)
     refs = neighbours.build(chosen_refs, factors.user_factors, item_vectors, indptr, items, profiles)
     counts = np.bincount(data.items[c.fit_rows], minlength=data.n_items).astype(np.float32)

@@ -180,25 +180,14 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
     k = top_k(data.n_items)
     reviews = False
     if reviewed_lsa is not None:  # catalog words alone, or with the reviews: whichever ranks better alone
-        at = components.index("lexical_weight")
-        unit = np.eye(len(components))
-        reviews = bool(_recall(z, valid, relevant, total, unit[at + 1], k).mean()
-                       > _recall(z, valid, relevant, total, unit[at], k).mean())
-        keep = [c for c in range(len(components)) if c != (at if reviews else at + 1)]
-        z = z[:, keep]
-        components = [components[c] for c in keep]
-        components[at] = "lexical_weight"
+        z, components, best = _best_alone(z, valid, relevant, total, components, "lexical_weight", 2, k)
+        reviews = best == 1
     lam = None
     if lambdas:  # EASE's λ: the one that ranks best alone; the others leave the candidates
         first = components.index(f"ease@{lambdas[0]:g}")
-        alone_figures = [_recall(z, valid, relevant, total, np.eye(len(components))[first + n], k)
-                         .mean() for n in range(len(lambdas))]
-        best = int(np.argmax(alone_figures))
+        z, components, best = _best_alone(z, valid, relevant, total, components, components[first], len(lambdas), k)
+        components[first] = "ease_weight"
         lam = lambdas[best]
-        keep = [c for c in range(len(components)) if c < first or c == first + best]
-        z = z[:, keep]
-        components = [components[c] for c in keep]
-        components[-1] = "ease_weight"
     incumbent = {"neighbourhood_weight": p.neighbourhood_weight, "lexical_weight": p.lexical_weight,
                  "popularity_weight": p.popularity_weight, "ease_weight": p.ease_weight}
     off = dict.fromkeys(incumbent, 0.0)
@@ -223,6 +212,20 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
         if choice.weights.get("ease_weight"):
             choice.weights["ease_lambda"] = lam
     return choice
+
+
+def _best_alone(z: np.ndarray, valid, relevant, total, components: list[str], first: str, count: int, k: int
+                ) -> tuple[np.ndarray, list[str], int]:
+    """Of the ``count`` variants of one component from ``first`` on (a term's documents, EASE's λ), the one
+    that ranks best alone stays in its place under the name ``first`` (ties: the earlier); the others leave.
+    Returns the components' scores and names without them, and which variant stayed."""
+    at = components.index(first)
+    unit = np.eye(len(components))
+    best = int(np.argmax([_recall(z, valid, relevant, total, unit[at + n], k).mean() for n in range(count)]))
+    keep = [c for c in range(len(components)) if not at <= c < at + count or c == at + best]
+    names = [components[c] for c in keep]
+    names[at] = first
+    return z[:, keep], names, best
 
 
 def _pooled(z: np.ndarray, truth: sp.csr_matrix):

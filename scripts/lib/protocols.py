@@ -11,7 +11,15 @@ from app.encoder.model import Encoder
 from app.evaluation import datasets
 from app.evaluation.protocols import KS, SPLITS, Indexed, p2_temporal
 
-__all__ = ["KS", "SPLITS", "carve", "split_inputs"]
+__all__ = ["KS", "SPLITS", "carve", "split_inputs", "text_vectors"]
+
+
+def text_vectors(ix: Indexed, encoder: Encoder) -> dict:
+    """The data set's item texts and (where any) user texts through the encoder: what every split starts from."""
+    vectors = {"item_vectors": encoder.encode(ix.item_texts)}
+    if any(ix.user_texts):
+        vectors["user_vectors"] = encoder.encode(ix.user_texts)
+    return vectors
 
 
 def split_inputs(ix: Indexed, train: np.ndarray, encoder: Encoder, vectors: dict) -> dict:
