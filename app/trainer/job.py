@@ -30,7 +30,7 @@ def train_params(params: dict[str, Any], device: str) -> TrainParams:
     return TrainParams(**values)
 
 
-def _catalog_reader(ctx, loaded, data):
+def _catalog_reader(ctx, data):
     """The new-items carve's reader: items (by index) encoded from their catalog text alone, as a new item
     without reviews is (None where the items' vectors read no reviews: theirs are catalog text already)."""
     if data.item_reviewed is None or not data.item_reviewed.any() or data.item_words is None:
@@ -53,7 +53,7 @@ def run_training_job(ctx, params: dict[str, Any]) -> dict[str, Any]:
                                  item_reads_reviews=settings.item_review_texts > 0,
                                  user_reads_reviews=settings.user_review_texts > 0)
     built = artifact.build(loaded, p, settings, embedded["model"], trained_until.isoformat(), ctx.progress,
-                           catalog_vectors=_catalog_reader(ctx, loaded, loaded.data))
+                           catalog_vectors=_catalog_reader(ctx, loaded.data))
     built.metrics["train_seconds"] = round(time.perf_counter() - started, 3)
     version = publish(ctx, built)
     return {"model_version": version, "metrics": built.metrics, "embedding": embedded, "epochs": built.history}
