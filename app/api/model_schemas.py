@@ -11,14 +11,17 @@ class RouteValidation(BaseModel):
 
     served: float | None = Field(description="The chosen candidate's figure on the carve.")
     chosen: str = Field(description="The candidate served: `default` (the trainer's default blend), a peer alone "
-                        "(`item_knn`, `tfidf`, `popularity`, `factors`, `text_map`) or a `blend ...`; for new "
-                        "shoppers `neighbours` (the default), `item_knn`, `popularity` or `factors`.")
+                        "(`item_knn`, `tfidf`, `tfidf_reviews`, `dense_text`, `ease`, `popularity`, `factors`, "
+                        "`text_map`) or a `blend ...`; for new shoppers `neighbours` (the default), `item_knn`, "
+                        "`popularity` or `factors`.")
     weights: dict[str, float] = Field(description="The weights the version serves for this route family.")
     candidates: dict[str, float] = Field(description="Candidate name -> its figure on the same held-out events.")
     events: int = Field(description="How many held-out users (events, for the context) the figures are over.")
     metric: str = Field(description="The figure: recall@k (ndcg@k for new shoppers).")
-    evidence: dict[str, Any] | None = Field(None, description="The best candidate, its gain over the default and "
-                                            "the standard error of that gain: a switch needs a clear one.")
+    evidence: dict[str, Any] | None = Field(
+        None, description="The best candidate, its gain over the default and the standard error of that gain: a "
+        "switch needs a clear one; which text each text term reads (`lexical_text`, `content_text`: `catalog`, "
+        "`reviews` or `vectors`).")
 
 
 class ModelOut(BaseModel):

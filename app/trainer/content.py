@@ -7,7 +7,9 @@ P3), the item side L_i for items without training events and zero for the others
 term costs P2 where it touches them), the user side the unit mean of L over the user's items, scaled to the
 spread of the user's factor scores over the items without events, then by the weight. Where the items are read
 with their shoppers' reviews the text map already has the words, and the term adds little or costs (Gift Cards):
-the weight shrinks with the share of reviewed items.
+the weight shrinks with the share of reviewed items. Where the shop's carve prefers it (``content_text``), L is
+instead the items' catalog text vectors in their principal directions (``vector_side``): dense text similarity,
+which matches meanings where the words differ.
 
     factors, info = widen(data, factors, params)   # data.item_words: the catalog text of each item
 """
@@ -29,13 +31,12 @@ def widen(data: TrainData, factors: Factors, p: TrainParams, base: Factors | Non
     the shop's new-items carve, or ``unchosen_weight``'s."""
     base = base or factors
     cold = np.bincount(data.items, minlength=data.n_items) == 0
-    words = data.item_words
     reviewed = reviewed_share(data)
     weight = p.content_weight
     info = {"rank": 0, "weight": 0.0, "items": int(cold.sum()), "reviewed_share": round(reviewed, 4)}
-    if weight <= 0 or p.content_rank < 1 or words is None or not cold.any() or not any(words):
+    if weight <= 0 or p.content_rank < 1 or not cold.any():
         return factors, info
-    lsa = item_side(words, p.content_rank, p.seed)
+    lsa = side(data, p.content_text, p.content_rank, p.seed)
     if lsa is None:
         return factors, info
     profiles = np.asarray(terms.binary(data) @ lsa)
@@ -51,8 +52,8 @@ def widen(data: TrainData, factors: Factors, p: TrainParams, base: Factors | Non
     profiles *= (weight * scale)[:, None]
     served = np.where(cold[:, None], lsa, 0.0)
     r = lsa.shape[1]
-    return terms.appended(factors, profiles.astype(np.float32), served.astype(np.float32)), {**info, "rank": r,
-                                                                                        "weight": round(weight, 4)}
+    return terms.appended(factors, profiles.astype(np.float32), served.astype(np.float32)), {
+        **info, "rank": r, "weight": round(weight, 4), "text": p.content_text}
 
 
 def unchosen_weight(data: TrainData, p: TrainParams, rows: np.ndarray | None = None) -> float:
@@ -82,6 +83,47 @@ def scale_text_map(data: TrainData, factors: Factors, weight: float) -> Factors:
     q[cold, :k] *= weight
     b[cold] = weight * b[cold] + (1.0 - weight) * float(b[cold].mean())
     return replace(factors, item_factors=q, item_bias=b)
+
+
+def side(data: TrainData, text: str, rank: int, seed: int) -> np.ndarray | None:
+    """The item side a term reads: ``catalog``, the LSA of the catalog words' TF-IDF; ``vectors``, the
+    principal coordinates of the items' catalog text vectors (``vector_side``)."""
+    if text == "vectors":
+        return vector_side(catalog_vectors(data), rank, seed)
+    return item_side(data.item_words, rank, seed) if data.item_words else None
+
+
+def catalog_vectors(data: TrainData) -> np.ndarray | None:
+    """Each item's text vector read from its catalog text alone (zero rows: no text), or None where the
+    vectors read reviews and were not re-read (``app.trainer.carve.with_catalog_text``)."""
+    if data.item_text is None:
+        return None
+    if data.item_catalog_text is not None:
+        vectors = data.item_catalog_text
+    elif data.item_reviewed is None or not data.item_reviewed.any():
+        vectors = data.item_text
+    else:
+        return None
+    return vectors if data.item_has_text is None else np.where(data.item_has_text[:, None], vectors, 0.0)
+
+
+def vector_side(vectors: np.ndarray | None, rank: int, seed: int) -> np.ndarray | None:
+    """Dense text similarity as an inner product: the unit text vectors, centred over the items that have
+    one, in their top ``rank`` principal directions (rows of about unit length, as ``item_side``'s; zero
+    rows stay zero). None: no vectors, or fewer than two items with one."""
+    if vectors is None:
+        return None
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    has = norms[:, 0] > 0
+    if has.sum() < 2:
+        return None
+    unit = np.where(has[:, None], vectors / np.maximum(norms, 1e-12), 0.0).astype(np.float64)
+    unit[has] -= unit[has].mean(0)
+    r = min(rank, int(has.sum()) - 1, unit.shape[1])
+    _, directions = np.linalg.eigh(unit[has].T @ unit[has])  # ascending: the last r are the top ones
+    out = unit @ directions[:, ::-1][:, :r]
+    out[~has] = 0.0
+    return out
 
 
 _LAST: tuple = (None, None, None)  # (words, (rank, seed), LSA): the catalog of the job in hand

@@ -121,6 +121,7 @@ def _fit_selected(data: TrainData, p: TrainParams, gen: torch.Generator, rng: np
     """Validate on the shop's carves, choose each route family's blend there, go on over every event, and
     append the chosen terms (fit on every event) to the served factors."""
     c = carve.carve(data, p.seed)
+    data = carve.with_catalog_text(data, catalog_vectors)
     shown = carve.validation_data(data, c, catalog_vectors)
     validated, served = model.fit_adam(shown, p, c.fit_rows, c.stop_rows, gen, rng, callback, refit=data)
     report: dict = {"sizes": c.sizes()}

@@ -1,11 +1,12 @@
 """A TF-IDF term over every item, next to the factors, served by the same inner product: the shop whose buyers
 follow item words (a user's next item shares words with the ones they had) is ranked by those words.
 
-The item side is the rank-r LSA of every item's catalog words (``content.item_side``), or of its catalog words
-and its events' review texts where the shop's carve chose them (``lexical_reviews``: on a review-rich shop the
-shoppers' words say what an item is for), the user side the unit mean of it over the user's items, scaled to
-the spread of the user's factor scores over the catalog, then by ``lexical_weight`` (chosen per shop by
-``app.trainer.selection``; 0, the default, appends nothing).
+The item side is the rank-r LSA of every item's catalog words (``content.item_side``), or, where the shop's carve
+chose them (``lexical_text``), of its catalog words and its events' review texts (``reviews``: on a review-rich
+shop the shoppers' words say what an item is for) or its catalog text vector in their principal directions
+(``vectors``: dense text similarity, ``content.vector_side``). The user side is the unit mean of it over the
+user's items, scaled to the spread of the user's factor scores over the catalog, then by ``lexical_weight``
+(chosen per shop by ``app.trainer.selection``; 0, the default, appends nothing).
 
     factors, info = widen(data, factors, params, base)
 """
@@ -22,10 +23,10 @@ def widen(data: TrainData, factors: Factors, p: TrainParams, base: Factors) -> t
     """``factors`` with the lexical term appended (unchanged at weight 0 or without words); ``base``: the
     factors whose spread the term is brought to."""
     info = {"rank": 0, "weight": 0.0}
-    if p.lexical_weight <= 0 or p.content_rank < 1 or not data.item_words or not any(data.item_words):
+    if p.lexical_weight <= 0 or p.content_rank < 1:
         return factors, info
-    docs = documents(data) if p.lexical_reviews else None
-    lsa = content.item_side(data.item_words, p.content_rank, p.seed) if docs is None else \
+    docs = documents(data) if p.lexical_text == "reviews" else None
+    lsa = content.side(data, p.lexical_text, p.content_rank, p.seed) if docs is None else \
         content.lsa_of(docs, p.content_rank, p.seed)
     if lsa is None:
         return factors, info
@@ -34,7 +35,7 @@ def widen(data: TrainData, factors: Factors, p: TrainParams, base: Factors) -> t
     users = np.arange(data.n_users)
     profiles *= (p.lexical_weight * terms.scales(base, users, profiles, lsa, terms.sample_items(data.n_items)))[:, None]
     return (terms.appended(factors, profiles.astype(np.float32), lsa.astype(np.float32)),
-            {"rank": lsa.shape[1], "weight": float(p.lexical_weight), "reviews": docs is not None})
+            {"rank": lsa.shape[1], "weight": float(p.lexical_weight), "text": p.lexical_text})
 
 
 def documents(data: TrainData, rows: np.ndarray | None = None) -> list[str] | None:

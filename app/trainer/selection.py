@@ -42,6 +42,7 @@ MAX_CATALOG = 50_000  # item-kNN and the lexical term are scored up to this many
 CHUNK_SCORES = 4_000_000
 K = 20
 
+TEXT_PEERS = {"catalog": "tfidf", "reviews": "tfidf_reviews", "vectors": "dense_text"}  # a text term's name alone
 NEXT_GRID = {"neighbourhood_weight": (0.0, 0.5, 1.0, 2.0, 4.0), "lexical_weight": (0.0, 0.5, 1.0, 2.0),
              "popularity_weight": (0.0, 0.5, 1.0), "ease_weight": (0.0, 1.0, 2.0)}
 NEW_GRID = {"text_map_weight": (0.0, 0.5, 1.0), "content_weight": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)}
@@ -51,7 +52,7 @@ NEW_GRID = {"text_map_weight": (0.0, 0.5, 1.0), "content_weight": (0.0, 0.25, 0.
 class Choice:
     """One route family's candidates on its carve and the one chosen."""
 
-    weights: dict[str, float]  # the chosen parameter values
+    weights: dict  # the chosen parameter values (the weights, and which text a term reads)
     chosen: str
     figures: dict[str, float]  # candidate name -> recall@k
     events: int
@@ -59,7 +60,8 @@ class Choice:
     evidence: dict  # the best candidate, its gain over the default and the standard error of that gain
 
     def report(self) -> dict:
-        return {"served": self.figures.get(self.chosen), "chosen": self.chosen, "weights": self.weights,
+        weights = {n: v for n, v in self.weights.items() if not isinstance(v, str)}  # the texts: in the evidence
+        return {"served": self.figures.get(self.chosen), "chosen": self.chosen, "weights": weights,
                 "candidates": self.figures, "events": self.events, "metric": f"recall@{self.k}",
                 "evidence": self.evidence}
 
@@ -137,15 +139,11 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
     small = data.n_items <= MAX_CATALOG
     rank = min(p.neighbourhood_rank, data.n_users - 1, data.n_items - 1)
     e = neighbourhood.item_side(x, rank, p.seed) if small and rank >= 1 else None
-    lsa = content.item_side(data.item_words, p.content_rank, p.seed) if small and data.item_words else None
     if e is not None:
         components.append("neighbourhood_weight")
-    docs = lexical.documents(data, fit_rows) if lsa is not None else None
-    reviewed_lsa = content.lsa_of(docs, p.content_rank, p.seed) if docs is not None else None
-    if lsa is not None:
-        components.append("lexical_weight")
-    if reviewed_lsa is not None:  # the same term over the items' review texts too: the better alone stays
-        components.append("lexical@reviews")
+    sides = _lexical_sides(data, fit_rows, p) if small else {}
+    if sides:  # one of them stays: the best alone
+        components += ["lexical_weight", *(f"lexical@{text}" for text in list(sides)[1:])]
     components.append("popularity_weight")
     spectrum = ease.spectrum(x, rank, p.seed) if small and rank >= 1 else None
     lambdas = ease.LAMBDAS if spectrum is not None else ()
@@ -160,10 +158,9 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
         scores = [factors.user_factors[u] @ factors.item_factors.T + factors.item_bias]
         if e is not None:
             scores.append(np.asarray(had @ e) @ e.T)
-        for side in (lsa, reviewed_lsa):
-            if side is not None:
-                profile = np.asarray(had @ side)
-                scores.append(profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12) @ side.T)
+        for side in sides.values():
+            profile = np.asarray(had @ side)
+            scores.append(profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12) @ side.T)
         scores.append(np.tile(pop, (len(u), 1)))
         for lam in lambdas:
             user_side, item_side = ease.sides(had, *spectrum, lam)
@@ -178,14 +175,16 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
     if not len(total):
         return None
     k = top_k(data.n_items)
-    reviews = False
-    if reviewed_lsa is not None:  # catalog words alone, or with the reviews: whichever ranks better alone
-        z, components, best = _best_alone(z, valid, relevant, total, components, "lexical_weight", 2, k)
-        reviews = best == 1
+    text, texts = next(iter(sides), None), {}
+    if len(sides) > 1:  # catalog words, with the reviews, or text vectors: whichever ranks best alone stays
+        z, components, best, alone_figures = _best_alone(z, valid, relevant, total, components, "lexical_weight",
+                                                        len(sides), k)
+        text, texts = list(sides)[best], dict(zip(sides, alone_figures, strict=True))
     lam = None
     if lambdas:  # EASE's λ: the one that ranks best alone; the others leave the candidates
         first = components.index(f"ease@{lambdas[0]:g}")
-        z, components, best = _best_alone(z, valid, relevant, total, components, components[first], len(lambdas), k)
+        z, components, best, _ = _best_alone(z, valid, relevant, total, components, components[first], len(lambdas),
+                                             k)
         components[first] = "ease_weight"
         lam = lambdas[best]
     incumbent = {"neighbourhood_weight": p.neighbourhood_weight, "lexical_weight": p.lexical_weight,
@@ -194,8 +193,8 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
     alone = {"factors": off}
     if e is not None:
         alone["item_knn"] = {**off, "neighbourhood_weight": ALONE}
-    if lsa is not None:
-        alone["tfidf"] = {**off, "lexical_weight": ALONE}
+    if text is not None:
+        alone[TEXT_PEERS[text]] = {**off, "lexical_weight": ALONE}
     alone["popularity"] = {**off, "popularity_weight": ALONE}
     if lam is not None:
         alone["ease"] = {**off, "ease_weight": ALONE}
@@ -203,10 +202,11 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
     fixed = {n: 0.0 for n in NEXT_GRID if n not in components}
     choice = _choose(z, valid, relevant, total, components, incumbent, grid, alone, {"factors": 1.0, **fixed}, k)
     choice.weights = {**fixed, **choice.weights}
-    if reviewed_lsa is not None:
-        choice.evidence["lexical_text"] = "catalog and reviews" if reviews else "catalog"
-        if choice.weights.get("lexical_weight"):
-            choice.weights["lexical_reviews"] = reviews
+    if texts:  # each text the lexical term could read, alone: the peers that left the blends stay visible
+        choice.evidence["lexical_text"] = text
+        choice.figures |= {TEXT_PEERS[t]: f for t, f in texts.items() if t != text}
+    if text is not None and choice.weights.get("lexical_weight"):
+        choice.weights["lexical_text"] = text
     if lam is not None:
         choice.evidence["ease_lambda"] = lam  # EASE's λ on this shop, served only where EASE has weight
         if choice.weights.get("ease_weight"):
@@ -214,18 +214,30 @@ def next_items(data: TrainData, fit_rows: np.ndarray, next_rows: np.ndarray, fac
     return choice
 
 
+def _lexical_sides(data: TrainData, fit_rows: np.ndarray, p: TrainParams) -> dict[str, np.ndarray]:
+    """The item sides the lexical term can read, by ``lexical_text``: the catalog words' LSA, that of the words
+    with the fit's own rows' review texts (no held-out review is read), and the catalog text vectors' principal
+    coordinates (where they were read without reviews)."""
+    sides = {"catalog": content.item_side(data.item_words, p.content_rank, p.seed) if data.item_words else None}
+    docs = lexical.documents(data, fit_rows) if sides["catalog"] is not None else None
+    sides["reviews"] = content.lsa_of(docs, p.content_rank, p.seed) if docs is not None else None
+    sides["vectors"] = content.vector_side(content.catalog_vectors(data), p.content_rank, p.seed)
+    return {text: side for text, side in sides.items() if side is not None}
+
+
 def _best_alone(z: np.ndarray, valid, relevant, total, components: list[str], first: str, count: int, k: int
-                ) -> tuple[np.ndarray, list[str], int]:
+                ) -> tuple[np.ndarray, list[str], int, list[float]]:
     """Of the ``count`` variants of one component from ``first`` on (a term's documents, EASE's λ), the one
     that ranks best alone stays in its place under the name ``first`` (ties: the earlier); the others leave.
-    Returns the components' scores and names without them, and which variant stayed."""
+    Returns the components' scores and names without them, which variant stayed, and each one's figure alone."""
     at = components.index(first)
     unit = np.eye(len(components))
-    best = int(np.argmax([_recall(z, valid, relevant, total, unit[at + n], k).mean() for n in range(count)]))
+    figures = [float(_recall(z, valid, relevant, total, unit[at + n], k).mean()) for n in range(count)]
+    best = int(np.argmax(figures))
     keep = [c for c in range(len(components)) if not at <= c < at + count or c == at + best]
     names = [components[c] for c in keep]
     names[at] = first
-    return z[:, keep], names, best
+    return z[:, keep], names, best, [round(f, 5) for f in figures]
 
 
 def _pooled(z: np.ndarray, truth: sp.csr_matrix):
@@ -251,8 +263,9 @@ def new_items(data: TrainData, fit_rows: np.ndarray, items: np.ndarray, factors:
               p: TrainParams) -> Choice | None:
     """The new-items blend: the carved ``items`` ranked among themselves for each user who had them (and has
     other events to know them by), by the validation fit's text map (``factors``: the items were never in
-    its events) and by TF-IDF of their catalog words."""
-    if len(items) < 5 or not data.item_words or data.n_items > MAX_CATALOG:
+    its events) and by the content term: TF-IDF of their catalog words, or their catalog text vectors (dense
+    text similarity), whichever ranks better alone."""
+    if len(items) < 5 or data.n_items > MAX_CATALOG:
         return None
     held = np.ones(len(data.users), bool)
     held[fit_rows] = False
@@ -263,26 +276,36 @@ def new_items(data: TrainData, fit_rows: np.ndarray, items: np.ndarray, factors:
     relevant_all = np.zeros((data.n_users, len(items)), bool)
     relevant_all[data.users[held], position[data.items[held]]] = True
     users = np.flatnonzero(relevant_all.any(1) & (np.asarray(x.sum(1)).ravel() > 0))
-    if len(users) < 5:
+    sides = {text: side for text in ("catalog", "vectors")
+             if (side := content.side(data, text, p.content_rank, p.seed)) is not None}
+    if len(users) < 5 or not sides:
         return None
     users = np.random.default_rng(p.seed).permutation(users)[:2000]
-    lsa = content.item_side(data.item_words, p.content_rank, p.seed)
-    if lsa is None:
-        return None
     had = x[users]
     mapped = factors.user_factors[users] @ factors.item_factors[items].T + factors.item_bias[items]
-    profile = np.asarray(had @ lsa)
-    profile /= np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
-    words = profile @ lsa[items].T
-    z = np.stack([_standardised(mapped.astype(np.float64)), _standardised(words)], 1)
+    z = [_standardised(mapped.astype(np.float64))]
+    for side in sides.values():
+        profile = np.asarray(had @ side)
+        profile /= np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
+        z.append(_standardised(profile @ side[items].T))
+    z = np.stack(z, 1)
     relevant = relevant_all[users]
+    valid, total = np.ones(z[:, 0].shape, bool), relevant.sum(1)
     k = top_k(len(items))
+    components = ["text_map_weight", "content_weight", *(f"content@{text}" for text in list(sides)[1:])]
+    text, texts = next(iter(sides)), {}
+    if len(sides) > 1:  # catalog words or text vectors: whichever ranks better alone stays
+        z, components, best, alone_figures = _best_alone(z, valid, relevant, total, components, "content_weight",
+                                                        len(sides), k)
+        text, texts = list(sides)[best], dict(zip(sides, alone_figures, strict=True))
     incumbent = {"text_map_weight": p.text_map_weight,
                  "content_weight": content.unchosen_weight(data, p, fit_rows)}  # what serves without a choice
     alone = {"text_map": {"text_map_weight": 1.0, "content_weight": 0.0},
-             "tfidf": {"text_map_weight": 0.0, "content_weight": 1.0}}
-    valid = np.ones(z[:, 0].shape, bool)
-    return _choose(z, valid, relevant, relevant.sum(1), ["text_map_weight", "content_weight"], incumbent, NEW_GRID,
-                   alone, {}, k)
-
-
+             TEXT_PEERS[text]: {"text_map_weight": 0.0, "content_weight": 1.0}}
+    choice = _choose(z, valid, relevant, total, components, incumbent, NEW_GRID, alone, {}, k)
+    if texts:
+        choice.evidence["content_text"] = text
+        choice.figures |= {TEXT_PEERS[t]: f for t, f in texts.items() if t != text}
+    if choice.weights.get("content_weight"):
+        choice.weights["content_text"] = text
+    return choice

@@ -51,7 +51,10 @@ class TrainParams:
         shop's own held-out events (``app.trainer.carve``) among candidates that include the simple peers alone;
         the weights given here are the incumbent a candidate must beat beyond noise. False: served as given.
     lexical_weight : a TF-IDF term over every item's catalog words (the user side: the words of their items).
-    lexical_reviews : the lexical term's item documents hold their events' review texts too (chosen per shop).
+    lexical_text : what the lexical term reads (chosen per shop): ``catalog``, the items' catalog words;
+        ``reviews``, those and their events' review texts; ``vectors``, the items' text vectors read from their
+        catalog text alone (dense text similarity: the encoder's meaning where the words differ).
+    content_text : the same for the content term: ``catalog`` (TF-IDF) or ``vectors`` (chosen per shop).
     popularity_weight : a popularity term (log of each item's event count).
     ease_weight, ease_lambda : a low-rank EASE term (``app.trainer.ease``, rank ``neighbourhood_rank``) and its
         ridge λ; by default off, the carve gives it weight (and chooses λ) where it ranks a shop's next items.
@@ -86,7 +89,8 @@ class TrainParams:
     content_weight: float = 0.5
     select: bool = True
     lexical_weight: float = 0.0
-    lexical_reviews: bool = False
+    lexical_text: str = "catalog"
+    content_text: str = "catalog"
     popularity_weight: float = 0.0
     ease_weight: float = 0.0
     ease_lambda: float = 200.0
@@ -131,6 +135,8 @@ class TrainData:
     item_reviewed: np.ndarray | None = None  # bool (n_items,): the text vector read shoppers' reviews
     user_reviewed: np.ndarray | None = None  # bool (n_users,): the text vector read the user's own reviews
     review_texts: dict[int, str] | None = None  # event row -> its review text (the rows that have one)
+    # each item's text vector read from its catalog text alone where item_text read reviews (None: not re-read)
+    item_catalog_text: np.ndarray | None = None
 
     @property
     def rated(self) -> np.ndarray:

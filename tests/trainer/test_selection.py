@@ -191,12 +191,14 @@ def review_word_shop(seed: int = 0) -> TrainData:
 def test_a_shop_whose_reviews_carry_the_words_reads_them_in_its_tfidf():
     f = fit(review_word_shop(), TrainParams(objective="ranking", **QUICK))
     nxt = f.validation["next_items"]
-    assert nxt["evidence"]["lexical_text"] == "catalog and reviews"
-    assert nxt["candidates"]["tfidf"] > nxt["candidates"]["popularity"] + 0.2  # the themes, from the reviews
+    assert nxt["evidence"]["lexical_text"] == "reviews"
+    figures = nxt["candidates"]
+    assert figures["tfidf_reviews"] > figures["popularity"] + 0.2  # the themes, from the reviews
+    assert figures["tfidf_reviews"] > figures["tfidf"] + 0.2  # the catalog words alone: random numbers
     # Served with them where the term has weight: the lexical term's documents hold the reviews.
-    g = fit(review_word_shop(), TrainParams(objective="ranking", select=False, lexical_weight=1.0, lexical_reviews=True,
-                                            **QUICK))
-    assert g.terms["lexical"]["weight"] == 1.0 and g.terms["lexical"]["reviews"] is True
+    g = fit(review_word_shop(), TrainParams(objective="ranking", select=False, lexical_weight=1.0,
+                                            lexical_text="reviews", **QUICK))
+    assert g.terms["lexical"]["weight"] == 1.0 and g.terms["lexical"]["text"] == "reviews"
 
 
 def test_the_lexical_documents_hold_only_the_reviews_of_the_rows_given():
@@ -206,3 +208,49 @@ def test_the_lexical_documents_hold_only_the_reviews_of_the_rows_given():
     held_out = next(r for r in range(1, len(data.users), 2) if data.review_texts[r] not in docs[data.items[r]])
     assert data.review_texts[held_out] not in docs[data.items[held_out]]
     assert all(data.review_texts[r] in docs[data.items[r]] for r in rows[:50])
+
+
+def meaning_shop(seed: int = 0) -> TrainData:
+    """``word_shop`` turned around: the themes are in the text vectors (each item's vector its theme's
+    direction plus noise, as an encoder reads "puppy leash" and "hound collar" alike) and not in the words
+    (each title a random number): only dense text similarity places a new item by its text."""
+    data = word_shop(seed)
+    rng = np.random.default_rng(seed + 2)
+    theme = np.arange(data.n_items) % 20
+    centres = rng.normal(size=(20, 32))
+    text = (centres[theme] + 0.5 * rng.normal(size=(data.n_items, 32))).astype(np.float32)
+    return replace(data, item_text=text, item_words=[f"article {rng.integers(1e6)}" for _ in range(data.n_items)])
+
+
+def test_a_shop_whose_texts_mean_alike_in_other_words_reads_its_text_vectors():
+    f = fit(meaning_shop(), TrainParams(objective="ranking", **QUICK))
+    new, nxt = f.validation["new_items"], f.validation["next_items"]
+    assert new["evidence"]["content_text"] == "vectors" and nxt["evidence"]["lexical_text"] == "vectors"
+    assert new["candidates"]["dense_text"] > new["candidates"]["tfidf"] + 0.2  # the titles say nothing
+    assert nxt["candidates"]["dense_text"] > nxt["candidates"]["tfidf"] + 0.2
+    if new["weights"]["content_weight"] > 0:  # served as chosen: the content term reads the vectors
+        assert f.terms["content"]["text"] == "vectors"
+    assert f.terms["content"]["weight"] == new["weights"]["content_weight"]
+
+
+def test_dense_text_similarity_reads_catalog_vectors_never_the_reviews_of_held_out_events():
+    """Vectors that read shoppers' reviews are re-read from the catalog text once, for every reviewed item;
+    without that they are not scored at all (the held-out events' reviews are in them)."""
+    from app.trainer import content
+
+    data = replace(meaning_shop(), item_reviewed=np.ones(440, bool))
+    data.item_reviewed[400:] = False  # no events, no reviews
+    assert content.catalog_vectors(data) is None
+    read = []
+
+    def catalog_vectors(items):
+        read.append(items)
+        return np.full((len(items), data.item_text.shape[1]), 7.0, np.float32)
+
+    again = carve.with_catalog_text(data, catalog_vectors)
+    assert [r.tolist() for r in read] == [list(range(400))]
+    assert (content.catalog_vectors(again)[:400] == 7.0).all()
+    assert np.array_equal(content.catalog_vectors(again)[400:], data.item_text[400:])
+    c = carve.carve(again, seed=0)
+    shown = carve.validation_data(again, c, catalog_vectors)
+    assert len(read) == 1 and (shown.item_text[c.new_items] == 7.0).all()  # the stripped items: the same reads
