@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import time
 from pathlib import Path
 
+import numpy as np
+
 from app.evaluation import datasets
 from app.evaluation.context_run import run_context
-from app.evaluation.planted import planted_shop
+from app.evaluation.planted import BY_DEVICE, BY_PART, planted_shop
 from app.evaluation.protocols import Indexed, package_versions
 from scripts.lib.protocols import carve
 from scripts.lib.service import spawned_service
@@ -40,6 +43,26 @@ def table(results: dict) -> str:
                      f"{f['with_context']['recall@10']:.4f} | {r['lists_changed_top10']:.0%} | "
                      f"{len(s['service'])} | {s.get('min_ratio')} ({s.get('random_min_ratio')}) |")
     return "\n".join(lines)
+
+
+def carried(lean: dict, planted: dict[str, dict[str, float]]) -> float | None:
+    """How much of a planted effect the lists carry: over the categories it favours one way or the other, the
+    median of log(served share ratio) / log(planted ratio) between the two contexts (1: the lists lean as
+    far as the shoppers were made to; 0: not at all)."""
+    first, second = next(iter(lean.values()))
+    ratios = []
+    for category, shares in lean.items():
+        want = planted[second].get(category, 1.0) / planted[first].get(category, 1.0)
+        if abs(math.log(want)) > 0.1 and shares[first] > 0 and shares[second] > 0:
+            ratios.append(math.log(shares[second] / shares[first]) / math.log(want))
+    return round(float(np.median(ratios)), 3) if ratios else None
+
+
+def planted_effects() -> dict[str, dict[str, dict[str, float]]]:
+    """What the planted shop plants, as each context's multiplier per category: the hours the lean asks
+    (08:00 morning, 20:00 evening) and the devices."""
+    hours = {"08:00": {c: v[1] for c, v in BY_PART.items()}, "20:00": {c: v[3] for c, v in BY_PART.items()}}
+    return {"lean_by_hour": hours, "lean_by_device": BY_DEVICE}
 
 
 def plot(results: dict, path: Path) -> None:
@@ -86,9 +109,14 @@ def main() -> None:
         results[name]["seconds"] = round(time.perf_counter() - start, 1)
     print("\n" + table(results))
     for name, r in results.items():
-        moved = list(r["lean_by_hour"].items())[:4]
-        print(f"{name}: share of the top 10 at 08:00 / 20:00 UTC: "
-              + ", ".join(f"{c} {v['08:00']:.3f} / {v['20:00']:.3f}" for c, v in moved))
+        for key in ("lean_by_hour", "lean_by_device"):
+            if key in r:
+                a, b = next(iter(r[key].values()))
+                print(f"{name}: share of the top 10, {a} / {b}: "
+                      + ", ".join(f"{c} {v[a]:.3f} / {v[b]:.3f}" for c, v in list(r[key].items())[:4]))
+        if name == PLANTED:
+            r["carried"] = {key: carried(r[key], effect) for key, effect in planted_effects().items() if key in r}
+            print(f"{name}: share of the planted effect the lists carry: {r['carried']}")
     if args.validation:
         return
     command = "python -m scripts.evaluate_context" + "".join(f" --env {e}" for e in args.env)
@@ -98,12 +126,21 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1))
     plot(results, args.out.with_suffix(".png"))
-    segments = ["\n## Which way the time of day moves the lists\n\nEach category's share of the test users' top 10 "
-                "at 08:00 and at 20:00 UTC (the day of the last training event), the four that move most:\n",
-                "| data set | category | share at 08:00 | share at 20:00 |", "| --- | --- | --- | --- |"]
+    segments = ["\n## Which way the time of day and the device move the lists\n\nEach category's share of the test "
+                "users' top 10 at 08:00 and at 20:00 UTC (the day of the last training event), and on each device at "
+                "14:00 where the data has devices, the four that move most:\n",
+                "| data set | context | category | share | share |", "| --- | --- | --- | --- | --- |"]
     for name, r in results.items():
-        for c, v in list(r["lean_by_hour"].items())[:4]:
-            segments.append(f"| {name} | {c} | {v['08:00']:.3f} | {v['20:00']:.3f} |")
+        for key in ("lean_by_hour", "lean_by_device"):
+            for c, v in list(r.get(key, {}).items())[:4]:
+                (a, x), (b, y) = v.items()
+                segments.append(f"| {name} | {a} / {b} | {c} | {x:.3f} | {y:.3f} |")
+    for name, r in results.items():
+        if r.get("carried"):
+            segments.append(f"\nThe share of each planted effect the {name}'s lists carry (median over the "
+                            "categories it favours of log(served share ratio) / log(planted ratio); 1: as far as "
+                            "the shoppers were made to lean): "
+                            + ", ".join(f"{k.removeprefix('lean_by_')} {v}" for k, v in r["carried"].items()) + ".")
     segments.append("\n## Segments")
     for name, r in results.items():
         segments.append(f"\n**{name}**\n\n| segment | users | label | top category (data) | its share | overall |"

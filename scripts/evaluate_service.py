@@ -13,8 +13,13 @@ model_version is not the job's, empty and short lists, seen items returned; wall
     python -m scripts.evaluate_service                            # everything -> docs/evaluation-service.*
     python -m scripts.evaluate_service --datasets ml-100k --protocols P2
     python -m scripts.evaluate_service --database-url postgresql://postgres@127.0.0.1:5432/test
+    python -m scripts.evaluate_service --seeds 1,2                # and again with {"seed": 1}, {"seed": 2}
     python -m scripts.evaluate_service --smoke --out /tmp/svc     # 100 users a data set, for the test
     python -m scripts.evaluate_service --docs-only                # rewrite the .md and evaluation.md's section
+
+--seeds: the spread over training seeds. The headline is the default job (body {}, seed 0); each further seed
+runs the same protocol on another fresh store with the job body {"seed": s}, and a table gives each figure's
+mean and standard deviation over all of them (the splits are fixed: PROTOCOLS.md's).
 
 The default --out also rewrites the "Through the service" section of docs/evaluation.md (scripts/evaluate.py
 rewrites that file whole: run this one after it, or with --docs-only).
@@ -34,6 +39,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import numpy as np
 
 from app.evaluation import datasets
 from app.evaluation.protocols import KS, SPLITS, Indexed, package_versions
@@ -110,7 +117,27 @@ def markdown_tables(report: dict) -> list[str]:
                           f"{a.get('model_version_mismatch', '—')} | {a.get('empty_lists', '—')} | "
                           f"{a.get('short_lists', '—')} | {a.get('seen_items_returned', '—')} | {strategies} | "
                           f"{ph.get('ingest_s', 0):.1f} | {ph.get('train_s', 0):.1f} | {ph.get('query_s', 0):.1f} |")
-    return lines + [""] + checks
+    return lines + [""] + checks + spread_table(report)
+
+
+def spread_table(report: dict) -> list[str]:
+    """Each protocol's figures over the training seeds (the default job's and ``--seeds``'): mean and spread."""
+    lines = []
+    for ds_name, protocols in report["results"].items():
+        for protocol, r in protocols.items():
+            runs = {seed: x for seed, x in [("0 (default)", r), *r.get("seeds", {}).items()] if "error" not in x}
+            if len(runs) < 2:
+                continue
+            for m in _metric_names(protocol):
+                values = np.array([x[m] for x in runs.values()])
+                lines.append(f"| {ds_name} | {protocol} | {m} | {len(runs)} ({', '.join(runs)}) | "
+                             f"{values.mean():.4f} | {values.std(ddof=1):.4f} | {values.min():.4f} | "
+                             f"{values.max():.4f} |")
+    if not lines:
+        return []
+    return ["", "Over training seeds (the default job and `--seeds`, each on a fresh store; the splits fixed):", "",
+            "| data set | protocol | metric | runs (seeds) | mean | std | min | max |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |", *lines]
 
 
 def write_outputs(out: Path, report: dict, evaluation_md: Path | None) -> None:
@@ -146,6 +173,22 @@ def write_outputs(out: Path, report: dict, evaluation_md: Path | None) -> None:
         evaluation_md.write_text(text)
 
 
+def one_run(args, source: Path | None, protocol: str, ds, ix: Indexed, database: str, seed: int | None) -> dict:
+    """One protocol on a fresh store: the default job (``seed`` None: body {}) or the job ``{"seed": seed}``;
+    a broken run is reported (``error``), and the others still run."""
+    print(f"  {protocol} on a fresh {database} store" + ("" if seed is None else f", seed {seed}"), flush=True)
+    t0 = time.perf_counter()
+    try:
+        with spawned_service(args.database_url, source) as svc:
+            result = run_protocol(svc, protocol, ds, ix, args.concurrency, log=lambda s: print(s, flush=True),
+                                  train_body=None if seed is None else {"seed": seed})
+    except Exception as exc:
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+        print(f"      failed: {result['error']}", flush=True)
+    result.setdefault("phases", {})["total_s"] = round(time.perf_counter() - t0, 2)
+    return result
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
@@ -156,6 +199,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--library", type=Path, default=ROOT / "docs" / "evaluation.json",
                    help="scripts/evaluate.py's JSON, for the library figures")
+    p.add_argument("--seeds", default="", help="comma-separated training seeds to run beside the default job")
     p.add_argument("--smoke", action="store_true", help="the first --smoke-users users of each data set")
     p.add_argument("--smoke-users", type=int, default=100)
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight in the query phase")
@@ -175,6 +219,7 @@ def main() -> None:
     started, started_at = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
     names = args.datasets.split(",") if args.datasets else datasets.available(args.data_root)
     protocols = args.protocols.split(",")
+    seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     unknown = [x for x in protocols if x not in SPLITS]
     if unknown:
         p.error(f"protocols through the service: {', '.join(SPLITS)} (not {', '.join(unknown)})")
@@ -201,17 +246,11 @@ def main() -> None:
         print(f"{name}: {len(ds)} events, {len(ix.user_ids)} users, {len(ix.item_ids)} items", flush=True)
         results = report["results"].setdefault(name, {})
         for protocol in protocols:
-            print(f"  {protocol} on a fresh {report['database']} store", flush=True)
-            t0 = time.perf_counter()
-            try:
-                with spawned_service(args.database_url, source) as svc:
-                    results[protocol] = run_protocol(svc, protocol, ds, ix, args.concurrency,
-                                                     log=lambda s: print(s, flush=True))
-            except Exception as exc:  # one broken run is reported, the others still run
-                results[protocol] = {"error": f"{type(exc).__name__}: {exc}"}
-                print(f"      failed: {results[protocol]['error']}", flush=True)
-            results[protocol].setdefault("phases", {})["total_s"] = round(time.perf_counter() - t0, 2)
-            failures += "error" in results[protocol]
+            results[protocol] = one_run(args, source, protocol, ds, ix, report["database"], None)
+            for seed in seeds:
+                results[protocol].setdefault("seeds", {})[str(seed)] = one_run(args, source, protocol, ds, ix,
+                                                                               report["database"], seed)
+            failures += sum("error" in r for r in [results[protocol], *results[protocol].get("seeds", {}).values()])
     if source:
         shutil.rmtree(source, ignore_errors=True)
     report["seconds"] = round(time.perf_counter() - started, 1)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from app.evaluation.datasets import Dataset, item_categories
+from app.evaluation.planted import DEVICES
 from app.evaluation.protocols import Indexed, RankingSplit, p2_temporal
 from app.evaluation.service_run import Service, prepare, service_metrics
 from app.segments import distinctive
@@ -84,30 +85,40 @@ def segment_coherence(members: dict[int, list[str]], ds: Dataset, ix: Indexed, s
             "random_segments": random, "random_min_ratio": min((s["ratio"] for s in random), default=None)}
 
 
-def lean(svc: Service, ds: Dataset, ix: Indexed, users: list[int], day: str, concurrency: int = 4) -> dict:
-    """Each category's share of the test users' top 10 at 08:00 and at 20:00 UTC of ``day`` (the day of the
-    last training event): which way the time of day moves the lists."""
+def lean(svc: Service, ds: Dataset, ix: Indexed, users: list[int], asks: dict[str, dict],
+         concurrency: int = 4) -> dict:
+    """Each category's share of the test users' top 10 under each of two contexts (``asks``: label -> the
+    query's context parameters), the categories that move most first: which way a context moves the lists."""
     categories = item_categories(ds)
-    counts = {hour: Counter() for hour in (8, 20)}
+    counts = {label: Counter() for label in asks}
 
-    def ask(user: int) -> list[tuple[int, list[str]]]:
+    def ask(user: int) -> list[tuple[str, list[str]]]:
         out = []
-        for hour in counts:
-            r = svc.call("GET", f"/v1/users/{ix.user_ids[user]}/recommendations",
-                         params={"k": 10, "at": f"{day}T{hour:02d}:00:00+00:00"})
-            out.append((hour, [i["item_id"] for i in r.json()["items"]] if r.status_code == 200 else []))
+        for label, params in asks.items():
+            r = svc.call("GET", f"/v1/users/{ix.user_ids[user]}/recommendations", params={"k": 10, **params})
+            out.append((label, [i["item_id"] for i in r.json()["items"]] if r.status_code == 200 else []))
         return out
 
     with ThreadPoolExecutor(concurrency) as pool:
         for answers in pool.map(ask, users):
-            for hour, ids in answers:
+            for label, ids in answers:
                 for item_id in ids:
-                    counts[hour].update(categories.get(item_id, ()))
-    shown = {hour: max(sum(c.values()), 1) for hour, c in counts.items()}
-    names = sorted(set(counts[8]) | set(counts[20]))
-    shares = {c: {"08:00": round(counts[8][c] / shown[8], 4), "20:00": round(counts[20][c] / shown[20], 4)}
-              for c in names}
-    return dict(sorted(shares.items(), key=lambda kv: -abs(kv[1]["08:00"] - kv[1]["20:00"])))
+                    counts[label].update(categories.get(item_id, ()))
+    shown = {label: max(sum(c.values()), 1) for label, c in counts.items()}
+    first, second = asks
+    shares = {c: {label: round(counts[label][c] / shown[label], 4) for label in asks}
+              for c in sorted(set().union(*counts.values()))}
+    return dict(sorted(shares.items(), key=lambda kv: -abs(kv[1][first] - kv[1][second])))
+
+
+def by_hour(day: str) -> dict[str, dict]:
+    """The morning and the evening of ``day``: the planted shop's strongest time effect."""
+    return {f"{hour:02d}:00": {"at": f"{day}T{hour:02d}:00:00+00:00"} for hour in (8, 20)}
+
+
+def by_device(day: str) -> dict[str, dict]:
+    """Each planted device at one time of day (14:00, where the planted hours weigh most categories alike)."""
+    return {device: {"at": f"{day}T14:00:00+00:00", "device": device} for device in DEVICES}
 
 
 def run_context(svc: Service, ds: Dataset, ix: Indexed, concurrency: int = 4, log=print) -> dict:
@@ -142,7 +153,10 @@ def run_context(svc: Service, ds: Dataset, ix: Indexed, concurrency: int = 4, lo
     result["lists_changed_top10"] = round(changed / max(len(plain), 1), 4)
     result["context_fields"] = sorted({k for c in contexts.values() for k in c})
     day = datetime.fromtimestamp(int(ds.timestamps[split.train].max()), UTC).date().isoformat()
-    result["lean_by_hour"] = lean(svc, ds, ix, split.eval_users.tolist(), day, concurrency)
+    users = split.eval_users.tolist()
+    result["lean_by_hour"] = lean(svc, ds, ix, users, by_hour(day), concurrency)
+    if "device" in result["context_fields"]:
+        result["lean_by_device"] = lean(svc, ds, ix, users, by_device(day), concurrency)
 
     listed = svc.call("GET", "/v1/segments").json()
     members = {s["segment_id"]: svc.call("GET", f"/v1/segments/{s['segment_id']}/users",

@@ -145,8 +145,6 @@ def _post_batches(svc: Service, path: str, key: str, records: list[dict]) -> dic
     return dict(totals)
 
 
-def _train(svc: Service, log=print) -> dict:
-    return run_job(svc, "/v1/training/jobs", {}, log)
 
 
 def run_job(svc: Service, path: str, body: dict, log=print, poll_s: float = 0.25, timeout_s: float = 3600) -> dict:
@@ -171,11 +169,12 @@ def run_job(svc: Service, path: str, body: dict, log=print, poll_s: float = 0.25
 
 
 def prepare(svc: Service, split: RankingSplit, ds: Dataset, ix: Indexed, log=print,
-            before_train=None) -> tuple[dict, dict, float]:
+            before_train=None, train_body: dict | None = None) -> tuple[dict, dict, float]:
     """Post the catalog, the profiles and the split's training events to a fresh service, and train once
-    with defaults: (the result so far, phase times, when the job was seen succeeded). ``result["error"]`` is
-    set when the job did not succeed. ``before_train(svc) -> dict``: a step between ingest and training (P6
-    writes the generated reviews there); its answer is ``result["before_train"]``."""
+    with defaults (``train_body``, default ``{}``: a seed spread sends ``{"seed": s}``): (the result so far,
+    phase times, when the job was seen succeeded). ``result["error"]`` is set when the job did not succeed.
+    ``before_train(svc) -> dict``: a step between ingest and training (P6 writes the generated reviews
+    there); its answer is ``result["before_train"]``."""
     phases: dict[str, float] = {}
     start = time.perf_counter()
     items = item_records(ds, ix)
@@ -195,7 +194,7 @@ def prepare(svc: Service, split: RankingSplit, ds: Dataset, ix: Indexed, log=pri
         before = before_train(svc)
         phases["before_train_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    job = _train(svc, log)
+    job = run_job(svc, "/v1/training/jobs", train_body or {}, log)
     phases["train_s"] = time.perf_counter() - start
     succeeded_at = time.perf_counter()
     result = {"users": int(len(split.eval_users)), "train_events": len(events), "ingest": ingest,
@@ -217,11 +216,12 @@ def prepare(svc: Service, split: RankingSplit, ds: Dataset, ix: Indexed, log=pri
 
 
 def run_protocol(svc: Service, protocol: str, ds: Dataset, ix: Indexed, concurrency: int = 4,
-                 log=print, before_train=None) -> dict:
-    """Post the protocol's training data to a fresh service, train once with defaults, ask the routes."""
+                 log=print, before_train=None, train_body: dict | None = None) -> dict:
+    """Post the protocol's training data to a fresh service, train once with defaults (or ``train_body``),
+    ask the routes."""
     split = SPLITS[protocol](ix)
     ks = KS[protocol]
-    result, phases, succeeded_at = prepare(svc, split, ds, ix, log, before_train)
+    result, phases, succeeded_at = prepare(svc, split, ds, ix, log, before_train, train_body)
     if "error" in result:
         phases["query_s"] = 0.0
         result["phases"] = {k: round(v, 2) for k, v in phases.items()}
