@@ -4,8 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.api.rules import NO_NUL, SchemaPattern
-from app.api.schemas import Body, ContextValue, Id, Int, ShortText, Timestamp, storable
+from app.api.rules import NO_NUL, KeysAsPropertyNames, SchemaPattern
+from app.api.schemas import AttrKey, Body, ContextValue, Id, Int, ShortText, Text, Timestamp, storable
 
 
 class RecommendedItem(BaseModel):
@@ -38,10 +38,29 @@ class RankedList(RecommendationList):
     unknown: list[str] = Field(description="Candidates the catalog does not know, in the order given.")
 
 
+MAX_FILTER_IDS = 1000
+AttributeValue = bool | int | float | Text
+Diversity = Annotated[float, Field(ge=0, le=1, description=(
+    "0 (the default) ranks by score alone; higher values trade score for variety: no two items too alike (in "
+    "the model's factors) and categories spread (maximal marginal relevance over the best-scored candidates)."))]
+
+
 class Filters(Body):
-    category: ShortText | None = None
+    """Which items the list may hold, applied before the top k is taken: k eligible items always give k items,
+    and a filter never lets an item outside it in."""
+
+    category: ShortText | Annotated[list[ShortText], Field(min_length=1, max_length=100)] | None = Field(
+        None, description="One category, or a list: any of them.")
     min_price: Annotated[float, Field(ge=0)] | None = None
     max_price: Annotated[float, Field(ge=0)] | None = None
+    attributes: Annotated[dict[AttrKey, AttributeValue | Annotated[list[AttributeValue], Field(
+        min_length=1, max_length=100)]], Field(max_length=20), KeysAsPropertyNames()] | None = Field(
+        None, description="Equality on the item's attributes (JSON types apart: `true` is not `1`); a list "
+        "accepts any of its values; every name given must match.")
+    item_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_FILTER_IDS)] | None = Field(
+        None, description="Only these items.")
+    exclude_item_ids: Annotated[list[Id], Field(max_length=MAX_FILTER_IDS)] | None = Field(
+        None, description="Never these items (at most 1000).")
 
 
 class Context(Body):
@@ -59,6 +78,11 @@ class RecommendIn(Body):
          "context": {"device": "mobile"}}]})
 
     user_id: Id | None = None
+    items: Annotated[list[Id], Field(max_length=100)] | None = Field(
+        None, description="What the visitor viewed this session (at most 100, newest last), with or without "
+        "`user_id`: they rank the list as a stored visitor's events would, and are left out of it.")
+    session_id: Id | None = Field(None, description="The storefront's id of an anonymous visit (kept for "
+                                  "measurement; the list is the same without it).")
     query: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(storable),
                      SchemaPattern(NO_NUL)] | None = None
     k: Int(1, 1000) = 10
@@ -66,3 +90,4 @@ class RecommendIn(Body):
     filters: Filters = Field(default_factory=Filters)
     context: Context | None = None
     explain: bool = Field(False, description="Give each item a `because` in words.")
+    diversity: Diversity = 0.0

@@ -3,6 +3,7 @@ has not seen), rebuilt copy-on-write from incremental reads of the store, never 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -27,6 +28,8 @@ class Catalog:
     stamps: np.ndarray  # float64: the updated_at (epoch seconds) each position was last read at
     text_vectors: dict[int, np.ndarray] = field(default_factory=dict)  # position -> vector, unseen items only
     since: datetime | None = None
+    attributes: np.ndarray | None = None  # object: each position's attributes dict (None: none)
+    _attribute_indexes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, compare=False, repr=False)
 
     def eligible(self, category: str | None = None, min_price: float | None = None,
                  max_price: float | None = None) -> np.ndarray:
@@ -39,6 +42,24 @@ class Catalog:
             mask &= self.prices <= max_price
         return mask
 
+    def attribute_index(self, name: str) -> dict[str, np.ndarray]:
+        """Attribute ``name``'s inverted index: each value (as JSON text) -> the positions holding it. Built on
+        first use, once per catalog (a new catalog is made whenever an item changes)."""
+        index = self._attribute_indexes.get(name)
+        if index is None:
+            lists: dict[str, list[int]] = {}
+            for pos, attrs in enumerate(self.attributes if self.attributes is not None else ()):
+                if attrs and name in attrs:
+                    lists.setdefault(value_key(attrs[name]), []).append(pos)
+            index = {v: np.array(p, np.int64) for v, p in lists.items()}
+            self._attribute_indexes[name] = index
+        return index
+
+
+def value_key(value) -> str:
+    """An attribute value as the indexes key it: its JSON text, so that types stay apart (``true`` is not ``1``)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
 
 def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
          previous: Catalog | None = None) -> Catalog:
@@ -47,7 +68,7 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
     since = previous.since - OVERLAP if previous and previous.since else None
     read_at = utcnow()  # the next read starts here (less the overlap), however old the newest row is
     stmt = select(Item.item_id, Item.title, Item.category, Item.price, Item.available, Item.deleted_at,
-                  Item.updated_at)
+                  Item.updated_at, Item.attributes)
     if since is not None:
         stmt = stmt.where(Item.updated_at >= since)
     rows = session.execute(stmt).all()
@@ -66,7 +87,7 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
             vector_rows = [r for r in vector_rows if (pos := previous.positions.get(r.owner_id)) is None
                            or (pos >= n_model and (pos not in held or held[pos].tobytes() != r.vector))]
     if previous is not None and not rows and not vector_rows:
-        return replace(previous, since=read_at)
+        return replace(previous, since=read_at)  # the same items: their attribute indexes stay good
     if previous is None:
         positions = {item_id: n for n, item_id in enumerate(model_item_ids)}
         item_ids = list(model_item_ids)
@@ -90,6 +111,9 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
     codes = grow(previous.category_codes if previous else None, np.int32(-1))
     prices = grow(previous.prices if previous else None, np.nan)
     stamps = grow(previous.stamps if previous else None, 0.0)
+    attributes = np.full(n, None, dtype=object)
+    if previous is not None and previous.attributes is not None:
+        attributes[: len(previous.attributes)] = previous.attributes
     categories = dict(previous.categories) if previous else {}
     for row in rows:
         pos = positions[row.item_id]
@@ -98,6 +122,7 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
         codes[pos] = categories.setdefault(row.category, len(categories)) if row.category is not None else -1
         prices[pos] = row.price if row.price is not None else np.nan
         stamps[pos] = row.updated_at.timestamp()
+        attributes[pos] = row.attributes or None
 
     text_vectors = dict(previous.text_vectors) if previous else {}
     n_model = len(model_item_ids)
@@ -106,4 +131,4 @@ def load(session: Session, model_item_ids: list[str], encoder_model: str | None,
         if pos is not None and pos >= n_model:
             text_vectors[pos] = np.frombuffer(blob, dtype="<f4")
     return Catalog(positions, item_ids, titles, recommendable, codes, categories, prices, stamps, text_vectors,
-                   read_at)
+                   read_at, attributes)

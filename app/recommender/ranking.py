@@ -53,6 +53,19 @@ def item_vector(state: State, pos: int | None) -> np.ndarray | None:
     return None if row is None else state.fresh_vectors[row]
 
 
+def vectors_of(state: State, positions: np.ndarray) -> np.ndarray:
+    """The served factor vectors (without the bias) of catalog positions: zero rows for items with none, and
+    for every item before any model."""
+    if state.model is None:
+        return np.zeros((len(positions), 1), np.float32)
+    out = np.zeros((len(positions), state.model.item_vectors.shape[1] - 1), np.float32)
+    for n, pos in enumerate(positions.tolist()):
+        v = item_vector(state, pos)
+        if v is not None:
+            out[n] = v[:-1]
+    return out
+
+
 def products(matrix: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
     """``matrix[rows] @ vector`` without copying the rows out when they are most of the matrix (a conversation's
     candidates, a long rank list): the product over every row is then cheaper than the gather."""

@@ -8,11 +8,12 @@ is in memory, in the served ``State`` (``app.recommender.state``): the model ver
 catalog view, popularity. A state older than the epoch read is refreshed first, so a write acknowledged by any
 API process is in the next answer of every one.
 
-    answer = recommender.recommend(ListRequest("u-42", k=10, category="shoes"))
+    answer = recommender.recommend(ListRequest("u-42", k=10, filters=Filters.of(category="shoes")))
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,9 +26,12 @@ from app.context import features as context_features
 from app.core.config import Settings
 from app.model import neighbours
 from app.model.serving import ServingModel
+from app.recommender import diversity as diversity_mod
 from app.recommender import ranking, reads, users
 from app.recommender.answers import AnswerCache
 from app.recommender.explain import because
+from app.recommender.filters import NONE as NO_FILTERS
+from app.recommender.filters import Filters
 from app.recommender.state import EPOCH, Served, State
 
 CONTEXT_POOL = 100  # with a context, the top max(4k, this) are re-ranked by it
@@ -43,19 +47,38 @@ class Answer:
 
 @dataclass(frozen=True)
 class ListRequest:
-    """What a list is asked for: whose (``user_id``, None: nobody known), how long, which items may enter
-    (``category``, price bounds, seen items out), what moves it (``query`` in words, ``context``:
-    {timestamp, location, device}) and whether each item says why (``explain``)."""
+    """What a list is asked for: whose (``user_id``, None: nobody known; ``items``: what the visitor viewed this
+    session, newest last), how long, which items may enter (``filters``, seen items out), what moves it
+    (``query`` in words, ``context``: {timestamp, location, device}, ``diversity`` 0-1) and whether each item
+    says why (``explain``)."""
 
     user_id: str | None = None
     k: int = 10
     exclude_seen: bool = True
-    category: str | None = None
-    min_price: float | None = None
-    max_price: float | None = None
+    filters: Filters = NO_FILTERS
     query: str | None = None
     context: dict | None = field(default=None, hash=False)
     explain: bool = False
+    items: tuple[str, ...] = ()
+    diversity: float = 0.0
+
+
+@dataclass(frozen=True)
+class SessionEvent:
+    """An item viewed this session, as the user's stored events are read (``reads.events``): the ranking
+    reads a visitor's session and a stored user's latest events alike. Ids are negative and name the session
+    (a hash of its items), so a fold-in kept for one session is never another's."""
+
+    id: int
+    item_id: str
+    type: str = "view"
+    value: float | None = None
+
+
+def session_events(items: tuple[str, ...]) -> list[SessionEvent]:
+    """The session's items as events, newest first (as the store's reads give them)."""
+    name = int.from_bytes(hashlib.blake2b("\x1f".join(items).encode(), digest_size=7).digest(), "big")
+    return [SessionEvent(-(name << 8) - n - 1, item_id) for n, item_id in enumerate(reversed(items))]
 
 
 class Recommender:
@@ -154,14 +177,16 @@ class Recommender:
         dense, profile, vector, pos, strategy = None, None, None, None, "popular"
         with self.engine.connect() as conn:
             state, events = self._read(conn, r.user_id or None)
+            if r.items:  # this session's views: newer than anything stored
+                events = session_events(r.items) + events
             key = None
             if not (r.query or r.context or r.explain):  # the plain call: kept until anything it reads moves
-                key = (id(self.settings), r.user_id, r.k, r.exclude_seen, r.category, r.min_price, r.max_price,
+                key = (id(self.settings), r.user_id, r.k, r.exclude_seen, r.filters, r.diversity, r.items,
                        state.epoch, state.generation, events[0].id if events else None, len(events))
                 kept = self.answers.get(key)
                 if kept is not None and kept[1] in (None, state.popularity_generation):
                     return kept[0]
-            if r.user_id:
+            if r.user_id or events:
                 dense, vector, pos, strategy = self._user(conn, state, r.user_id, events, few=not r.query)
                 if r.explain:
                     profile = reads.profile(conn, r.user_id)
@@ -170,8 +195,8 @@ class Recommender:
             vector = query_vector if vector is None else 0.5 * vector + 0.5 * query_vector
             strategy = "personalized" if strategy == "personalized" else "text"
         values = self._context_values(state, r.context)
-        n = max(4 * r.k, CONTEXT_POOL) if values else r.k
-        eligible = state.catalog.eligible(r.category, r.min_price, r.max_price)
+        n = max(4 * r.k, CONTEXT_POOL) if values or r.diversity > 0 else r.k
+        eligible = r.filters.mask(state.catalog)
         seen = users.seen(state, pos, events) if (events or pos is not None) else set()
         if r.exclude_seen and seen:
             eligible[list(seen)] = False
@@ -189,7 +214,11 @@ class Recommender:
         if values:
             positions, scores = state.model.trained.context.rerank(
                 state.catalog, positions, scores, kind, values, self.settings.context_weight)
-            positions, scores = positions[:r.k], scores[:r.k]
+        if r.diversity > 0:
+            order = diversity_mod.rerank(ranking.vectors_of(state, positions), state.catalog.category_codes[positions],
+                                         scores, r.k, r.diversity)
+            positions, scores = positions[order], np.asarray(scores)[order]
+        positions, scores = positions[:r.k], scores[:r.k]
         items = ranking.listed(state, positions, scores)
         if r.explain:
             newest = [p for e in events if (p := state.catalog.positions.get(e.item_id)) is not None]

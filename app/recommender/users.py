@@ -34,7 +34,7 @@ class Tastes:
         with self._lock:
             self._folds.clear()
 
-    def vector(self, conn: Connection, state: State, user_id: str, events: list
+    def vector(self, conn: Connection, state: State, user_id: str | None, events: list
                ) -> tuple[np.ndarray | None, int | None, str]:
         """(vector, model position, strategy). Known users get their factors, with ``events`` (those newer
         than the model) folded in; unknown users with events are folded in from the prior; users known only
@@ -54,7 +54,7 @@ class Tastes:
                 return to_user_scale(model, f.item_from_text(text[None])[0][0]), None, "text"
         return None, None, "popular"
 
-    def few_events(self, conn: Connection, state: State, user_id: str, events: list) -> np.ndarray | None:
+    def few_events(self, conn: Connection, state: State, user_id: str | None, events: list) -> np.ndarray | None:
         """Scores over the model's items for a user with 1 to ``few_events_max`` events, by the version's
         few-event strategy (``neighbours.first_scores``; by default the established users they resemble): a few
         events fit a factor vector too loosely to rank by. None for anyone else, and where the shop's
@@ -70,11 +70,11 @@ class Tastes:
         new = [p for e in events if (p := state.catalog.positions.get(e.item_id)) is not None and p < model.n_items]
         items = np.concatenate([np.asarray(held, np.int64), np.array(new, np.int64)])
         strategy = model.trained.few_events  # chosen per shop on its new-users carve
-        profile = reads.user_text_vector(conn, model, user_id) if strategy == "neighbours" else None
+        profile = reads.user_text_vector(conn, model, user_id) if strategy == "neighbours" and user_id else None
         return neighbours.first_scores(strategy, model.references, model.item_vectors, items, profile,
                                        state.popularity[: model.n_items], pos)
 
-    def factors_of(self, state: State, user_id: str, pos: int | None, events: list) -> np.ndarray:
+    def factors_of(self, state: State, user_id: str | None, pos: int | None, events: list) -> np.ndarray:
         """A known user's trained factors, or a fold-in of their new events from them (from the average user
         for someone the model does not know). Few-event users need it only for items none of their similar
         users had: a fold-in costs far more than the neighbours do."""
@@ -82,7 +82,8 @@ class Tastes:
         if not events:
             return model.factors.user_factors[pos]
         prior = model.factors.user_factors[pos] if pos is not None else model.mean_user
-        return self._fold_in(user_id, state, prior, events)
+        # A visitor known only by this session is kept under the session's name (its events' ids carry it).
+        return self._fold_in(user_id if user_id is not None else f"\x00{events[-1].id}", state, prior, events)
 
     def _fold_in(self, user_id: str, state: State, prior: np.ndarray, events: list) -> np.ndarray:
         """Fit the user's vector to their recent events on fixed item factors, pulled towards the prior (their

@@ -12,14 +12,25 @@ from collections.abc import Callable
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from app.api import V1
 from app.api.deps import ItemId, ReadKey, UserId
-from app.api.recommendation_schemas import RankedList, RankIn, RecommendationList, RecommendIn
-from app.api.schemas import ContextValue, ShortText, Timestamp
+from app.api.recommendation_schemas import (
+    MAX_FILTER_IDS,
+    Diversity,
+    RankedList,
+    RankIn,
+    RecommendationList,
+    RecommendIn,
+)
+from app.api.recommendation_schemas import Filters as FiltersIn
+from app.api.schemas import ContextValue, Id, ShortText, Timestamp
+from app.recommender.filters import Filters
 from app.recommender.service import Answer, ListRequest, Recommender
 
 router = APIRouter(prefix=V1, tags=["recommendations"])
@@ -51,21 +62,56 @@ def _json(answer: Answer) -> JSONResponse:
     return JSONResponse(body)
 
 
+def query_filters(
+    category: Annotated[list[ShortText] | None, Query(max_length=100, description=(
+        "A category; repeat it for any of several."))] = None,
+    min_price: Price = None, max_price: Price = None,
+    attributes: Annotated[str | None, Query(max_length=20_000, description=(
+        'Equality on attributes, as a JSON object: `{"brand": "Stride"}` or `{"brand": ["Stride", "Trail"]}` '
+        "(any of a list; every name must match)."))] = None,
+    item_ids: Annotated[list[Id] | None, Query(max_length=MAX_FILTER_IDS, description=(
+        "Only these items (repeat the parameter)."))] = None,
+    exclude_item_ids: Annotated[list[Id] | None, Query(max_length=MAX_FILTER_IDS, description=(
+        "Never these items (repeat the parameter; at most 1000)."))] = None,
+) -> Filters:
+    """The list filters of a GET route, the same names and rules as a POST body's ``filters``."""
+    try:
+        parsed = orjson.loads(attributes) if attributes is not None else None
+        if parsed is not None and not isinstance(parsed, dict):
+            raise ValueError
+    except ValueError:
+        raise RequestValidationError([{"type": "json_object", "loc": ("query", "attributes"), "input": attributes,
+                                       "msg": "must be a JSON object of attribute names to values"}]) from None
+    try:
+        f = FiltersIn.model_validate({"category": category, "min_price": min_price, "max_price": max_price,
+                                      "attributes": parsed, "item_ids": item_ids,
+                                      "exclude_item_ids": exclude_item_ids}, strict=False)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from None
+    return filters_of(f)
+
+
+def filters_of(f: FiltersIn) -> Filters:
+    return Filters.of(f.category, f.min_price, f.max_price, f.attributes, f.item_ids, f.exclude_item_ids)
+
+
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationList)
 async def user_recommendations(
-    request: Request, user_id: UserId, _: ReadKey, k: K = 10, exclude_seen: bool = True,
-    category: Annotated[ShortText | None, Query()] = None, min_price: Price = None, max_price: Price = None,
+    request: Request, user_id: UserId, _: ReadKey, filters: Annotated[Filters, Depends(query_filters)],
+    k: K = 10, exclude_seen: bool = True,
     at: Annotated[Timestamp | None, Query(description="The context's time (ISO 8601; UTC when no offset).")] = None,
     location: Annotated[ContextValue | None, Query()] = None, device: Annotated[ContextValue | None, Query()] = None,
     explain: Annotated[bool, Query(description="Give each item a `because` in words.")] = False,
+    diversity: Annotated[Diversity, Query()] = 0.0,
 ) -> JSONResponse:
     """The user's top k among available items, their seen items excluded by default. An unknown user is a
-    new visitor: they get text- or popularity-based items, never a 404. A context (`at`, `location`,
-    `device`) moves items by what the stored events show of it; values never seen change nothing."""
+    new visitor: they get text- or popularity-based items, never a 404. Filters apply before the top k is
+    taken. A context (`at`, `location`, `device`) moves items by what the stored events show of it; values
+    never seen change nothing."""
     recommender = _recommender(request)
     context = {name: value for name, value in (("timestamp", at), ("location", location), ("device", device))
                if value is not None}
-    asked = ListRequest(user_id, k, exclude_seen, category, min_price, max_price, context=context, explain=explain)
+    asked = ListRequest(user_id, k, exclude_seen, filters, context=context, explain=explain, diversity=diversity)
     return _json(await _answer(request, lambda: recommender.recommend(asked)))
 
 
@@ -90,12 +136,14 @@ async def similar(request: Request, item_id: ItemId, _: ReadKey, k: K = 10) -> J
 
 @router.post("/recommendations", response_model=RecommendationList)
 async def recommend(request: Request, _: ReadKey, body: RecommendIn = RecommendIn()) -> JSONResponse:
-    """Recommendations for a user, a free-text query (mapped into factor space through the text map), or
-    both mixed; a `context` moves items by what the stored events show of it (values never seen change
-    nothing). No body: the popular items, as for a visitor the service knows nothing of."""
-    recommender, f = _recommender(request), body.filters
+    """Recommendations for a user, a visitor known by this session's `items`, a free-text query (mapped into
+    factor space through the text map), or these mixed; a `context` moves items by what the stored events show
+    of it (values never seen change nothing). No body: the popular items, as for a visitor the service knows
+    nothing of."""
+    recommender = _recommender(request)
     context = body.context.model_dump(exclude_none=True) if body.context else None
     # A query is encoded by the language model (milliseconds of CPU; the first one may load it): never on the loop.
-    asked = ListRequest(body.user_id, body.k, body.exclude_seen, f.category, f.min_price, f.max_price,
-                        query=body.query, context=context, explain=body.explain)
+    asked = ListRequest(body.user_id, body.k, body.exclude_seen, filters_of(body.filters), query=body.query,
+                        context=context, explain=body.explain, items=tuple(body.items or ()),
+                        diversity=body.diversity)
     return _json(await _answer(request, lambda: recommender.recommend(asked), inline=not body.query))

@@ -1,0 +1,120 @@
+"""What a shop steers a list with, on a trained model, on SQLite and PostgreSQL: filters on any attribute, a
+list of categories, only or never these items (applied before the top k: no item lost), a visitor known only by
+this session's items, and diversity."""
+
+import json
+
+import pytest
+
+from tests.conftest import READ_KEY, open_client
+from tests.recommender.test_routes import train
+
+BRANDS = ["Stride", "Trail", "Peak"]
+
+
+@pytest.fixture
+def client(settings):
+    with open_client(settings.model_copy(update={"embedded_worker": False, "refresh_seconds": 3600})) as c:
+        yield c
+
+
+@pytest.fixture
+def trained(client, packaged_encoder):
+    """90 items in 3 categories x 3 brands, some waterproof; shoppers stick to one category."""
+    client.post("/v1/items/batch", json={"items": [
+        {"item_id": f"i{n}", "title": f"Item {n}", "category": f"c{n % 3}", "price": float(n),
+         "attributes": {"brand": BRANDS[(n // 3) % 3], "waterproof": n % 2 == 0, "size": n % 5}}
+        for n in range(90)]})
+    events = [{"user_id": f"u{u}", "item_id": f"i{n}", "type": "click"}
+              for u in range(45) for n in range((u % 3) + 3 * (u % 7), 90, 9)][:600]
+    client.post("/v1/interactions", json={"interactions": events})
+    train(client, packaged_encoder)
+    return client
+
+
+def ask(client, user="u0", **query):
+    r = client.get(f"/v1/users/{user}/recommendations", params=query, headers={"X-API-Key": READ_KEY})
+    assert r.status_code == 200, r.text
+    return [i["item_id"] for i in r.json()["items"]]
+
+
+def post(client, **body):
+    r = client.post("/v1/recommendations", json=body, headers={"X-API-Key": READ_KEY})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def number(item_id: str) -> int:
+    return int(item_id[1:])
+
+
+def test_attribute_filters_hold_and_keep_k(trained):
+    client = trained
+    # Equality, JSON types apart: waterproof true (a boolean), size 2 (a number).
+    ids = ask(client, k=10, attributes=json.dumps({"waterproof": True}))
+    assert len(ids) == 10 and all(number(i) % 2 == 0 for i in ids)
+    ids = ask(client, k=10, attributes=json.dumps({"brand": ["Stride", "Peak"], "size": 2}))
+    assert ids and all(BRANDS[(number(i) // 3) % 3] in ("Stride", "Peak") and number(i) % 5 == 2 for i in ids)
+    assert not ask(client, k=10, attributes=json.dumps({"waterproof": 1}))  # 1 is not true
+    assert not ask(client, k=10, attributes=json.dumps({"colour": "red"}))  # no item has it
+    # The same filters in a POST body.
+    body = post(client, user_id="u0", k=10, filters={"attributes": {"brand": "Trail"}, "category": ["c1", "c2"]})
+    ids = [i["item_id"] for i in body["items"]]
+    assert len(ids) == 10
+    assert all(BRANDS[(number(i) // 3) % 3] == "Trail" and number(i) % 3 in (1, 2) for i in ids)
+
+
+def test_a_list_of_categories_only_and_never_these_items(trained):
+    client = trained
+    ids = ask(client, "u1", k=20, category=["c0", "c2"])
+    assert len(ids) == 20 and all(number(i) % 3 in (0, 2) for i in ids)
+    only = [f"i{n}" for n in range(60, 75)]
+    ids = ask(client, "u1", k=10, item_ids=only)
+    assert len(ids) == 10 and set(ids) <= set(only)
+    plain = ask(client, "u1", k=10)
+    ids = ask(client, "u1", k=10, exclude_item_ids=plain[:5])
+    assert len(ids) == 10 and not set(ids) & set(plain[:5])
+    assert ids[:5] == plain[5:]  # the rest keep their order; the list is topped up, not cut
+
+
+def test_bad_filters_are_a_422_naming_the_field(trained):
+    client = trained
+    for query, field in (({"attributes": "not json"}, "attributes"), ({"attributes": "[1, 2]"}, "attributes"),
+                         ({"exclude_item_ids": [f"i{n}" for n in range(1001)]}, "exclude_item_ids"),
+                         ({"item_ids": "bad id!"}, "item_ids"), ({"diversity": 1.5}, "diversity")):
+        r = client.get("/v1/users/u0/recommendations", params=query, headers={"X-API-Key": READ_KEY})
+        assert r.status_code == 422 and r.json()["detail"].startswith(field), (query, r.text)
+    r = client.post("/v1/recommendations", json={"filters": {"attributes": {"brand": {"nested": 1}}}},
+                    headers={"X-API-Key": READ_KEY})
+    assert r.status_code == 422 and "attributes" in r.json()["detail"]
+    r = client.post("/v1/recommendations", json={"items": [f"i{n}" for n in range(101)]},
+                    headers={"X-API-Key": READ_KEY})
+    assert r.status_code == 422 and r.json()["detail"].startswith("items")
+
+
+def test_a_session_ranks_like_a_stored_visitor_with_the_same_events(trained):
+    client = trained
+    viewed = ["i3", "i12", "i21"]  # category c0
+    session = post(client, items=viewed, k=10)
+    ids = [i["item_id"] for i in session["items"]]
+    assert session["strategy"] == "personalized" and len(ids) == 10 and not set(ids) & set(viewed)
+    client.post("/v1/interactions", json={"interactions": [
+        {"user_id": "visitor", "item_id": i, "type": "view"} for i in viewed]})
+    assert ask(client, "visitor", k=10) == ids  # the same items through both doors
+    # Another session is another visitor; the same session asked again, the same list.
+    other = [i["item_id"] for i in post(client, items=["i1", "i10"], k=10)["items"]]
+    assert other != ids and [i["item_id"] for i in post(client, items=viewed, k=10)["items"]] == ids
+    # With a user: their stored events and this session's together; both left out.
+    mixed = [i["item_id"] for i in post(client, user_id="u0", items=["i40"], k=10)["items"]]
+    assert "i40" not in mixed and len(mixed) == 10
+
+
+def test_diversity_spreads_the_list_and_zero_keeps_it(trained):
+    client = trained
+    plain = [i["item_id"] for i in post(client, user_id="u2", k=10)["items"]]
+    assert [i["item_id"] for i in post(client, user_id="u2", k=10, diversity=0)["items"]] == plain
+    spread = [i["item_id"] for i in post(client, user_id="u2", k=10, diversity=0.9)["items"]]
+    assert len(spread) == 10 and spread[0] == plain[0]  # the best item still leads
+    categories = {number(i) % 3 for i in spread}
+    assert len(categories) > len({number(i) % 3 for i in plain}) or len(categories) == 3
+    assert ask(client, "u2", k=10, diversity=0.9) == spread  # GET takes it as a query parameter
