@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from app.api.recommendation_schemas import RecommendedItem
+from app.api.recommendation_schemas import Filters, RecommendedItem
 from app.api.rules import NOT_BLANK, TEXT_OR_FEEDBACK, SchemaPattern
 from app.api.schemas import Body, Id, Int, storable
 
@@ -39,6 +39,8 @@ class MessageIn(Body):
     text: MessageText | None = None
     feedback: Annotated[list[Feedback], Field(max_length=100)] = Field(default_factory=list)
     k: Int(1, 100) = 10
+    filters: Filters = Field(default_factory=Filters, description="The shop's limits on what the reply may show "
+                             "(the shopper's own wishes apply within them).")
 
     @field_validator("text")
     @classmethod

@@ -6,6 +6,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from app.api.rules import NO_NUL, KeysAsPropertyNames, SchemaPattern
 from app.api.schemas import AttrKey, Body, ContextValue, Id, Int, ShortText, Text, Timestamp, storable
+from app.recommender.filters import Filters as Selection
 
 
 class RecommendedItem(BaseModel):
@@ -61,6 +62,11 @@ class Filters(Body):
         None, description="Only these items.")
     exclude_item_ids: Annotated[list[Id], Field(max_length=MAX_FILTER_IDS)] | None = Field(
         None, description="Never these items (at most 1000).")
+
+    def selection(self) -> Selection:
+        """As the recommender applies them."""
+        return Selection.of(self.category, self.min_price, self.max_price, self.attributes, self.item_ids,
+                            self.exclude_item_ids)
 
 
 class Context(Body):

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from app.conversation import phrasing, ranker, reasons
 from app.conversation.needs import Needs
+from app.recommender.filters import NONE as NO_FILTERS
+from app.recommender.filters import Filters
 from app.recommender.service import Recommender
 
 __all__ = ["Needs", "Response", "respond"]
@@ -30,9 +32,10 @@ class Response:
 
 
 def respond(rec: Recommender, needs: Needs, text: str | None, feedback: list[dict], user_id: str | None,
-            k: int) -> Response:
-    """``needs`` refined by this message (in place, the shown items included), answered with k items."""
-    answer = ranker.answer(rec, needs, user_id, k, text, feedback)
+            k: int, filters: Filters = NO_FILTERS) -> Response:
+    """``needs`` refined by this message (in place, the shown items included), answered with k items among
+    those the shop's ``filters`` let in."""
+    answer = ranker.answer(rec, needs, user_id, k, text, feedback, filters)
     reply = reasons.reply(needs, len(answer.items), answer.model_version is not None)
     if rec.settings.conversation_lm_reply:
         from app.generator import shared  # here: torch and transformers, only where replies are rewritten

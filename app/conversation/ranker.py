@@ -30,6 +30,8 @@ from app.conversation import texts as text_channel
 from app.conversation.needs import Needs, apply
 from app.conversation.understand import word_forms
 from app.recommender import ranking
+from app.recommender.filters import NONE as NO_FILTERS
+from app.recommender.filters import Filters
 from app.recommender.service import Recommender
 from app.recommender.state import State
 
@@ -56,7 +58,7 @@ def _mean_unit(rows: list[np.ndarray]) -> np.ndarray | None:
 
 
 def answer(rec: Recommender, needs: Needs, user_id: str | None, k: int, text: str | None = None,
-           feedback: tuple[dict, ...] | list[dict] = ()) -> Answer:
+           feedback: tuple[dict, ...] | list[dict] = (), filters: Filters = NO_FILTERS) -> Answer:
     """Hear the message (``text``, ``feedback``) into ``needs``, then rank: one read of the store for both (the
     served state, whose catalog names the categories, and the user's events)."""
     state, taste, seen = rec.taste(user_id)
@@ -64,7 +66,7 @@ def answer(rec: Recommender, needs: Needs, user_id: str | None, k: int, text: st
     cat = state.catalog
     liked = [p for i in needs.liked if (p := cat.positions.get(i)) is not None]
     disliked = [p for i in needs.disliked if (p := cat.positions.get(i)) is not None]
-    candidates = np.flatnonzero(_eligible(state, needs, seen, disliked))
+    candidates = np.flatnonzero(_eligible(state, needs, seen, disliked, filters))
     words = _text_query(rec, state, needs, liked, disliked)
     vector = _vector(rec, state, needs, taste, liked, disliked, words, history=len(seen))
     cosine = text_channel.scores(rec.engine, state, candidates, words) if words is not None else None
@@ -189,9 +191,12 @@ def _vector(rec: Recommender, state: State, needs: Needs, taste: np.ndarray | No
     return (_unit(np.sum(parts, axis=0)) * scale).astype(np.float32)
 
 
-def _eligible(state: State, needs: Needs, seen: set[int], disliked: list[int]) -> np.ndarray:
+def _eligible(state: State, needs: Needs, seen: set[int], disliked: list[int], filters: Filters) -> np.ndarray:
+    """What the shopper asked for, within what the shop's filters let in."""
     cat = state.catalog
     mask = cat.eligible(None, needs.min_price, needs.max_price)
+    if filters.any:
+        mask &= filters.mask(cat)
     if needs.category:
         codes = [cat.categories[c] for c in needs.category if c in cat.categories]
         mask &= np.isin(cat.category_codes, codes)

@@ -286,19 +286,20 @@ class Recommender:
                 item["predicted_rating"] = round(rating, 4)
         return Answer(state.model.version if state.model else None, strategy, items, unknown)
 
-    def similar(self, item_id: str, k: int) -> Answer | None:
-        """Items whose factors point the same way (cosine), recommendable ones only; None if unknown."""
+    def similar(self, item_id: str, k: int, filters: Filters = NO_FILTERS) -> Answer | None:
+        """Items whose factors point the same way (cosine), recommendable ones that pass ``filters`` only; None
+        if unknown."""
         with self.engine.connect() as conn:
             state, _ = self._read(conn, None)
             pos = state.catalog.positions.get(item_id)
             # Unknown or deleted (404), or a bare item an event created since the last background refresh.
             if (pos is None or not state.catalog.recommendable[pos]) and not reads.item_is_live(conn, item_id):
                 return None
+        eligible = filters.mask(state.catalog)
         if pos is None:
-            positions, scores = ranking.popular(state, state.catalog.eligible(), k)
+            positions, scores = ranking.popular(state, eligible, k)
             return Answer(state.model.version if state.model else None, "popular",
                           ranking.listed(state, positions, scores))
-        eligible = state.catalog.eligible()
         eligible[pos] = False
         vec = ranking.item_vector(state, pos)
         if state.model is None or vec is None or not vec[:-1].any():

@@ -6,21 +6,28 @@ import json
 
 import pytest
 
-from tests.conftest import READ_KEY, open_client
+from tests.conftest import READ_KEY, WRITE_KEY, open_client
 from tests.recommender.test_routes import train
 
 BRANDS = ["Stride", "Trail", "Peak"]
 
 
-@pytest.fixture
-def client(settings):
-    with open_client(settings.model_copy(update={"embedded_worker": False, "refresh_seconds": 3600})) as c:
-        yield c
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def trained(request, tmp_path_factory, packaged_encoder):
+    """90 items in 3 categories x 3 brands, some waterproof; shoppers stick to one category. One store per
+    backend for the module: the tests only read it (one adds a visitor of its own)."""
+    from app.core.config import Settings
+
+    tmp = tmp_path_factory.mktemp(f"steering-{request.param}")
+    url = f"sqlite:///{tmp / 'semrec.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_database")
+    settings = Settings(database_url=url, data_dir=tmp / "data", api_keys=f"{WRITE_KEY}:write,{READ_KEY}:read",
+                        embedded_worker=False, refresh_seconds=3600, _env_file=None)
+    with open_client(settings) as client:
+        _seed(client, packaged_encoder)
+        yield client
 
 
-@pytest.fixture
-def trained(client, packaged_encoder):
-    """90 items in 3 categories x 3 brands, some waterproof; shoppers stick to one category."""
+def _seed(client, packaged_encoder):
     client.post("/v1/items/batch", json={"items": [
         {"item_id": f"i{n}", "title": f"Item {n}", "category": f"c{n % 3}", "price": float(n),
          "attributes": {"brand": BRANDS[(n // 3) % 3], "waterproof": n % 2 == 0, "size": n % 5}}
@@ -29,7 +36,6 @@ def trained(client, packaged_encoder):
               for u in range(45) for n in range((u % 3) + 3 * (u % 7), 90, 9)][:600]
     client.post("/v1/interactions", json={"interactions": events})
     train(client, packaged_encoder)
-    return client
 
 
 def ask(client, user="u0", **query):
@@ -118,3 +124,17 @@ def test_diversity_spreads_the_list_and_zero_keeps_it(trained):
     categories = {number(i) % 3 for i in spread}
     assert len(categories) > len({number(i) % 3 for i in plain}) or len(categories) == 3
     assert ask(client, "u2", k=10, diversity=0.9) == spread  # GET takes it as a query parameter
+
+
+def test_similar_items_and_conversations_take_the_same_filters(trained):
+    client = trained
+    ids = [i["item_id"] for i in client.get("/v1/items/i3/similar", headers={"X-API-Key": READ_KEY}, params={
+        "k": 8, "attributes": json.dumps({"waterproof": False}), "exclude_item_ids": ["i5", "i7"]}).json()["items"]]
+    assert len(ids) == 8 and all(number(i) % 2 == 1 for i in ids) and not {"i3", "i5", "i7"} & set(ids)
+    conversation = client.post("/v1/conversations", json={}, headers={"X-API-Key": READ_KEY}).json()
+    r = client.post(f"/v1/conversations/{conversation['conversation_id']}/messages", headers={"X-API-Key": READ_KEY},
+                    json={"text": "something nice", "k": 6, "filters": {"attributes": {"brand": "Peak"},
+                                                                        "max_price": 60}})
+    assert r.status_code == 200, r.text
+    ids = [i["item_id"] for i in r.json()["items"]]
+    assert len(ids) == 6 and all(BRANDS[(number(i) // 3) % 3] == "Peak" and number(i) <= 60 for i in ids)

@@ -61,7 +61,8 @@ def post_message(conversation_id: str, body: MessageIn, request: Request, settin
         if f.item_id not in known:
             raise FieldError(404, f"feedback[{n}].item_id", f"unknown item {f.item_id!r}")
     feedback = [f.model_dump() for f in body.feedback]
-    answer = conversation.respond(request.app.state.recommender, needs, body.text, feedback, user_id, body.k)
+    answer = conversation.respond(request.app.state.recommender, needs, body.text, feedback, user_id, body.k,
+                                  body.filters.selection())
     stored = False
     with contextlib.suppress(IntegrityError), one_writer(settings), engine.begin() as conn:
         stored = store.append(conn, conversation_id, read_turns, [

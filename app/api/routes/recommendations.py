@@ -88,11 +88,7 @@ def query_filters(
                                       "exclude_item_ids": exclude_item_ids}, strict=False)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from None
-    return filters_of(f)
-
-
-def filters_of(f: FiltersIn) -> Filters:
-    return Filters.of(f.category, f.min_price, f.max_price, f.attributes, f.item_ids, f.exclude_item_ids)
+    return f.selection()
 
 
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationList)
@@ -124,11 +120,12 @@ async def rank(request: Request, user_id: UserId, body: RankIn, _: ReadKey) -> J
 
 @router.get("/items/{item_id}/similar", response_model=RecommendationList,
             responses={404: {"description": "Unknown item"}})
-async def similar(request: Request, item_id: ItemId, _: ReadKey, k: K = 10) -> JSONResponse:
+async def similar(request: Request, item_id: ItemId, _: ReadKey, filters: Annotated[Filters, Depends(query_filters)],
+                  k: K = 10) -> JSONResponse:
     """Available items most like this one in the model's factor space (popular ones for an item stored
-    since serving last refreshed its catalog)."""
+    since serving last refreshed its catalog), within the filters."""
     recommender = _recommender(request)
-    answer = await _answer(request, lambda: recommender.similar(item_id, k))
+    answer = await _answer(request, lambda: recommender.similar(item_id, k, filters))
     if answer is None:
         raise HTTPException(404, f"item_id {item_id!r} not found")
     return _json(answer)
@@ -143,7 +140,7 @@ async def recommend(request: Request, _: ReadKey, body: RecommendIn = RecommendI
     recommender = _recommender(request)
     context = body.context.model_dump(exclude_none=True) if body.context else None
     # A query is encoded by the language model (milliseconds of CPU; the first one may load it): never on the loop.
-    asked = ListRequest(body.user_id, body.k, body.exclude_seen, filters_of(body.filters), query=body.query,
+    asked = ListRequest(body.user_id, body.k, body.exclude_seen, body.filters.selection(), query=body.query,
                         context=context, explain=body.explain, items=tuple(body.items or ()),
                         diversity=body.diversity)
     return _json(await _answer(request, lambda: recommender.recommend(asked), inline=not body.query))
