@@ -42,6 +42,7 @@ def shop(settings):
         events += [_buy("c0", "sku-1", 10), _buy("c0", "sku-3", 9)]
         events += [_buy(f"d{u}", "sku-6", 200 + 60 * u, "view") for u in range(40)]
         _post(client, events)
+        client.app.state.recommender.refresh()  # popularity (the popular items after the partners) too
         client.app.state.carousels.refresh()
         yield client
 
@@ -105,6 +106,7 @@ def test_a_burst_trends_and_a_steady_favourite_does_not(shop):
     steady = [_buy(f"s{n}", "sku-9", 3 * n, "view") for n in range(240)]  # 8 a day for 30 days
     burst = [_buy(f"t{n}", "sku-10", 0.5, "view") for n in range(15)]  # 15 in the last hour, none before
     _post(shop, steady + burst)
+    shop.app.state.recommender.refresh()
     shop.app.state.carousels.refresh()
     answer = shop.get("/v1/trending", headers=READ).json()
     assert answer["strategy"] == "trending" and answer["items"][0]["item_id"] == "sku-10", answer
