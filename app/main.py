@@ -16,6 +16,7 @@ from app.core.config import Settings, get_settings
 from app.core.metrics import Metrics
 from app.core.middleware import RequestMiddleware
 from app.core.security import KeyStore, RateLimiter
+from app.recommender.carousels import Carousels
 from app.recommender.service import Recommender
 from app.store import migrate, queue
 from app.store.db import make_engine, make_sessionmaker
@@ -50,8 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # connection that a write in the thread pool is holding.
         reads = make_engine(settings) if settings.is_sqlite else engine
         app.state.recommender = Recommender(app.state.sessions, settings, reads=reads)
+        app.state.carousels = Carousels(app.state.recommender.served, reads, app.state.sessions)
         stop = threading.Event()
-        refresher = threading.Thread(target=_keep_fresh, args=(app.state.recommender, settings, stop),
+        refresher = threading.Thread(target=_keep_fresh, args=(app.state.recommender, app.state.carousels,
+                                                               settings, stop),
                                      name="semrec-refresh", daemon=True)
         refresher.start()
         worker_thread = None
@@ -94,12 +97,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _keep_fresh(recommender: Recommender, settings: Settings, stop: threading.Event) -> None:
-    """Serving state follows the store: a newly active model version, catalog changes, new item vectors.
-    The query encoder loads here too, once a model is being served: never on the request path."""
+def _keep_fresh(recommender: Recommender, carousels: Carousels, settings: Settings, stop: threading.Event) -> None:
+    """Serving state follows the store: a newly active model version, catalog changes, new item vectors, the
+    counts of bought together and trending. The query encoder loads here too, once a model is being served:
+    never on the request path."""
     while True:
         try:
             state = recommender.refresh()
+            carousels.refresh()
             if state.model is not None and state.model.factors.item_map is not None:
                 recommender.query_encoder()
         except Exception:

@@ -59,7 +59,8 @@ def memory_rows(env: dict, ids: dict, counts: list[int], label: str) -> list[dic
 
 
 def bench_http(url: str, ids: dict, seconds: int, label: str, proc,
-               kinds: tuple[str, ...] = ("healthz", "recommend", "rank", "similar")) -> list[dict]:
+               kinds: tuple[str, ...] = ("healthz", "recommend", "rank", "similar", "bought_together", "trending")
+               ) -> list[dict]:
     """ids: n_users, n_items, user_prefix, item_prefix, base (ids are prefix + base..base+n-1)."""
     rows = []
     for kind in kinds:

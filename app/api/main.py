@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.api import responses
 from app.api.routes import (
+    carousels,
     conversations,
     interactions,
     items,
@@ -18,6 +19,7 @@ from app.api.routes import (
 )
 
 api_router = APIRouter()
-for module in (items, users, interactions, jobs, models, recommendations, segments, conversations, reviews, stats, ops):
+for module in (items, users, interactions, jobs, models, recommendations, carousels, segments, conversations, reviews,
+               stats, ops):
     responses.document(module.router)  # on the routers' own routes: including them copies them lazily
     api_router.include_router(module.router)

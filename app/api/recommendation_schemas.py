@@ -13,12 +13,17 @@ class RecommendedItem(BaseModel):
     item_id: str
     score: float
     title: str | None
-    because: str | None = Field(None, description="Why, in words: with `explain` only.")
+    because: str | None = Field(None, description="Why, in words: with `explain`, and on an item that is in a "
+                                "list for another reason than its strategy (a popular item after the bought-together "
+                                "or trending ones).")
 
 
 class RecommendationList(BaseModel):
     model_version: str | None = Field(description="The model version that made the list; null before any.")
-    strategy: Literal["personalized", "text", "popular"]
+    strategy: Literal["personalized", "text", "popular", "bought_together", "trending"] = Field(description=(
+        "What ranked the list: `personalized` (the shopper's tastes), `text` (words), `popular` (event counts), "
+        "`bought_together` (co-purchases with the item, by lift over chance), `trending` (recent events over "
+        "the item's usual rate)."))
     items: list[RecommendedItem]
 
 

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     answer_cache: int = Field(20_000, ge=0, description="Recommendation answers kept per API process (users x "
                               "parameters), each until the model, catalog, popularity or the user's events "
                               "change; 0: none (docs/serving.md).")
+    basket_hours: float = Field(24.0, gt=0, le=24 * 365, description="Two bought events (purchases, ratings) of "
+                                "one shopper this close in time are bought together (docs/configuration.md); a "
+                                "change applies to events stored after it.")
     fold_in_reg: float = Field(0.1, gt=0, description="Pull of the prior when folding in a user's new events.")
     few_events_max: int = Field(8, ge=0, description="Users with at most this many events are ranked by the "
                                 "established users they resemble (profile text and events), not by their own "

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.store import baskets, counts
+from app.store.counts import insert as _insert
 from app.store.models import (
     Conversation,
     ConversationTurn,
@@ -17,7 +18,6 @@ from app.store.models import (
     GeneratedReview,
     Interaction,
     Item,
-    ItemCount,
     ServingEpoch,
     User,
     utcnow,
@@ -25,12 +25,6 @@ from app.store.models import (
 
 ITEM_FIELDS = ("title", "description", "category", "price", "attributes", "available")
 USER_FIELDS = ("profile_text", "attributes")
-
-
-def _insert(session: Session, table: Table):
-    """The dialect's INSERT, which knows ON CONFLICT (both SQLite and PostgreSQL speak it)."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def _upsert(session: Session, table: Table, key: str, fields: Sequence[str], rows: list[dict[str, Any]]) -> None:
@@ -109,11 +103,19 @@ def get_user(session: Session, user_id: str) -> User | None:
     return session.get(User, user_id)
 
 
-def erase_user(session: Session, user_id: str) -> bool:
-    """Erase the user, their interactions (with review texts), vectors and conversations; the items' counts drop."""
-    erased = session.execute(select(Interaction.item_id, func.count()).where(Interaction.user_id == user_id)
-                             .group_by(Interaction.item_id)).all()
-    _count_events(session, {item_id: -n for item_id, n in erased})
+def erase_user(session: Session, user_id: str, basket_hours: float = 24.0) -> bool:
+    """Erase the user, their interactions (with review texts), vectors and conversations; the items' counts drop
+    (events, hours and co-purchases: the pairs their baskets added, by the rule that added them)."""
+    counts.lock_users(session, [user_id])  # no batch of theirs pairs with events being erased
+    erased = session.execute(select(Interaction.id, Interaction.item_id, Interaction.type, Interaction.ts)
+                             .where(Interaction.user_id == user_id)).all()
+    pairs = baskets.pairs([baskets.Bought(r.id, user_id, r.item_id, r.ts) for r in erased
+                           if r.type in baskets.BOUGHT], basket_hours * 3600)
+    hours = Counter((r.item_id, baskets.hour_of(r.ts)) for r in erased)
+    counts.count_pairs(session, Counter({key: -n for key, n in pairs.items()}))
+    counts.count_hours(session, Counter({key: -n for key, n in hours.items()}))
+    counts.count_events(session, {item_id: -n for item_id, n in Counter(r.item_id for r in erased).items()},
+                        {item_id: -n for item_id, n in counts.degrees(pairs).items()})
     session.execute(delete(Interaction).where(Interaction.user_id == user_id))
     session.execute(delete(Embedding).where(Embedding.owner_kind == "user", Embedding.owner_id == user_id))
     theirs = select(Conversation.conversation_id).where(Conversation.user_id == user_id)
@@ -126,9 +128,9 @@ def erase_user(session: Session, user_id: str) -> bool:
 # ---------------------------------------------------------------- interactions
 
 
-def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]], key: str, returning: str | None = None
-                ) -> list:
-    """Insert the rows whose ``key`` is not stored yet, in one statement; returns the ``returning`` column
+def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]], key: str,
+                returning: Sequence[str] = ()) -> list:
+    """Insert the rows whose ``key`` is not stored yet, in one statement; returns the ``returning`` columns
     (default ``key``) of each new row.
 
     PostgreSQL gets all rows as one JSON parameter (``INSERT ... SELECT ... FROM json_to_recordset``):
@@ -136,19 +138,20 @@ def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]], key:
     """
     if not rows:
         return []
-    returning = returning or key
+    returning = returning or (key,)
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
-        stmt = _insert(session, table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[returning])
-        return session.execute(stmt, rows).scalars().all()
+        stmt = _insert(session, table).on_conflict_do_nothing(index_elements=[key]).returning(
+            *(table.c[c] for c in returning))
+        return session.execute(stmt, rows).all()
     names = ", ".join(rows[0])
     record = ", ".join(f"{n} {table.c[n].type.compile(dialect=dialect)}" for n in rows[0])
     sql = text(
         f"INSERT INTO {table.name} ({names}) SELECT {names} FROM json_to_recordset(CAST(:rows AS json)) "
-        f"AS r({record}) ON CONFLICT ({key}) DO NOTHING RETURNING {returning}"
+        f"AS r({record}) ON CONFLICT ({key}) DO NOTHING RETURNING {', '.join(returning)}"
     )
     payload = json.dumps(rows, default=datetime.isoformat)
-    return session.execute(sql, {"rows": payload}).scalars().all()
+    return session.execute(sql, {"rows": payload}).all()
 
 
 def _create_bare(session: Session, table: Table, key: str, ids: set[str]) -> int:
@@ -159,21 +162,14 @@ def _create_bare(session: Session, table: Table, key: str, ids: set[str]) -> int
     return len(_insert_new(session, table, rows, key))
 
 
-def _count_events(session: Session, deltas: dict[str, int]) -> None:
-    """Add to the items' event counts, one statement, in item order (concurrent batches lock rows alike)."""
-    rows = [{"item_id": i, "events": n, "updated_at": utcnow()} for i, n in sorted(deltas.items()) if n]
-    if not rows:
-        return
-    stmt = _insert(session, ItemCount.__table__)
-    stmt = stmt.on_conflict_do_update(index_elements=["item_id"], set_={
-        "events": ItemCount.__table__.c.events + stmt.excluded.events, "updated_at": stmt.excluded.updated_at})
-    session.execute(stmt, rows)
-
-
-def ingest_interactions(session: Session, records: list[dict[str, Any]]) -> dict[str, int]:
-    """Store a batch of events; a known event_id (in the store or earlier in the batch) is a duplicate."""
+def ingest_interactions(session: Session, records: list[dict[str, Any]], basket_hours: float = 24.0
+                        ) -> dict[str, int]:
+    """Store a batch of events; a known event_id (in the store or earlier in the batch) is a duplicate. The
+    items' counts follow in the same transaction: events, events per hour (trending) and co-purchases (bought
+    together), so that what is acknowledged is counted."""
     created_users = _create_bare(session, User.__table__, "user_id", {r["user_id"] for r in records})
     created_items = _create_bare(session, Item.__table__, "item_id", {r["item_id"] for r in records})
+    counts.lock_users(session, sorted({r["user_id"] for r in records if r["type"] in baskets.BOUGHT}))
 
     now = utcnow()
     rows, seen_events = [], set()
@@ -197,9 +193,13 @@ def ingest_interactions(session: Session, records: list[dict[str, Any]]) -> dict
                 "received_at": now,
             }
         )
-    new_items = _insert_new(session, Interaction.__table__, rows, "event_id", returning="item_id")
-    _count_events(session, Counter(new_items))
-    accepted = len(new_items)
+    new = _insert_new(session, Interaction.__table__, rows, "event_id",
+                      returning=("id", "user_id", "item_id", "type", "ts"))
+    pairs = counts.basket_pairs(session, new, basket_hours * 3600)
+    counts.count_pairs(session, pairs)
+    counts.count_hours(session, Counter((r.item_id, baskets.hour_of(counts.aware(r.ts))) for r in new))
+    counts.count_events(session, Counter(r.item_id for r in new), counts.degrees(pairs))
+    accepted = len(new)
     return {
         "accepted": accepted,
         "duplicates": len(records) - accepted,

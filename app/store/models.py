@@ -177,6 +177,32 @@ class ItemCount(Base):
 
     item_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("items.item_id"), primary_key=True)
     events: Mapped[int] = mapped_column(BigInteger)
+    # Co-purchases the item is in (the sum of its ``item_pairs``): what chance expects of its pairs.
+    pairs: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ItemPair(Base):
+    """How often two items were bought together (app.store.baskets), both directions, kept up by each ingested
+    batch (and erasure): bought-together reads one item's row range, never the events. No foreign keys: rows are
+    counts written in bulk, and items are never removed (a deletion is soft)."""
+
+    __tablename__ = "item_pairs"
+
+    item_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    pairs: Mapped[int] = mapped_column(BigInteger)
+
+
+class ItemHour(Base):
+    """Events per item and hour (hours since 1970, UTC), kept up by each ingested batch (and erasure): trending
+    reads the rows changed since its last read, never the events."""
+
+    __tablename__ = "item_hours"
+
+    item_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 

@@ -26,6 +26,10 @@ LUA = textwrap.dedent("""
       if kind == "similar" then
         return wrk.format("GET", "/v1/items/" .. ip .. math.random(base, base + items - 1) .. "/similar?k=10")
       end
+      if kind == "bought_together" then
+        return wrk.format("GET", "/v1/items/" .. ip .. math.random(base, base + items - 1) .. "/bought-together?k=10")
+      end
+      if kind == "trending" then return wrk.format("GET", "/v1/trending?k=10") end
       local ids = {{}}
       for n = 1, 100 do ids[n] = '"' .. ip .. math.random(base, base + items - 1) .. '"' end
       return wrk.format("POST", "/v1/users/" .. up .. math.random(base, base + users - 1) .. "/rank", nil,

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from app.api import V1
-from app.api.deps import SessionDep, UserId, WriteKey
+from app.api.deps import SessionDep, SettingsDep, UserId, WriteKey
 from app.api.schemas import IngestResult, InteractionBatch, InteractionList, InteractionOut
 from app.store import crud
 
@@ -18,11 +18,12 @@ def _context(row) -> dict[str, str] | None:
 
 
 @router.post("/interactions", response_model=IngestResult)
-def post_interactions(body: InteractionBatch, session: SessionDep, _: WriteKey) -> IngestResult:
+def post_interactions(body: InteractionBatch, session: SessionDep, settings: SettingsDep, _: WriteKey
+                      ) -> IngestResult:
     """Store up to 10,000 events in one transaction. Unknown users and items are created bare;
     an event whose `event_id` is already known counts as a duplicate and is not stored again."""
     records = [r.model_dump() for r in body.interactions]
-    return IngestResult(**crud.ingest_interactions(session, records))
+    return IngestResult(**crud.ingest_interactions(session, records, settings.basket_hours))
 
 
 @router.get("/users/{user_id}/interactions", response_model=InteractionList,

@@ -46,8 +46,8 @@ def get_user(user_id: UserId, session: SessionDep, settings: SettingsDep, _: Wri
 
 
 @router.delete("/{user_id}", status_code=204, responses={404: {"description": "Unknown user"}})
-def delete_user(user_id: UserId, session: SessionDep, _: WriteKey) -> Response:
+def delete_user(user_id: UserId, session: SessionDep, settings: SettingsDep, _: WriteKey) -> Response:
     """Erase the user with their interactions, texts and vectors; no later model holds them."""
-    if not crud.erase_user(session, user_id):
+    if not crud.erase_user(session, user_id, settings.basket_hours):
         raise HTTPException(404, f"user_id {user_id!r} not found")
     return Response(status_code=204)
