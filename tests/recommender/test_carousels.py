@@ -131,3 +131,14 @@ def test_trending_follows_new_events_within_the_refresh(shop):
             break
         assert time.monotonic() < deadline, top
         time.sleep(0.05)
+
+
+def test_bought_together_and_trending_take_the_list_filters(shop):
+    r = shop.get("/v1/items/sku-1/bought-together", headers=READ, params={"exclude_item_ids": ["sku-2"]})
+    assert r.status_code == 200 and _partners(r.json()) == ["sku-3"]
+    r = shop.get("/v1/items/sku-1/bought-together", headers=READ, params={"item_ids": ["sku-3", "sku-7"], "k": 5})
+    assert r.status_code == 200 and {i["item_id"] for i in r.json()["items"]} <= {"sku-3", "sku-7"}
+    r = shop.get("/v1/trending", headers=READ, params={"item_ids": ["sku-6", "sku-9"], "k": 5})
+    assert r.status_code == 200 and {i["item_id"] for i in r.json()["items"]} <= {"sku-6", "sku-9"}
+    r = shop.get("/v1/trending", headers=READ, params={"attributes": "nope"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("attributes")
