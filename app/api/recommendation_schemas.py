@@ -12,13 +12,18 @@ class RecommendedItem(BaseModel):
     item_id: str
     score: float
     title: str | None
-    because: str | None = Field(None, description="Why, in words: with `explain` only.")
+    because: str | None = Field(None, description=(
+        "Why, in words: with `explain`; an item a merchandising rule placed says so always (\"promoted\", "
+        "\"pinned by the shop\")."))
 
 
 class RecommendationList(BaseModel):
     model_version: str | None = Field(description="The model version that made the list; null before any.")
     strategy: Literal["personalized", "text", "popular"]
     items: list[RecommendedItem]
+    rules: list[str] = Field(default_factory=list, description=(
+        "The ids of the merchandising rules that acted on this list (GET /v1/rules), in id order; a list "
+        "route's answers have it, the rank route's not."))
 
 
 class RankIn(Body):
