@@ -18,7 +18,7 @@ from app.main import create_app
 PG_ADMIN_URL = os.environ.get("SEMREC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 WRITE_KEY, READ_KEY = "test-write-key", "test-read-key"
 TABLES = ("conversation_turns", "conversations", "generated_reviews", "interactions", "embeddings", "jobs",
-          "model_versions", "item_counts", "items", "users")
+          "model_versions", "item_counts", "items", "users", "rules")
 
 
 @pytest.fixture(scope="session")
