@@ -22,8 +22,8 @@ class RecommendationList(BaseModel):
     strategy: Literal["personalized", "text", "popular"]
     items: list[RecommendedItem]
     rules: list[str] = Field(default_factory=list, description=(
-        "The ids of the merchandising rules that acted on this list (GET /v1/rules), in id order; a list "
-        "route's answers have it, the rank route's not."))
+        "The ids of the merchandising rules that acted on this list (GET /v1/rules), in id order; absent when "
+        "none did (and on the rank route, which takes no rules)."))
 
 
 class RankIn(Body):

@@ -40,7 +40,7 @@ class Answer:
     strategy: str
     items: list[dict[str, Any]]
     unknown: list[str] | None = None
-    rules: list[str] | None = None  # the merchandising rules that acted (list routes)
+    rules: list[str] | None = None  # the merchandising rules that acted (list routes); None: none did
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ class Recommender:
                                                    values, self.settings.context_weight), strict=True):
                 item["because"] = reason
         self._say_placed(items, positions, placed)
-        answer = Answer(state.model.version if state.model else None, strategy, items, rules=acted)
+        answer = Answer(state.model.version if state.model else None, strategy, items, rules=acted or None)
         if key is not None:  # popular lists, and few-event ones (ties by popularity), last while popularity does
             reads_popularity = dense is not None or strategy == "popular"
             self.answers.put(key, (answer, state.popularity_generation if reads_popularity else None))
@@ -308,4 +308,4 @@ class Recommender:
         positions, scores, placed, acted = self._merchandise(state, live, positions, scores, eligible, k)
         items = ranking.listed(state, positions, scores)
         self._say_placed(items, positions, placed)
-        return Answer(state.model.version if state.model else None, strategy, items, rules=acted)
+        return Answer(state.model.version if state.model else None, strategy, items, rules=acted or None)

@@ -99,10 +99,11 @@ def test_a_rule_acts_only_inside_its_times_and_on_its_requests(shop):
     put(shop, "c1-lists", action="pin", items={"item_ids": ["i13"]}, position=1, when={"category": "c1"})
     put(shop, "segment-3", action="pin", items={"item_ids": ["i12"]}, position=1, when={"user_segment": 3})
     ids, body = listed(shop)
-    assert ids == ["i0", "i1", "i2", "i3", "i4"] and body["rules"] == []
+    assert ids == ["i0", "i1", "i2", "i3", "i4"] and "rules" not in body
     assert listed(shop, category="c1")[0] == ["i13", "i1", "i3", "i5", "i7"]
     similar = shop.get("/v1/items/i0/similar", params={"k": 3}).json()
-    assert [i["item_id"] for i in similar["items"]] == ["i14", "i1", "i2"] and similar["rules"] == ["similar-only"]
+    assert [i["item_id"] for i in similar["items"]] == ["i14", "i1", "i2"]
+    assert similar["rules"] == ["similar-only"]
     # the segment is the served version's: a rule for one applies to that segment's users only
     rule = Rule("s", "pin", segment=3)
     assert rule.applies("recommendations", None, 3, 0.0) and not rule.applies("recommendations", None, None, 0.0)
@@ -113,7 +114,7 @@ def test_a_rule_that_matches_nothing_does_nothing(shop):
     put(shop, "ghost-pin", action="pin", items={"item_ids": ["no-such-item"]}, position=1)
     put(shop, "no-brand", action="promote", items={"attributes": {"brand": "Q"}}, share=1)
     ids, body = listed(shop)
-    assert ids == ["i0", "i1", "i2", "i3", "i4"] and body["rules"] == []
+    assert ids == ["i0", "i1", "i2", "i3", "i4"] and "rules" not in body
 
 
 def test_filters_availability_and_seen_items_win_over_rules(shop):
@@ -124,7 +125,7 @@ def test_filters_availability_and_seen_items_win_over_rules(shop):
     put(shop, "pin-seen", action="pin", items={"item_ids": ["i12"]}, position=3)
     put(shop, "promote-z", action="promote", items={"attributes": {"brand": "Z"}}, share=1)
     ids, body = listed(shop, user="shopper", category="c0")
-    assert not {"i17", "i10", "i12", "i11", "i15"} & set(ids) and body["rules"] == []
+    assert not {"i17", "i10", "i12", "i11", "i15"} & set(ids) and "rules" not in body
     assert ids == ["i0", "i2", "i4", "i6", "i8"]
     assert "i12" in listed(shop, user="shopper", category="c0", exclude_seen=False)[0]
 
