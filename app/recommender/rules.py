@@ -101,8 +101,9 @@ def apply(rules: RuleSet, live: tuple[Rule, ...], catalog, positions: np.ndarray
         if mask.any():
             standing[mask] *= rule.factor
             acted.add(rule.rule_id)
-    order = np.argsort(-standing, kind="stable")
-    positions, scores = positions[order], scores[order]
+    if acted:
+        order = np.argsort(-standing, kind="stable")
+        positions, scores = positions[order], scores[order]
 
     placed: dict[int, str] = {}
     head: list[int] = []
@@ -126,8 +127,9 @@ def apply(rules: RuleSet, live: tuple[Rule, ...], catalog, positions: np.ndarray
         if p is not None and eligible[p] and selects(rules, rule, catalog, np.array([p]))[0] and \
                 all(p != q for q, _ in pins):
             pins.append((p, rule))
-    length = min(k, len(set(positions.tolist()) | {p for p, _ in pins}))
-    pins = [(p, rule) for p, rule in pins if rule.position <= length]  # the list stops before the others
+    if pins:
+        length = min(k, len(set(positions.tolist()) | {p for p, _ in pins}))
+        pins = [(p, rule) for p, rule in pins if rule.position <= length]  # the list stops before the others
     if pins:
         low = float(scores.min()) if len(scores) else 0.0
         known = dict(zip(positions.tolist(), scores.tolist(), strict=True))
