@@ -18,8 +18,7 @@ from app.main import create_app
 PG_ADMIN_URL = os.environ.get("SEMREC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 WRITE_KEY, READ_KEY = "test-write-key", "test-read-key"
 TABLES = ("conversation_turns", "conversations", "generated_reviews", "interactions", "embeddings", "jobs",
-          "item_pairs", "item_hours",
-          "model_versions", "item_counts", "items", "users")
+          "item_pairs", "item_hours", "model_versions", "item_counts", "items", "users", "rules")
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +75,11 @@ def open_client(settings: Settings) -> Iterator[TestClient]:
         with app.state.engine.begin() as conn:
             for table in TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))
-            conn.execute(text("UPDATE serving_epoch SET epoch = epoch + 1"))  # serving forgets what was there
+            conn.execute(text("UPDATE serving_epoch SET epoch = epoch + 1"))
+        # Serving read the store at start-up, before the cleaning: it forgets what it read (rows deleted outright
+        # are not seen by its incremental reads) and reads the clean store afresh.
+        app.state.recommender.served.state = None
+        app.state.carousels.counts = None
         yield c
 
 

@@ -13,13 +13,14 @@ from app.api.routes import (
     ops,
     recommendations,
     reviews,
+    rules,
     segments,
     stats,
     users,
 )
 
 api_router = APIRouter()
-for module in (items, users, interactions, jobs, models, recommendations, carousels, segments, conversations, reviews,
-               stats, ops):
+for module in (items, users, interactions, jobs, models, recommendations, carousels, rules, segments, conversations,
+               reviews, stats, ops):
     responses.document(module.router)  # on the routers' own routes: including them copies them lazily
     api_router.include_router(module.router)

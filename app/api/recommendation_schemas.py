@@ -13,9 +13,10 @@ class RecommendedItem(BaseModel):
     item_id: str
     score: float
     title: str | None
-    because: str | None = Field(None, description="Why, in words: with `explain`, and on an item that is in a "
-                                "list for another reason than its strategy (a popular item after the bought-together "
-                                "or trending ones).")
+    because: str | None = Field(None, description=(
+        "Why, in words: with `explain`; on an item that is in a list for another reason than its strategy (a "
+        "popular item after the bought-together or trending ones); and always on an item a merchandising rule "
+        "placed (\"promoted\", \"pinned by the shop\")."))
 
 
 class RecommendationList(BaseModel):
@@ -25,6 +26,9 @@ class RecommendationList(BaseModel):
         "`bought_together` (co-purchases with the item, by lift over chance), `trending` (recent events over "
         "the item's usual rate)."))
     items: list[RecommendedItem]
+    rules: list[str] = Field(default_factory=list, description=(
+        "The ids of the merchandising rules that acted on this list (GET /v1/rules), in id order; absent when "
+        "none did (and on the rank route, which takes no rules)."))
 
 
 class RankIn(Body):

@@ -28,7 +28,7 @@ import numpy as np
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.recommender import ranking, reads
+from app.recommender import ranking, reads, rules
 from app.recommender.catalog import OVERLAP
 from app.recommender.filters import NONE as NO_FILTERS
 from app.recommender.filters import Filters
@@ -134,16 +134,22 @@ class Carousels:
             partners.append(p)
             seen.append(n)
             lifts.append((n + PAIR_PRIOR) / (expected + PAIR_PRIOR))
-        order = np.lexsort((np.array(partners), -np.array(seen), -np.array(lifts)))[:k]
+        live = state.rules.matching("bought_together", filters.categories, None, time.time())
+        n = rules.pool_size(k) if live else k
+        order = np.lexsort((np.array(partners), -np.array(seen), -np.array(lifts)))[:n]
         positions, scores = np.array(partners, np.int64)[order], np.array(lifts)[order]
-        items = ranking.listed(state, positions, scores)
-        if len(items) < k:
+        fillers = np.zeros(0, np.int64)
+        if len(positions) < n:
             eligible[positions] = False
-            more, _ = ranking.popular(state, eligible, k - len(items))
-            chance = np.array([own * counts.degrees.get(cat.item_ids[p], 0) / max(total, 1) for p in more.tolist()])
-            filled = ranking.listed(state, more, PAIR_PRIOR / (chance + PAIR_PRIOR))
-            items += _saying(filled, FILLER_PAIRS) if len(positions) else filled
-        return _answer(state, "bought_together" if len(positions) else "popular", items)
+            fillers, _ = ranking.popular(state, eligible, n - len(positions))
+            eligible[positions] = True
+            chance = np.array([own * counts.degrees.get(cat.item_ids[p], 0) / max(total, 1)
+                               for p in fillers.tolist()])
+            positions = np.concatenate([positions, fillers])
+            scores = np.concatenate([scores, PAIR_PRIOR / (chance + PAIR_PRIOR)])
+        strategy = "bought_together" if len(fillers) < len(positions) else "popular"
+        return _steered(state, strategy, live, positions, scores, eligible, k,
+                        fillers if strategy != "popular" else (), FILLER_PAIRS)
 
     def trending(self, k: int, hours: int, filters: Filters = NO_FILTERS) -> Answer:
         """The items whose events of the last ``hours`` (decayed) most exceed their usual rate; popular items
@@ -153,14 +159,17 @@ class Carousels:
         scores, recent = self._trend(state, self.current(), hours)
         eligible = filters.mask(state.catalog)
         hot = eligible & (recent > 0) & (scores > 1.0)
+        live = state.rules.matching("trending", filters.categories, None, time.time())
+        n = rules.pool_size(k) if live else k
         candidates = np.flatnonzero(hot)
-        positions = candidates[np.lexsort((candidates, -scores[candidates]))[:k]]
-        items = ranking.listed(state, positions, scores[positions])
-        if len(items) < k:
-            more, _ = ranking.popular(state, eligible & ~hot, k - len(items))
-            filled = ranking.listed(state, more, scores[more])
-            items += _saying(filled, FILLER_TREND) if len(positions) else filled
-        return _answer(state, "trending" if len(positions) else "popular", items)
+        positions = candidates[np.lexsort((candidates, -scores[candidates]))[:n]]
+        fillers = np.zeros(0, np.int64)
+        if len(positions) < n:
+            fillers, _ = ranking.popular(state, eligible & ~hot, n - len(positions))
+            positions = np.concatenate([positions, fillers])
+        strategy = "trending" if len(fillers) < len(positions) else "popular"
+        return _steered(state, strategy, live, positions, scores[positions], eligible, k,
+                        fillers if strategy != "popular" else (), FILLER_TREND)
 
     def _trend(self, state: State, counts: Counts, hours: int) -> tuple[np.ndarray, np.ndarray]:
         """(trend score, decayed recent events) per catalog position, kept until the counts, the hour or the
@@ -208,11 +217,20 @@ def _hour_now() -> int:
     return int(time.time() // 3600)
 
 
-def _saying(items: list[dict], reason: str) -> list[dict]:
-    for item in items:
-        item["because"] = reason
-    return items
-
-
-def _answer(state: State, strategy: str, items: list[dict]) -> Answer:
-    return Answer(state.model.version if state.model else None, strategy, items)
+def _steered(state: State, strategy: str, live: tuple, positions: np.ndarray, scores: np.ndarray,
+             eligible: np.ndarray, k: int, fillers, filler_reason: str) -> Answer:
+    """The top k of a scored pool after the merchandising rules that apply (``app.recommender.rules``), each
+    filler (a popular item after the list's own) and each item a rule placed saying so."""
+    placed, acted = {}, []
+    if live:
+        positions, scores, placed, acted = rules.apply(state.rules, live, state.catalog, positions, scores,
+                                                       eligible, k)
+    positions, scores = positions[:k], scores[:k]
+    items = ranking.listed(state, positions, scores)
+    filled = set(np.asarray(fillers).tolist())
+    for item, p in zip(items, positions.tolist(), strict=True):
+        if p in placed:
+            item["because"] = placed[p]
+        elif p in filled:
+            item["because"] = filler_reason
+    return Answer(state.model.version if state.model else None, strategy, items, rules=acted or None)

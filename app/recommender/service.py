@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from app.core.config import Settings
 from app.model import neighbours
 from app.model.serving import ServingModel
 from app.recommender import diversity as diversity_mod
-from app.recommender import ranking, reads, users
+from app.recommender import ranking, reads, rules, users
 from app.recommender.answers import AnswerCache
 from app.recommender.explain import because
 from app.recommender.filters import NONE as NO_FILTERS
@@ -43,6 +44,7 @@ class Answer:
     strategy: str
     items: list[dict[str, Any]]
     unknown: list[str] | None = None
+    rules: list[str] | None = None  # the merchandising rules that acted (list routes); None: none did
 
 
 @dataclass(frozen=True)
@@ -179,10 +181,11 @@ class Recommender:
             state, events = self._read(conn, r.user_id or None)
             if r.items:  # this session's views: newer than anything stored
                 events = session_events(r.items) + events
-            key = None
+            key, now = None, time.time()
             if not (r.query or r.context or r.explain):  # the plain call: kept until anything it reads moves
                 key = (id(self.settings), r.user_id, r.k, r.exclude_seen, r.filters, r.diversity, r.items,
-                       state.epoch, state.generation, events[0].id if events else None, len(events))
+                       state.epoch, state.generation, events[0].id if events else None, len(events),
+                       state.rules.phase(now))
                 kept = self.answers.get(key)
                 if kept is not None and kept[1] in (None, state.popularity_generation):
                     return kept[0]
@@ -195,7 +198,10 @@ class Recommender:
             vector = query_vector if vector is None else 0.5 * vector + 0.5 * query_vector
             strategy = "personalized" if strategy == "personalized" else "text"
         values = self._context_values(state, r.context)
-        n = max(4 * r.k, CONTEXT_POOL) if values or r.diversity > 0 else r.k
+        route = "session" if r.items else "recommendations"
+        live = state.rules.matching(route, r.filters.categories, self._segment(state, pos), now)
+        pooled = values or r.diversity > 0 or live
+        n = max(4 * r.k, CONTEXT_POOL, rules.pool_size(r.k) if live else 0) if pooled else r.k
         eligible = r.filters.mask(state.catalog)
         seen = users.seen(state, pos, events) if (events or pos is not None) else set()
         if r.exclude_seen and seen:
@@ -214,11 +220,11 @@ class Recommender:
         if values:
             positions, scores = state.model.trained.context.rerank(
                 state.catalog, positions, scores, kind, values, self.settings.context_weight)
-        if r.diversity > 0:
+        if r.diversity > 0:  # the whole pool in its new order where rules act on it next, else the top k
             order = diversity_mod.rerank(ranking.vectors_of(state, positions), state.catalog.category_codes[positions],
-                                         scores, r.k, r.diversity)
+                                         scores, len(positions) if live else r.k, r.diversity)
             positions, scores = positions[order], np.asarray(scores)[order]
-        positions, scores = positions[:r.k], scores[:r.k]
+        positions, scores, placed, acted = self._merchandise(state, live, positions, scores, eligible, r.k)
         items = ranking.listed(state, positions, scores)
         if r.explain:
             newest = [p for e in events if (p := state.catalog.positions.get(e.item_id)) is not None]
@@ -226,7 +232,8 @@ class Recommender:
             for item, reason in zip(items, because(state, positions, seen_order, pos, strategy, r.query, profile,
                                                    values, self.settings.context_weight), strict=True):
                 item["because"] = reason
-        answer = Answer(state.model.version if state.model else None, strategy, items)
+        self._say_placed(items, positions, placed)
+        answer = Answer(state.model.version if state.model else None, strategy, items, rules=acted or None)
         if key is not None:  # popular lists, and few-event ones (ties by popularity), last while popularity does
             reads_popularity = dense is not None or strategy == "popular"
             self.answers.put(key, (answer, state.popularity_generation if reads_popularity else None))
@@ -239,6 +246,27 @@ class Recommender:
         if not context or state.model is None or state.model.trained.context is None:
             return {}
         return state.model.trained.context.known(context_features(**context))
+
+    @staticmethod
+    def _segment(state: State, pos: int | None) -> int | None:
+        """The user's segment in the served version (rules may ask for one); None for a user it lacks."""
+        segments = state.model.trained.segments if state.model is not None else None
+        ref = segments.of(pos) if segments is not None else None
+        return ref["segment_id"] if ref else None
+
+    @staticmethod
+    def _merchandise(state: State, live: tuple, positions: np.ndarray, scores: np.ndarray, eligible: np.ndarray,
+                     k: int) -> tuple[np.ndarray, np.ndarray, dict[int, str], list[str]]:
+        """The top k after the rules that apply (``app.recommender.rules``), from a pool scored past k."""
+        if not live:
+            return positions[:k], scores[:k], {}, []
+        return rules.apply(state.rules, live, state.catalog, positions, scores, eligible, k)
+
+    @staticmethod
+    def _say_placed(items: list[dict[str, Any]], positions: np.ndarray, placed: dict[int, str]) -> None:
+        for item, p in zip(items, positions.tolist(), strict=True):
+            if p in placed:
+                item["because"] = placed[p]
 
     def _query_vector(self, model: ServingModel, query: str) -> np.ndarray:
         q, _ = model.factors.item_from_text(self.query_encoder().encode([query]))
@@ -295,17 +323,21 @@ class Recommender:
             # Unknown or deleted (404), or a bare item an event created since the last background refresh.
             if (pos is None or not state.catalog.recommendable[pos]) and not reads.item_is_live(conn, item_id):
                 return None
+        live = state.rules.matching("similar", filters.categories, None, time.time())
+        n = rules.pool_size(k) if live else k
         eligible = filters.mask(state.catalog)
-        if pos is None:
-            positions, scores = ranking.popular(state, eligible, k)
-            return Answer(state.model.version if state.model else None, "popular",
-                          ranking.listed(state, positions, scores))
-        eligible[pos] = False
+        if pos is not None:
+            eligible[pos] = False
         vec = ranking.item_vector(state, pos)
-        if state.model is None or vec is None or not vec[:-1].any():
-            positions, scores = ranking.popular(state, eligible, k)
-            return Answer(state.model.version if state.model else None, "popular", ranking.listed(state, positions,
-                                                                                                scores))
-        direction = (vec[:-1] / max(float(np.linalg.norm(vec[:-1])), 1e-8)).astype(np.float32)
-        positions, scores = ranking.search(state, state.model.similar, state.fresh_directions, direction, eligible, k)
-        return Answer(state.model.version, "personalized", ranking.listed(state, positions, scores))
+        if pos is None or state.model is None or vec is None or not vec[:-1].any():
+            positions, scores = ranking.popular(state, eligible, n)
+            strategy = "popular"
+        else:
+            direction = (vec[:-1] / max(float(np.linalg.norm(vec[:-1])), 1e-8)).astype(np.float32)
+            positions, scores = ranking.search(state, state.model.similar, state.fresh_directions, direction,
+                                               eligible, n)
+            strategy = "personalized"
+        positions, scores, placed, acted = self._merchandise(state, live, positions, scores, eligible, k)
+        items = ranking.listed(state, positions, scores)
+        self._say_placed(items, positions, placed)
+        return Answer(state.model.version if state.model else None, strategy, items, rules=acted or None)

@@ -8,7 +8,8 @@ Read-your-writes across API processes: catalog writes, item vector writes and ac
 (``serving_epoch``) in their own transaction. Every request reads that counter in the same round trip as the
 user's events; a state older than it is refreshed before the answer (``Served.at_least``). Popularity follows
 per-item event counts that ingestion keeps up (``item_counts``), read incrementally by the background refresh
-every ``SEMREC_REFRESH_SECONDS``: current within seconds, never a scan of the events.
+every ``SEMREC_REFRESH_SECONDS``: current within seconds, never a scan of the events. Merchandising rules
+(``rules``) bump the epoch too, and are read again by a refresh that finds it moved (``app.recommender.rule_reads``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from app.core.config import Settings
 from app.model import serving
 from app.model.serving import ServingModel
 from app.recommender import catalog as catalog_mod
+from app.recommender import rule_reads
 from app.recommender.catalog import OVERLAP, Catalog
+from app.recommender.rules import RuleSet
 from app.store.db import make_engine, make_sessionmaker
 from app.store.models import ItemCount, ModelVersion, ServingEpoch, utcnow
 
@@ -49,6 +52,7 @@ class State:
     fresh_rows: dict[int, int]  # catalog position -> row of the two arrays above
     generation: int = 0  # moves on whenever the model or the catalog changes: kept answers are keyed by it
     popularity_generation: int = 0  # moves on with popularity: only answers that read popularity check it
+    rules: RuleSet = field(default_factory=RuleSet)  # the active merchandising rules (app.recommender.rules)
 
 
 class Served:
@@ -101,7 +105,8 @@ class Served:
             generation = old.generation if same else (old.generation + 1 if old is not None else 0)
             counted = old.popularity_generation if old is not None and popularity is old.popularity else \
                 (old.popularity_generation + 1 if old is not None else 0)
-            self.state = State(now_epoch, model, cat, popularity, since, *fresh, generation, counted)
+            rules = rule_reads.load(session, old.rules if old else None, old is None or now_epoch != old.epoch)
+            self.state = State(now_epoch, model, cat, popularity, since, *fresh, generation, counted, rules)
             if model_changed:
                 self.on_model_change()
             if catalog_changed:

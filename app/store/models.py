@@ -255,3 +255,24 @@ class GeneratedReview(Base):
     model: Mapped[str] = mapped_column(String(512))
     prompt_version: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Rule(Base):
+    """A merchandising rule (app.recommender.rules): when it applies (``when``: route, category, segment; a
+    time window), which items it moves (``items``: category, attributes, item ids) and how. Every write bumps
+    the serving epoch, so each API process loads the rules again before its next answer."""
+
+    __tablename__ = "rules"
+
+    rule_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))  # boost | bury | pin | promote
+    when: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    items: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    factor: Mapped[float | None] = mapped_column(Float)
+    position: Mapped[int | None] = mapped_column(Integer)
+    share: Mapped[float | None] = mapped_column(Float)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

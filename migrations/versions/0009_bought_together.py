@@ -2,7 +2,7 @@
 by ingestion; backfilled here from the stored events with the rule ingestion applies (app.store.baskets)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-03
 """
 from collections import Counter
@@ -15,7 +15,7 @@ from alembic import op
 from app.store import baskets
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

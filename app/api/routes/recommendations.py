@@ -49,6 +49,8 @@ def _json(answer: Answer) -> JSONResponse:
     body = {"model_version": answer.model_version, "strategy": answer.strategy, "items": answer.items}
     if answer.unknown is not None:
         body["unknown"] = answer.unknown
+    if answer.rules is not None:
+        body["rules"] = answer.rules
     return JSONResponse(body)
 
 

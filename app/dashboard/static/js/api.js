@@ -38,6 +38,8 @@ async function call(method, path, body) {
 export const api = {
   get: (path) => call("GET", path),
   post: (path, body = {}) => call("POST", path, body),
+  put: (path, body) => call("PUT", path, body),
+  delete: (path) => call("DELETE", path),
 };
 
 // Checks a key against the service and remembers its role; a wrong key throws an ApiError (401).

@@ -9,12 +9,13 @@ import * as items from "./pages/items.js";
 import * as jobs from "./pages/jobs.js";
 import * as models from "./pages/models.js";
 import * as overview from "./pages/overview.js";
+import * as rules from "./pages/rules.js";
 import * as segments from "./pages/segments.js";
 import * as user from "./pages/user.js";
 
-const PAGES = { overview, models, items, user, segments, conversation, jobs };
+const PAGES = { overview, models, items, user, segments, rules, conversation, jobs };
 const TITLES = { overview: "Overview", models: "Models", items: "Items", user: "User", segments: "Segments",
-  conversation: "Conversation", jobs: "Jobs" };
+  rules: "Rules", conversation: "Conversation", jobs: "Jobs" };
 const $ = (id) => document.getElementById(id);
 let stop = null;
 let rendering = 0;
