@@ -20,12 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 from app.core.config import Settings
 from app.index.faiss_index import ItemIndex
 from scripts.lib.load import wrk
-from scripts.lib.service import memory_mb, rss_mb, server_pids, start_server
+from scripts.lib.service import WRITE_KEY, memory_mb, rss_mb, server_pids, start_server
 from scripts.lib.stores import ml100k_store, synthetic_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +57,11 @@ def memory_rows(env: dict, ids: dict, counts: list[int], label: str) -> list[dic
             proc.terminate()
             proc.wait(timeout=60)
     return rows
+
+
+def put_rule(url: str, rule_id: str, rule: dict) -> None:
+    r = httpx.put(f"{url}/v1/rules/{rule_id}", json=rule, headers={"X-API-Key": WRITE_KEY}, timeout=30)
+    r.raise_for_status()
 
 
 def bench_http(url: str, ids: dict, seconds: int, label: str, proc,
@@ -150,6 +156,11 @@ def main() -> None:
     proc, url = start_server(env, args.workers)
     try:
         report["http"] += bench_http(url, ids, args.duration, f"synthetic {args.items}", proc)
+        # The same lists steered: two filters (a category, a price bound) with one rule in force (a boost of a
+        # category), against the plain list again in the same run.
+        put_rule(url, "bench-boost", {"action": "boost", "items": {"category": "c3"}, "factor": 2.0})
+        report["http"] += bench_http(url, ids, args.duration, f"synthetic {args.items}, one rule in force", proc,
+                                     ("recommend", "steered", "session"))
         if args.light_users:  # the few-event path: fold-in, then the neighbours over the reference users
             light = {**ids, "n_users": args.light_users, "user_prefix": "l"}
             report["http"] += bench_http(url, light, args.duration, f"synthetic {args.items}, 3-event visitors",

@@ -57,7 +57,10 @@ class Catalog:
 
 
 def value_key(value) -> str:
-    """An attribute value as the indexes key it: its JSON text, so that types stay apart (``true`` is not ``1``)."""
+    """An attribute value as the indexes key it: its JSON text, so that types stay apart (``true`` is not ``1``)
+    and numbers are numbers (``1`` is ``1.0``)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 

@@ -20,10 +20,11 @@ item of the pool, filled a slot, or pinned their item). ``score`` stays the scor
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
 import numpy as np
+
+from app.recommender.catalog import value_key
 
 ROUTES = ("recommendations", "similar", "session", "bought_together", "trending")
 PINNED, PROMOTED = "pinned by the shop", "promoted"
@@ -61,13 +62,10 @@ class Rule:
 
 @dataclass(frozen=True)
 class RuleSet:
-    """The active rules, as the served state holds them; ``attribute_items``: rule_id -> ids of the items
-    whose attributes match the rule's (kept up incrementally by ``app.recommender.rule_reads``)."""
+    """The active rules, as the served state holds them (``app.recommender.rule_reads``)."""
 
     rules: tuple[Rule, ...] = ()
-    attribute_items: dict[str, frozenset[str]] = field(default_factory=dict)
     boundaries: tuple[float, ...] = ()  # every start and end, sorted: the rules in force change only there
-    since: datetime | None = None  # the items' attributes were read up to here
 
     def matching(self, route: str, categories: tuple[str, ...] | None, segment: int | None, now: float
                  ) -> tuple[Rule, ...]:
@@ -80,13 +78,15 @@ class RuleSet:
 
 
 def selects(rules: RuleSet, rule: Rule, catalog, positions: np.ndarray) -> np.ndarray:
-    """Which of ``positions`` the rule's ``items`` select (all of its conditions)."""
+    """Which of ``positions`` the rule's ``items`` select (all of its conditions): attributes through the
+    catalog's attribute indexes, as the list filters read them (``app.recommender.filters``)."""
     mask = np.ones(len(positions), bool)
     if rule.item_category is not None:
         mask &= catalog.category_codes[positions] == catalog.categories.get(rule.item_category, -2)
-    for ids in (rule.item_ids, rules.attribute_items.get(rule.rule_id) if rule.attributes else None):
-        if ids is not None:
-            mask &= np.fromiter((catalog.item_ids[p] in ids for p in positions.tolist()), bool, len(positions))
+    for name, value in rule.attributes or ():
+        mask &= np.isin(positions, catalog.attribute_index(name).get(value_key(value), ()))
+    if rule.item_ids is not None:
+        mask &= np.fromiter((catalog.item_ids[p] in rule.item_ids for p in positions.tolist()), bool, len(positions))
     return mask
 
 

@@ -30,6 +30,16 @@ LUA = textwrap.dedent("""
         return wrk.format("GET", "/v1/items/" .. ip .. math.random(base, base + items - 1) .. "/bought-together?k=10")
       end
       if kind == "trending" then return wrk.format("GET", "/v1/trending?k=10") end
+      if kind == "steered" then  -- two filters (and whatever rules the server holds)
+        return wrk.format("GET", "/v1/users/" .. up .. math.random(base, base + users - 1) ..
+                          "/recommendations?k=10&category=c" .. math.random(0, 9) .. "&max_price=400")
+      end
+      if kind == "session" then  -- a visitor known only by three items of this visit
+        local viewed = {{}}
+        for n = 1, 3 do viewed[n] = '"' .. ip .. math.random(base, base + items - 1) .. '"' end
+        return wrk.format("POST", "/v1/recommendations", nil,
+                          '{{"k": 10, "items": [' .. table.concat(viewed, ",") .. ']}}')
+      end
       local ids = {{}}
       for n = 1, 100 do ids[n] = '"' .. ip .. math.random(base, base + items - 1) .. '"' end
       return wrk.format("POST", "/v1/users/" .. up .. math.random(base, base + users - 1) .. "/rank", nil,
