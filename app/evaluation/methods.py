@@ -22,12 +22,17 @@ class NotInstalled(RuntimeError):
     pass
 
 
-ABLATIONS = {  # the last one is the trainer's defaults, what the service's job trains
-    "semrec: no text (random init, no content term)": {"init": "random", "text_map": False, "content_weight": 0.0},
-    "semrec: semantic init": {"init": "semantic", "text_map": False},
-    "semrec: semantic init + text map, no appended terms": {"neighbourhood_weight": 0.0, "content_weight": 0.0},
-    "semrec: semantic init + text map, no content term": {"content_weight": 0.0},
-    "semrec: semantic init + text map, no item-kNN term": {"neighbourhood_weight": 0.0},
+# The last one is the trainer's defaults, what the service's job trains. The others serve what they name
+# (``select`` off): the shop's carve would otherwise add back the terms an ablation leaves out, and read text
+# vectors (dense text similarity) in the one without text.
+ABLATIONS = {
+    "semrec: no text (random init, no content term)": {"init": "random", "text_map": False, "content_weight": 0.0,
+                                                       "select": False},
+    "semrec: semantic init": {"init": "semantic", "text_map": False, "select": False},
+    "semrec: semantic init + text map, no appended terms": {"neighbourhood_weight": 0.0, "content_weight": 0.0,
+                                                            "select": False},
+    "semrec: semantic init + text map, no content term": {"content_weight": 0.0, "select": False},
+    "semrec: semantic init + text map, no item-kNN term": {"neighbourhood_weight": 0.0, "select": False},
     "semrec: semantic init + text map": {},
 }
 # The terms are appended to the ranking factors only: the rating fit (P1) is the same with or without them.

@@ -83,7 +83,9 @@ class Carousels:
             read_at, floor = utcnow(), _hour_now() - MAX_HOURS - BASELINE_HOURS
             since = old.since - OVERLAP if old.since is not None else None
             totals = select(ItemCount.item_id, ItemCount.pairs)
-            hours = select(ItemHour.item_id, ItemHour.hour, ItemHour.events).where(ItemHour.hour >= floor)
+            # Hours far in the future (a mistyped year) say nothing of now, and would not fit the keys' bits.
+            hours = select(ItemHour.item_id, ItemHour.hour, ItemHour.events).where(
+                ItemHour.hour >= floor, ItemHour.hour <= _hour_now() + MAX_HOURS)
             if since is not None:
                 totals = totals.where(ItemCount.updated_at >= since)
                 hours = hours.where(ItemHour.updated_at >= since)

@@ -87,12 +87,20 @@ def basket_pairs(session: Session, new: list, window_s: float) -> Counter:
     if not bought:
         return Counter()
     span = [aware(r.ts) for r in bought]
-    lo, hi = min(span) - timedelta(seconds=window_s), max(span) + timedelta(seconds=window_s)
+    lo, hi = _shifted(min(span), -window_s), _shifted(max(span), window_s)
     stored = session.execute(
         select(Interaction.id, Interaction.user_id, Interaction.item_id, Interaction.ts).where(
             Interaction.user_id.in_(sorted({r.user_id for r in bought})), Interaction.type.in_(baskets.BOUGHT),
             Interaction.ts >= lo, Interaction.ts <= hi)).all()
     return baskets.pairs([baskets.Bought(*r) for r in stored], window_s, counted={r.id for r in bought})
+
+
+def _shifted(ts: datetime, seconds: float) -> datetime:
+    """``ts`` moved by ``seconds``, held at the calendar's ends (an event stamped in the year 1 or 9999)."""
+    try:
+        return ts + timedelta(seconds=seconds)
+    except OverflowError:
+        return (datetime.max if seconds > 0 else datetime.min).replace(tzinfo=UTC)
 
 
 def aware(ts: datetime) -> datetime:

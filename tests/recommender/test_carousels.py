@@ -140,5 +140,16 @@ def test_bought_together_and_trending_take_the_list_filters(shop):
     assert r.status_code == 200 and {i["item_id"] for i in r.json()["items"]} <= {"sku-3", "sku-7"}
     r = shop.get("/v1/trending", headers=READ, params={"item_ids": ["sku-6", "sku-9"], "k": 5})
     assert r.status_code == 200 and {i["item_id"] for i in r.json()["items"]} <= {"sku-6", "sku-9"}
-    r = shop.get("/v1/trending", headers=READ, params={"attributes": "nope"})
+    r = shop.get("/v1/trending", headers=READ, params={"attributes": "nope"})  # not name:value
     assert r.status_code == 422 and r.json()["detail"].startswith("attributes")
+
+
+def test_events_at_the_calendars_ends_are_stored_and_counted_without_error(shop):
+    events = [_buy("e0", "sku-7", 0) | {"timestamp": "0001-01-01T00:00:00Z"},
+              _buy("e0", "sku-8", 0) | {"timestamp": "0001-01-01T01:00:00Z"},
+              _buy("e1", "sku-9", 0) | {"timestamp": "9999-12-31T22:00:00Z"}]
+    _post(shop, events)
+    r = shop.get("/v1/items/sku-7/bought-together", headers=READ)
+    assert r.status_code == 200 and _partners(r.json())[:1] == ["sku-8"]
+    shop.app.state.carousels.refresh()
+    assert shop.get("/v1/trending", headers=READ).status_code == 200

@@ -2,8 +2,6 @@
 list of categories, only or never these items (applied before the top k: no item lost), a visitor known only by
 this session's items, and diversity."""
 
-import json
-
 import pytest
 
 from tests.conftest import READ_KEY, WRITE_KEY, open_client
@@ -57,12 +55,14 @@ def number(item_id: str) -> int:
 def test_attribute_filters_hold_and_keep_k(trained):
     client = trained
     # Equality, JSON types apart: waterproof true (a boolean), size 2 (a number).
-    ids = ask(client, k=10, attributes=json.dumps({"waterproof": True}))
+    ids = ask(client, k=10, attributes="waterproof:true")
     assert len(ids) == 10 and all(number(i) % 2 == 0 for i in ids)
-    ids = ask(client, k=10, attributes=json.dumps({"brand": ["Stride", "Peak"], "size": 2}))
+    ids = ask(client, k=10, attributes=["brand:Stride", "brand:Peak", "size:2"])
     assert ids and all(BRANDS[(number(i) // 3) % 3] in ("Stride", "Peak") and number(i) % 5 == 2 for i in ids)
-    assert not ask(client, k=10, attributes=json.dumps({"waterproof": 1}))  # 1 is not true
-    assert not ask(client, k=10, attributes=json.dumps({"colour": "red"}))  # no item has it
+    assert ask(client, k=10, attributes="size:2.0") == ask(client, k=10, attributes="size:2")  # numbers are numbers
+    assert not ask(client, k=10, attributes="waterproof:1")  # 1 is not true
+    assert not ask(client, k=10, attributes='brand:"true"')  # the text "true": no brand is called that
+    assert not ask(client, k=10, attributes="colour:red")  # no item has it
     # The same filters in a POST body.
     body = post(client, user_id="u0", k=10, filters={"attributes": {"brand": "Trail"}, "category": ["c1", "c2"]})
     ids = [i["item_id"] for i in body["items"]]
@@ -85,8 +85,9 @@ def test_a_list_of_categories_only_and_never_these_items(trained):
 
 def test_bad_filters_are_a_422_naming_the_field(trained):
     client = trained
-    for query, field in (({"attributes": "not json"}, "attributes"), ({"attributes": "[1, 2]"}, "attributes"),
-                         ({"exclude_item_ids": [f"i{n}" for n in range(1001)]}, "exclude_item_ids"),
+    too_many = [f"i{n}" for n in range(1001)]
+    for query, field in (({"attributes": "no colon"}, "attributes"), ({"attributes": ":no name"}, "attributes"),
+                         ({"min_price": "nan"}, "min_price"), ({"exclude_item_ids": too_many}, "exclude_item_ids"),
                          ({"item_ids": "bad id!"}, "item_ids"), ({"diversity": 1.5}, "diversity")):
         r = client.get("/v1/users/u0/recommendations", params=query, headers={"X-API-Key": READ_KEY})
         assert r.status_code == 422 and r.json()["detail"].startswith(field), (query, r.text)
@@ -129,7 +130,7 @@ def test_diversity_spreads_the_list_and_zero_keeps_it(trained):
 def test_similar_items_and_conversations_take_the_same_filters(trained):
     client = trained
     ids = [i["item_id"] for i in client.get("/v1/items/i3/similar", headers={"X-API-Key": READ_KEY}, params={
-        "k": 8, "attributes": json.dumps({"waterproof": False}), "exclude_item_ids": ["i5", "i7"]}).json()["items"]]
+        "k": 8, "attributes": "waterproof:false", "exclude_item_ids": ["i5", "i7"]}).json()["items"]]
     assert len(ids) == 8 and all(number(i) % 2 == 1 for i in ids) and not {"i3", "i5", "i7"} & set(ids)
     conversation = client.post("/v1/conversations", json={}, headers={"X-API-Key": READ_KEY}).json()
     r = client.post(f"/v1/conversations/{conversation['conversation_id']}/messages", headers={"X-API-Key": READ_KEY},
