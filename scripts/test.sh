@@ -14,4 +14,6 @@ if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id 
   echo "== installing chromium for the dashboard's browser tests"
   apt-get install -y -qq chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || true
 fi
-exec .venv/bin/python -m pytest "$@"
+# Two test processes (pytest-xdist), a test file each at a time: most of the suite's time is spent waiting on
+# servers it starts and trainings it runs, which a second process overlaps (SEMREC_TEST_WORKERS=0: one process).
+exec .venv/bin/python -m pytest -n "${SEMREC_TEST_WORKERS:-2}" --dist loadfile "$@"

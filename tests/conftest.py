@@ -5,6 +5,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Test processes side by side (scripts/test.sh runs two): one thread each for OpenMP (torch, FAISS) and BLAS,
+    # here and in the servers the tests spawn (they inherit the environment). Threads of two processes that
+    # each take every core wait on one another, and a training runs several times slower than on one thread.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
 import psycopg
 import pytest
 from fastapi.testclient import TestClient

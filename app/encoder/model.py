@@ -89,7 +89,9 @@ class Encoder:
         source, gguf = resolve(self.name)
         local = Path(source).is_dir()
         self.device = pick_device(device)
-        if self.device.type == "cpu" and torch.get_num_threads() != (os.cpu_count() or 1):
+        # Every core for the encoder, unless the environment sets OpenMP's threads (test processes side by side).
+        if self.device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ and \
+                torch.get_num_threads() != (os.cpu_count() or 1):
             torch.set_num_threads(os.cpu_count() or 1)
         load = {"local_files_only": local, "gguf_file": gguf}
         dtype = torch.float16 if self.device.type == "cuda" else torch.float32
