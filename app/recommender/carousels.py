@@ -163,8 +163,7 @@ class Carousels:
         hot = eligible & (recent > 0) & (scores > 1.0)
         live = state.rules.matching("trending", filters.categories, None, time.time())
         n = rules.pool_size(k) if live else k
-        candidates = np.flatnonzero(hot)
-        positions = candidates[np.lexsort((candidates, -scores[candidates]))[:n]]
+        positions = ranking.best(np.flatnonzero(hot), scores, n)
         fillers = np.zeros(0, np.int64)
         if len(positions) < n:
             fillers, _ = ranking.popular(state, eligible & ~hot, n - len(positions))

@@ -50,8 +50,11 @@ class Filters:
         """The recommendable items that pass every filter."""
         mask = catalog.eligible(min_price=self.min_price, max_price=self.max_price)
         if self.categories is not None:
-            codes = [c for name in self.categories if (c := catalog.categories.get(name)) is not None]
-            mask &= np.isin(catalog.category_codes, codes)
+            any_of = np.zeros(len(mask), bool)
+            for name in self.categories:  # a comparison per category: far cheaper than np.isin for a few
+                if (code := catalog.categories.get(name)) is not None:
+                    any_of |= catalog.category_codes == code
+            mask &= any_of
         for name, values in self.attributes:
             index = catalog.attribute_index(name)
             passing = np.zeros(len(mask), bool)

@@ -12,20 +12,28 @@ import numpy as np
 from app.recommender.state import State
 
 log = logging.getLogger("semrec.recommender")
+# At most this many eligible items are scored exactly instead of searched (20,000 x 65 floats: about 0.3 ms,
+# under a filtered HNSW search that skips 80% of a 100,000-item graph).
+EXACT_BELOW = 20_000
 
 
 def search(state: State, index, fresh: np.ndarray, query: np.ndarray, eligible: np.ndarray, k: int):
-    """(positions, scores) of the top k eligible items by inner product: the version's FAISS index, scored
-    exactly over the eligible set when HNSW comes up short, merged with the items mapped in by text since; k
+    """(positions, scores) of the top k eligible items by inner product: the version's FAISS index, or exactly
+    over the eligible set where a filter leaves at most EXACT_BELOW items (cheaper than a filtered graph search
+    that must walk past the rest) or HNSW comes up short; merged with the items mapped in by text since. k
     eligible items always give k results (those with no vector yet follow, most popular first)."""
     n_model = state.model.n_items
-    scores, positions = index.search(query[None], k, eligible[:n_model])
-    keep = positions[0] >= 0
-    scores, positions = scores[0][keep], positions[0][keep]
-    if len(positions) < k and eligible[:n_model].sum() > len(positions):
-        candidates = np.flatnonzero(eligible[:n_model])
-        exact = index.vectors[candidates] @ query
-        top = np.argsort(-exact)[:k]
+    candidates = np.flatnonzero(eligible[:n_model]) if eligible[:n_model].sum() <= EXACT_BELOW else None
+    if candidates is None:  # most of the catalog: the index's (filtered) search
+        scores, positions = index.search(query[None], k, eligible[:n_model])
+        keep = positions[0] >= 0
+        scores, positions = scores[0][keep], positions[0][keep]
+        if len(positions) < k and eligible[:n_model].sum() > len(positions):
+            candidates = np.flatnonzero(eligible[:n_model])
+    if candidates is not None:  # a narrow filter, or the index came up short: every eligible item, exactly
+        exact = products(index.vectors, candidates, query)
+        top = largest(exact, min(k, len(exact)))
+        top = top[np.argsort(-exact[top], kind="stable")]
         scores, positions = exact[top], candidates[top]
     if len(state.fresh_positions):
         ok = eligible[state.fresh_positions]
@@ -93,10 +101,22 @@ def largest(scores: np.ndarray, n: int, stride: int = 32, spare: int = 8) -> np.
 
 def popular(state: State, eligible: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k eligible items with the most events (ties: catalog order)."""
-    candidates = np.flatnonzero(eligible)
-    counts = state.popularity[candidates]
-    order = np.lexsort((candidates, -counts))[:k]
-    return candidates[order], counts[order].astype(np.float64)
+    candidates = best(np.flatnonzero(eligible), state.popularity, k)
+    return candidates, state.popularity[candidates].astype(np.float64)
+
+
+def best(candidates: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """The k ``candidates`` (positions, ascending) with the largest ``values[candidate]``, best first, ties by
+    position: the k largest found first by a partition, so only they are sorted, not every candidate."""
+    if k <= 0:
+        return candidates[:0]
+    v = values[candidates]
+    if len(candidates) > 4 * k:
+        kth = np.partition(v, len(v) - k)[len(v) - k]
+        above = np.flatnonzero(v > kth)
+        keep = np.concatenate([above, np.flatnonzero(v == kth)[: k - len(above)]])
+        candidates, v = candidates[keep], v[keep]
+    return candidates[np.lexsort((candidates, -v))[:k]]
 
 
 def softmax_fold_in(prior: np.ndarray, q: np.ndarray, b: np.ndarray, w: np.ndarray, cq: np.ndarray, cb: np.ndarray,
