@@ -57,9 +57,15 @@ def variety(lists: dict[int, list[str]], categories: dict[str, set[str]]) -> dic
             "categories_covered": round(float(np.mean(covered)), 3)}
 
 
-def diversity_run(svc, ds, ix: Indexed) -> dict:
-    split = SPLITS["P2"](ix)
+def trained(svc, ds, ix: Indexed, protocol: str):
+    """The protocol's split posted to the service and trained with defaults: (split, the job's result)."""
+    split = SPLITS[protocol](ix)
     result, _, _ = prepare(svc, split, ds, ix, log=lambda s: print(s, flush=True))
+    return split, result
+
+
+def diversity_run(svc, ds, ix: Indexed) -> dict:
+    split, result = trained(svc, ds, ix, "P2")
     if "error" in result:
         return result
     index_of = {item_id: n for n, item_id in enumerate(ix.item_ids)}
@@ -75,8 +81,7 @@ def diversity_run(svc, ds, ix: Indexed) -> dict:
 
 
 def session_run(svc, ds, ix: Indexed) -> dict:
-    split = SPLITS["P4"](ix)
-    result, _, _ = prepare(svc, split, ds, ix, log=lambda s: print(s, flush=True))
+    split, result = trained(svc, ds, ix, "P4")
     if "error" in result:
         return result
     index_of = {item_id: n for n, item_id in enumerate(ix.item_ids)}

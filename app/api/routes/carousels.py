@@ -3,13 +3,13 @@ up (``app.recommender.carousels``), answered like the other lists (one short rea
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from app.api import V1
 from app.api.deps import ItemId, ReadKey
 from app.api.filters import query_filters
 from app.api.recommendation_schemas import RecommendationList
-from app.api.routes.recommendations import JSONResponse, K, _answer, _json
+from app.api.routes.recommendations import JSONResponse, K, _answer, _json, item_list
 from app.recommender.carousels import MAX_HOURS, Carousels
 from app.recommender.filters import Filters
 
@@ -30,10 +30,7 @@ async def bought_together(request: Request, item_id: ItemId, _: ReadKey,
     than k such items: popular ones follow, each with a `because` that says so; none at all: strategy
     `popular`. Current with every acknowledged event."""
     carousels = _carousels(request)
-    answer = await _answer(request, lambda: carousels.bought_together(item_id, k, filters))
-    if answer is None:
-        raise HTTPException(404, f"item_id {item_id!r} not found")
-    return _json(answer)
+    return item_list(await _answer(request, lambda: carousels.bought_together(item_id, k, filters)), item_id)
 
 
 @router.get("/trending", response_model=RecommendationList)

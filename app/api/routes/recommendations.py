@@ -45,6 +45,13 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
+def item_list(answer: Answer | None, item_id: str) -> JSONResponse:
+    """A list about one item (similar, bought together): a 404 naming it where the item is unknown."""
+    if answer is None:
+        raise HTTPException(404, f"item_id {item_id!r} not found")
+    return _json(answer)
+
+
 def _json(answer: Answer) -> JSONResponse:
     body = {"model_version": answer.model_version, "strategy": answer.strategy, "items": answer.items}
     if answer.unknown is not None:
@@ -88,10 +95,7 @@ async def similar(request: Request, item_id: ItemId, _: ReadKey, filters: Annota
     """Available items most like this one in the model's factor space (popular ones for an item stored
     since serving last refreshed its catalog), within the filters."""
     recommender = _recommender(request)
-    answer = await _answer(request, lambda: recommender.similar(item_id, k, filters))
-    if answer is None:
-        raise HTTPException(404, f"item_id {item_id!r} not found")
-    return _json(answer)
+    return item_list(await _answer(request, lambda: recommender.similar(item_id, k, filters)), item_id)
 
 
 @router.post("/recommendations", response_model=RecommendationList)
