@@ -89,8 +89,25 @@ def side(data: TrainData, text: str, rank: int, seed: int) -> np.ndarray | None:
     """The item side a term reads: ``catalog``, the LSA of the catalog words' TF-IDF; ``vectors``, the
     principal coordinates of the items' catalog text vectors (``vector_side``)."""
     if text == "vectors":
-        return vector_side(catalog_vectors(data), rank, seed)
+        return _vector_side_of(data, rank, seed)
     return item_side(data.item_words, rank, seed) if data.item_words else None
+
+
+_LAST_VECTORS: tuple = ((), None)  # ((the arrays read, rank, seed), side): the job in hand's
+
+
+def _vector_side_of(data: TrainData, rank: int, seed: int) -> np.ndarray | None:
+    """``vector_side`` of ``catalog_vectors(data)``, kept for the very arrays it was made from: a job asks for
+    it up to four times (both carves, both terms), and the validation data shares the full data's catalog
+    vectors once they were re-read."""
+    global _LAST_VECTORS
+    sources = (data.item_catalog_text, data.item_text, data.item_has_text, data.item_reviewed)
+    held, out = _LAST_VECTORS
+    if held and held[1] == (rank, seed) and all(a is b for a, b in zip(held[0], sources, strict=True)):
+        return out
+    out = vector_side(catalog_vectors(data), rank, seed)
+    _LAST_VECTORS = ((sources, (rank, seed)), out)
+    return out
 
 
 def catalog_vectors(data: TrainData) -> np.ndarray | None:

@@ -221,7 +221,7 @@ def _lexical_sides(data: TrainData, fit_rows: np.ndarray, p: TrainParams) -> dic
     sides = {"catalog": content.item_side(data.item_words, p.content_rank, p.seed) if data.item_words else None}
     docs = lexical.documents(data, fit_rows) if sides["catalog"] is not None else None
     sides["reviews"] = content.lsa_of(docs, p.content_rank, p.seed) if docs is not None else None
-    sides["vectors"] = content.vector_side(content.catalog_vectors(data), p.content_rank, p.seed)
+    sides["vectors"] = content.side(data, "vectors", p.content_rank, p.seed)
     return {text: side for text, side in sides.items() if side is not None}
 
 
