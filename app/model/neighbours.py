@@ -131,15 +131,17 @@ def reference_queries(users: np.ndarray, user_factors: np.ndarray) -> np.ndarray
     return np.hstack([user_factors[users], np.ones((len(users), 1))]).astype(np.float32)
 
 
-def scores(refs: References, item_vectors: np.ndarray, event_items: np.ndarray, profile: np.ndarray | None,
-           exclude_user: int | None = None, tau: float = TAU, beta: float = BETA) -> np.ndarray:
-    """Scores (float32) over the model's items for a visitor with these events (model item positions) and this
-    profile text vector (raw; None when there is none). ``exclude_user``: the visitor's own model position,
-    which must not count as their own neighbour.
+def weights(refs: References, item_vectors: np.ndarray, event_items: np.ndarray, profile: np.ndarray | None,
+            exclude_user: int | None = None, tau: float = TAU, beta: float = BETA) -> np.ndarray | None:
+    """The posterior over "who is this" (float32, summing to 1 over the references) for a visitor with these
+    events (model item positions) and this profile text vector (raw; None when there is none); None when there
+    are no references, or the only one is the visitor themself. ``exclude_user``: the visitor's own model
+    position, which must not count as their own neighbour.
 
-    Three products over arrays the version holds: the events' summed vector against the references' queries
-    (Σ_e v_e · q_r is the summed logit), the profile against their profiles, and the weights through their
-    histories (sparse, one pass over the catalog)."""
+    Two products over arrays the version holds: the events' summed vector against the references' queries
+    (Σ_e v_e · q_r is the summed logit) and the profile against their profiles."""
+    if not len(refs.users):
+        return None
     log_w = np.zeros(len(refs.users), np.float32)
     if len(event_items):
         summed = item_vectors[event_items].sum(0, dtype=np.float64).astype(np.float32)
@@ -151,44 +153,73 @@ def scores(refs: References, item_vectors: np.ndarray, event_items: np.ndarray, 
     uniform = np.full(len(log_w), 1.0 / max(len(log_w), 1), np.float32)
     if exclude_user is not None and (own := refs.users == exclude_user).any():
         if own.all():
-            return np.zeros(refs.history.shape[1], np.float32)
+            return None
         log_w[own] = -np.inf
         uniform = np.where(own, 0.0, 1.0 / (~own).sum()).astype(np.float32)
     w = np.exp(log_w - log_w.max())
     w *= (1 - SMOOTHING) / w.sum()
     w += SMOOTHING * uniform
-    return refs.history_t @ w
+    return w
 
 
-def cooccurrence(refs: References, event_items: np.ndarray) -> np.ndarray:
+def scores(refs: References, item_vectors: np.ndarray, event_items: np.ndarray, profile: np.ndarray | None,
+           exclude_user: int | None = None, tau: float = TAU, beta: float = BETA,
+           at: np.ndarray | None = None) -> np.ndarray:
+    """Scores (float32) over the model's items (or only those at the positions ``at``) for a visitor: the
+    ``weights`` through the references' histories (sparse, one pass over the catalog, or over ``at``'s
+    columns alone)."""
+    w = weights(refs, item_vectors, event_items, profile, exclude_user, tau, beta)
+    if w is None:
+        return np.zeros(refs.history.shape[1] if at is None else len(at), np.float32)
+    return through_histories(refs, w, at)
+
+
+def through_histories(refs: References, w: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+    """Σ_r w_r [r had i] for every item, or for the items at positions ``at`` (a rank request's candidates:
+    their columns alone, not a pass over the catalog)."""
+    if at is None:
+        return refs.history_t @ w
+    return np.asarray(refs.by_item[:, at].T @ w, np.float32)
+
+
+def taste(refs: References, w: np.ndarray) -> np.ndarray:
+    """Σ_r w_r p_r: the posterior mean of the visitor's factor vector over the references, the order a
+    few-event visitor gets for the items none of the similar users had. A fold-in fits a vector to three
+    events (mostly noise, see the module's docstring) by an optimisation per visitor that cost 10-20 ms at
+    100k items; this reads one product over the references (docs/serving.md, "Visitors' candidates")."""
+    return (refs.queries[:, :-1].T @ w).astype(np.float32)
+
+
+def cooccurrence(refs: References, event_items: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
     """Item-kNN over the references' histories: Σ over the visitor's items i of cos(i, j), the cosine of the
     two items' columns (who had them). One sparse pass like ``scores``; the new-shoppers carve chooses between
     them per shop (``app.trainer.few_events``)."""
     items = np.unique(np.asarray(event_items, np.int64))
     if not len(items):
-        return np.zeros(refs.history.shape[1], np.float32)
+        return np.zeros(refs.history.shape[1] if at is None else len(at), np.float32)
     inverse = refs.inverse_root_counts
     w = refs.by_item[:, items] @ inverse[items]  # per reference: their share of the visitor's items
-    return (refs.history_t @ w.astype(np.float32)) * inverse
+    return through_histories(refs, w.astype(np.float32), at) * (inverse if at is None else inverse[at])
 
 
 STRATEGIES = ("neighbours", "item_knn", "popularity", "factors")  # chosen per shop: app.trainer.few_events
 
 
 def first_scores(strategy: str, refs: References, item_vectors: np.ndarray, event_items: np.ndarray,
-                 profile: np.ndarray | None, popularity: np.ndarray, exclude_user: int | None = None
-                 ) -> np.ndarray | None:
+                 profile: np.ndarray | None, popularity: np.ndarray, exclude_user: int | None = None,
+                 at: np.ndarray | None = None) -> np.ndarray | None:
     """What ranks a few-event visitor's list first under the version's ``strategy`` (items scored 0 follow in
     the model's order, ``ranked``): the similar references' items (``scores``), the items co-occurring with
     theirs (``cooccurrence``) or the most had (``popularity``, event counts over the model's items); None for
-    ``factors``: the visitor's own factor vector ranks them."""
+    ``factors``: the visitor's own factor vector ranks them. ``at``: the scores of those positions only (a rank
+    request's candidates, all inside the model)."""
     if strategy == "factors":
         return None
     if strategy == "item_knn":
-        return cooccurrence(refs, event_items)
+        return cooccurrence(refs, event_items, at)
     if strategy == "popularity":
-        return np.asarray(popularity, np.float32)
-    return scores(refs, item_vectors, event_items, profile, exclude_user)
+        return np.asarray(popularity if at is None else popularity[at], np.float32)
+    return scores(refs, item_vectors, event_items, profile, exclude_user, at=at)
 
 
 def ranked(mixture: np.ndarray, model_scores: np.ndarray) -> np.ndarray:

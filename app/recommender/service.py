@@ -148,9 +148,11 @@ class Recommender:
             state = fresh
         return state, events
 
-    def _user(self, conn: Connection, state: State, user_id: str, events: list, few: bool = True):
-        """(few-event scores or None, vector, model position, strategy) of a user."""
-        dense = self.tastes.few_events(conn, state, user_id, events) if few else None
+    def _user(self, conn: Connection, state: State, user_id: str, events: list, few: bool = True,
+              at: np.ndarray | None = None):
+        """(few-event scores or None, vector, model position, strategy) of a user; ``at``: the few-event scores
+        of those positions only."""
+        dense = self.tastes.few_events(conn, state, user_id, events, at) if few else None
         if dense is None:
             return None, *self.tastes.vector(conn, state, user_id, events)
         return dense, None, state.model.user_positions.get(user_id), "personalized"
@@ -208,8 +210,8 @@ class Recommender:
             eligible[list(seen)] = False
         if dense is not None:
             positions, scores = users.top_few_events(
-                state, dense, eligible, n, pos, lambda rest, m: self._top_k(
-                    state, self.tastes.factors_of(state, r.user_id, pos, events), rest, m))
+                state, dense.scores, eligible, n, pos, lambda rest, m: self._top_k(
+                    state, self.tastes.tail(state, r.user_id, pos, events, dense), rest, m))
             kind = "mixture"
         elif vector is None:
             positions, scores = ranking.popular(state, eligible, n)
@@ -280,20 +282,21 @@ class Recommender:
         """Every known candidate, best first; ids the catalog does not know are listed under ``unknown``."""
         with self.engine.connect() as conn:
             state, events = self._read(conn, user_id)
-            dense, vector, pos, strategy = self._user(conn, state, user_id, events)
-        known, unknown = [], []
-        for item_id in dict.fromkeys(item_ids):
-            p = state.catalog.positions.get(item_id)
-            (known if p is not None else unknown).append(p if p is not None else item_id)
-        positions = np.array(known, np.int64)
+            known, unknown = [], []
+            for item_id in dict.fromkeys(item_ids):
+                p = state.catalog.positions.get(item_id)
+                (known if p is not None else unknown).append(p if p is not None else item_id)
+            positions = np.array(known, np.int64)
+            # Items stored since the version: none of the similar users had them.
+            inside = positions < (state.model.n_items if state.model is not None else 0)
+            dense, vector, pos, strategy = self._user(conn, state, user_id, events, at=positions[inside])
         if dense is not None:
             mixture = np.zeros(len(positions))
-            inside = positions < len(dense)  # items stored since the version: none of the similar users had them
-            mixture[inside] = dense[positions[inside]]
+            mixture[inside] = dense.scores
             scores = 1.0 + mixture
             rest = mixture <= 0  # items none of the similar users had: in the model's order
             if rest.any():
-                vector = self.tastes.factors_of(state, user_id, pos, events)
+                vector = self.tastes.tail(state, user_id, pos, events, dense)
                 model_scores = ranking.model_scores(state, np.append(vector, 1.0).astype(np.float32), positions[rest])
                 scores[rest] = neighbours.ranked(np.zeros(rest.sum()), model_scores + state.model.score_offset(pos))
         elif vector is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import Connection
@@ -20,6 +21,14 @@ from app.recommender import ranking, reads
 from app.recommender.state import State
 
 FOLD_CACHE = 100_000  # users whose fold-in is kept
+
+
+@dataclass(frozen=True)
+class FewEvents:
+    """A few-event user's scores by the version's few-event strategy, and the posterior over the references
+    (``neighbours.weights``; None where the user is the only one) that places the rest for a visitor."""
+    scores: np.ndarray
+    weights: np.ndarray | None
 
 
 class Tastes:
@@ -54,11 +63,12 @@ class Tastes:
                 return to_user_scale(model, f.item_from_text(text[None])[0][0]), None, "text"
         return None, None, "popular"
 
-    def few_events(self, conn: Connection, state: State, user_id: str | None, events: list) -> np.ndarray | None:
-        """Scores over the model's items for a user with 1 to ``few_events_max`` events, by the version's
-        few-event strategy (``neighbours.first_scores``; by default the established users they resemble): a few
-        events fit a factor vector too loosely to rank by. None for anyone else, and where the shop's
-        new-users carve chose the factors."""
+    def few_events(self, conn: Connection, state: State, user_id: str | None, events: list,
+                   at: np.ndarray | None = None) -> FewEvents | None:
+        """Scores over the model's items (or those at the positions ``at``) for a user with 1 to
+        ``few_events_max`` events, by the version's few-event strategy (``neighbours.first_scores``; by default
+        the established users they resemble): a few events fit a factor vector too loosely to rank by. None
+        for anyone else, and where the shop's new-users carve chose the factors."""
         model = state.model
         if model is None or model.references is None:
             return None
@@ -70,9 +80,26 @@ class Tastes:
         new = [p for e in events if (p := state.catalog.positions.get(e.item_id)) is not None and p < model.n_items]
         items = np.concatenate([np.asarray(held, np.int64), np.array(new, np.int64)])
         strategy = model.trained.few_events  # chosen per shop on its new-users carve
-        profile = reads.user_text_vector(conn, model, user_id) if strategy == "neighbours" and user_id else None
-        return neighbours.first_scores(strategy, model.references, model.item_vectors, items, profile,
-                                       state.popularity[: model.n_items], pos)
+        refs = model.references
+        if strategy == "neighbours":
+            profile = reads.user_text_vector(conn, model, user_id) if user_id else None
+            w = neighbours.weights(refs, model.item_vectors, items, profile, pos)
+            first = neighbours.through_histories(refs, w, at) if w is not None else \
+                np.zeros(model.n_items if at is None else len(at), np.float32)
+            return FewEvents(first, w)
+        first = neighbours.first_scores(strategy, refs, model.item_vectors, items, None,
+                                        state.popularity[: model.n_items], pos, at)
+        return None if first is None else FewEvents(first, neighbours.weights(refs, model.item_vectors, items, None,
+                                                                              pos))
+
+    def tail(self, state: State, user_id: str | None, pos: int | None, events: list, few: FewEvents) -> np.ndarray:
+        """The vector that orders a few-event user's items none of their similar users had: for a visitor the
+        model does not know, the posterior mean over the references (``neighbours.taste``: one product, where
+        a fold-in is an optimisation per visitor); for a known user, their factors with the new events folded
+        in (their trained vector says more than a handful of references do)."""
+        if pos is None and few.weights is not None:
+            return neighbours.taste(state.model.references, few.weights)
+        return self.factors_of(state, user_id, pos, events)
 
     def factors_of(self, state: State, user_id: str | None, pos: int | None, events: list) -> np.ndarray:
         """A known user's trained factors, or a fold-in of their new events from them (from the average user
