@@ -23,7 +23,7 @@ def ab_sample_size(base_rate: float, min_relative_lift: float, alpha: float = 0.
         n = (z_{1-α/2} √(2 p̄ (1 - p̄)) + z_{1-β} √(p1 (1 - p1) + p2 (1 - p2)))² / (p2 - p1)²,  p̄ = (p1 + p2) / 2
 
     (Fleiss, Statistical Methods for Rates and Proportions, without continuity correction; base 0.05, lift 10%
-    gives 31,231 per variant)."""
+    gives 31,234 per variant)."""
     p1 = base_rate
     p2 = base_rate * (1 + min_relative_lift)
     if not 0 < p1 < 1 or not 0 < p2 < 1 or p1 == p2:
