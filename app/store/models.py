@@ -106,7 +106,7 @@ class Interaction(Base):
     # that showed the item to the user; ``attributed_by`` says which rule ("recommendation_id" | "last_shown"),
     # None where a named answer was unknown or out of the window (the id is kept) or none applied.
     recommendation_id: Mapped[str | None] = mapped_column(String(RECOMMENDATION_ID_LENGTH), index=True)
-    attributed_by: Mapped[str | None] = mapped_column(String(16))
+    attributed_by: Mapped[str | None] = mapped_column(String(32))  # "recommendation_id" is 17 characters
 
     __table_args__ = (
         # A user's history, newest first (GET .../interactions, fold-in at serving time).

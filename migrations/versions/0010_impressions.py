@@ -40,7 +40,7 @@ def upgrade() -> None:
     op.create_index("ix_impressions_shown_at", "impressions", ["shown_at"])
     with op.batch_alter_table("interactions") as batch:
         batch.add_column(sa.Column("recommendation_id", sa.String(64), nullable=True))
-        batch.add_column(sa.Column("attributed_by", sa.String(16), nullable=True))
+        batch.add_column(sa.Column("attributed_by", sa.String(32), nullable=True))
         batch.create_index("ix_interactions_recommendation_id", ["recommendation_id"])
     op.create_table(
         "model_activations",
