@@ -41,19 +41,32 @@ def attribute(session: Session, records: list[dict[str, Any]], window_hours: flo
         for r in named:
             at = shown.get((r["recommendation_id"], r["item_id"]))
             ts = r.get("timestamp") or now
-            r["attributed_by"] = BY_ID if at is not None and at - SKEW <= ts <= at + window else None
+            r["attributed_by"] = BY_ID if at is not None and within(ts, at, window) else None
     unnamed = [r for r in records if not r.get("recommendation_id") and r["type"] in LAST_SHOWN_TYPES]
     if unnamed:
         times = [r.get("timestamp") or now for r in unnamed]
         latest = _latest_shown(session, {(r["user_id"], r["item_id"]) for r in unnamed},
-                               min(times) - window, max(times) + SKEW)
+                               shift(min(times), -window), shift(max(times), SKEW))
         for r, ts in zip(unnamed, times, strict=True):
             best = None
             for at, recommendation_id in latest.get((r["user_id"], r["item_id"]), ()):
-                if ts - window <= at <= ts + SKEW and (best is None or at > best[0]):
+                if within(ts, at, window) and (best is None or at > best[0]):
                     best = (at, recommendation_id)
             if best is not None:
                 r["recommendation_id"], r["attributed_by"] = best[1], LAST_SHOWN
+
+
+def shift(ts: datetime, delta: timedelta) -> datetime:
+    """``ts + delta``, held at the calendar's ends (events may be stamped year 1 or 9999)."""
+    try:
+        return ts + delta
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC) if delta > timedelta(0) else datetime.min.replace(tzinfo=UTC)
+
+
+def within(ts: datetime, shown_at: datetime, window: timedelta) -> bool:
+    """The event at ``ts`` lies in the window after the impression at ``shown_at`` (``SKEW`` before counts)."""
+    return shift(shown_at, -SKEW) <= ts <= shift(shown_at, window)
 
 
 def _chunks(keys: Iterable[tuple], size: int = CHUNK) -> Iterable[list[tuple]]:

@@ -185,6 +185,7 @@ def test_bad_periods_and_groupings_are_422s_naming_them(client):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "by"
     r = client.get("/v1/metrics/online", params={"bucket": "week"})
     assert r.status_code == 422
+    assert client.get("/v1/metrics/online", params={"to": "0001-01-02T00:00:00Z"}).status_code == 200
     r = client.get("/v1/metrics/online", headers={"X-API-Key": "test-read-key"})
     assert r.status_code == 403
 

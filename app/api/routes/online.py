@@ -18,7 +18,7 @@ from app.api.deps import SessionDep, WriteKey
 from app.api.online_schemas import OnlineMetrics
 from app.api.schemas import Timestamp
 from app.core.errors import FieldError
-from app.measure import online
+from app.measure import attribution, online
 
 router = APIRouter(prefix=f"{V1}/metrics", tags=["ops"])
 DEFAULT_PERIOD = timedelta(days=7)
@@ -38,7 +38,7 @@ def online_metrics(
     """Impressions, clicks, carts, purchases, CTR and conversion with 95% Wilson intervals per group, and the
     model activations of the period (see the module's definitions, docs/online.md)."""
     end = to or datetime.now(UTC)
-    start = from_ or end - DEFAULT_PERIOD
+    start = from_ or attribution.shift(end, -DEFAULT_PERIOD)
     if start > end:
         raise FieldError(422, "from", "must not be after `to`")
     return OnlineMetrics.model_validate({
