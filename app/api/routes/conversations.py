@@ -6,7 +6,6 @@ a fresh ``recommendation_id``, 1-based positions, impressions recorded once the 
 """
 
 import contextlib
-import uuid
 from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Request
@@ -18,7 +17,7 @@ from app import conversation
 from app.api import V1
 from app.api.conversation_schemas import ConversationCreated, ConversationIn, ConversationOut, MessageIn, MessageOut
 from app.api.deps import ReadKey, SessionDep, SettingsDep
-from app.api.routes.recommendations import positioned
+from app.api.routes.recommendations import new_recommendation_id, positioned
 from app.conversation import store
 from app.core.errors import FieldError
 from app.store.db import one_writer
@@ -66,7 +65,7 @@ def post_message(conversation_id: str, body: MessageIn, request: Request, settin
     feedback = [f.model_dump() for f in body.feedback]
     answer = conversation.respond(request.app.state.recommender, needs, body.text, feedback, user_id, body.k,
                                   body.filters.selection())
-    recommendation_id, items = uuid.uuid4().hex, positioned(answer.items)
+    recommendation_id, items = new_recommendation_id(), positioned(answer.items)
     stored = False
     with contextlib.suppress(IntegrityError), one_writer(settings), engine.begin() as conn:
         stored = store.append(conn, conversation_id, read_turns, [

@@ -12,7 +12,7 @@ layer: the recommender's answers may be kept and served again (app.recommender.a
 shared, so they are copied, never changed. What was shown goes to the impression log (app.measure), one append.
 """
 
-import uuid
+import os
 from collections.abc import Callable
 from typing import Annotated
 
@@ -57,6 +57,11 @@ def item_list(request: Request, answer: Answer | None, item_id: str, route: str)
     return _json(request, answer, route)
 
 
+def new_recommendation_id() -> str:
+    """128 random bits as 32 hex characters (a uuid4's randomness without building the object: 1 µs, not 3)."""
+    return os.urandom(16).hex()
+
+
 def positioned(items: list[dict]) -> list[dict]:
     """Copies of ``items`` with their 1-based positions (the originals may be a kept answer's)."""
     return [{**item, "position": n} for n, item in enumerate(items, 1)]
@@ -65,7 +70,7 @@ def positioned(items: list[dict]) -> list[dict]:
 def shown(request: Request, route: str, model_version: str | None, items: list[dict], user_id: str | None = None,
           session_id: str | None = None) -> tuple[str, list[dict]]:
     """A fresh recommendation id and copies of ``items`` with their positions; the impressions recorded."""
-    recommendation_id = uuid.uuid4().hex
+    recommendation_id = new_recommendation_id()
     request.app.state.impressions.record(recommendation_id, route, model_version, user_id, session_id,
                                          [item["item_id"] for item in items])
     return recommendation_id, positioned(items)
