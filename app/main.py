@@ -16,10 +16,11 @@ from app.core.config import Settings, get_settings
 from app.core.metrics import Metrics
 from app.core.middleware import RequestMiddleware
 from app.core.security import KeyStore, RateLimiter
+from app.measure.impressions import ImpressionLog
 from app.recommender.carousels import Carousels
 from app.recommender.service import Recommender
 from app.store import migrate, queue
-from app.store.db import make_engine, make_sessionmaker
+from app.store.db import make_engine, make_sessionmaker, one_writer
 from app.worker.runner import SHUTDOWN_GRACE_S, Worker, start_in_thread
 
 log = logging.getLogger("semrec")
@@ -47,6 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = make_sessionmaker(engine)
         app.state.schema_head = migrate.head_revision()
         app.state.keys = KeyStore.from_settings(settings)
+        # What each answer showed, written by a thread of its own (app.measure.impressions).
+        app.state.impressions = ImpressionLog(
+            app.state.sessions, capacity=settings.impressions_buffer, flush_seconds=settings.impressions_flush_seconds,
+            retention_days=settings.impressions_days, enabled=settings.impressions,
+            write_lock=one_writer(settings)).start()
         # SQLite answers are read on the event loop: give them a pool of their own, so they never wait for a
         # connection that a write in the thread pool is holding.
         reads = make_engine(settings) if settings.is_sqlite else engine
@@ -69,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         refresher.join(timeout=10)
         if worker_thread is not None:
             worker_thread.join(timeout=SHUTDOWN_GRACE_S + 2)
+        app.state.impressions.close()  # the answers recorded since the last flush: nothing shown is lost
         reads.dispose()
         engine.dispose()
 

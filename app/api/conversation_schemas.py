@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from app.api.recommendation_schemas import Filters, RecommendedItem
+from app.api.recommendation_schemas import RECOMMENDATION_ID, Filters, RecommendedItem
 from app.api.rules import NOT_BLANK, TEXT_OR_FEEDBACK, SchemaPattern
 from app.api.schemas import Body, Id, Int, storable
 
@@ -62,8 +62,14 @@ class ConversationItem(RecommendedItem):
     because: str = Field(description="Why, in words: a liked item it is like, the words it matches, popularity.")
 
 
+class TurnItem(ConversationItem):
+    position: int | None = Field(None, ge=1, description="1-based place in the reply (absent on replies stored "
+                                 "before positions were kept).")
+
+
 class MessageOut(BaseModel):
     conversation_id: str
+    recommendation_id: str = Field(description=RECOMMENDATION_ID)
     model_version: str | None
     reply: str
     understood: Understood
@@ -75,7 +81,7 @@ class Turn(BaseModel):
     text: str | None = None
     feedback: list[Feedback] | None = None
     understood: Understood | None = None
-    items: list[ConversationItem] | None = None
+    items: list[TurnItem] | None = None
     at: datetime
 
 

@@ -10,6 +10,7 @@ from app.api.routes import (
     items,
     jobs,
     models,
+    online,
     ops,
     recommendations,
     reviews,
@@ -21,6 +22,6 @@ from app.api.routes import (
 
 api_router = APIRouter()
 for module in (items, users, interactions, jobs, models, recommendations, carousels, rules, segments, conversations,
-               reviews, stats, ops):
+               reviews, stats, online, ops):
     responses.document(module.router)  # on the routers' own routes: including them copies them lazily
     api_router.include_router(module.router)

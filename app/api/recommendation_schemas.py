@@ -11,6 +11,8 @@ from app.recommender.filters import Filters as Selection
 
 class RecommendedItem(BaseModel):
     item_id: str
+    position: int = Field(ge=1, description="1-based place in this list; the service keeps it with the answer's "
+                          "impressions, so an event need only name the `recommendation_id`.")
     score: float
     title: str | None
     because: str | None = Field(None, description=(
@@ -19,7 +21,12 @@ class RecommendedItem(BaseModel):
         "placed (\"promoted\", \"pinned by the shop\")."))
 
 
+RECOMMENDATION_ID = ("This answer's id, fresh for every answer (even one computed before): send it with the "
+                     "shopper's events on its items (`POST /v1/interactions`) to credit them to it (docs/online.md).")
+
+
 class RecommendationList(BaseModel):
+    recommendation_id: str = Field(description=RECOMMENDATION_ID)
     model_version: str | None = Field(description="The model version that made the list; null before any.")
     strategy: Literal["personalized", "text", "popular", "bought_together", "trending"] = Field(description=(
         "What ranked the list: `personalized` (the shopper's tastes), `text` (words), `popular` (event counts), "

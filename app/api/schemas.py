@@ -59,6 +59,9 @@ def _utc(ts: datetime) -> datetime:
 
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+RECOMMENDATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
+RecommendationId = Annotated[str, StringConstraints(pattern=RECOMMENDATION_ID_PATTERN), Field(description=(
+    "The `recommendation_id` of the answer that showed the item (1-64 characters of A-Z a-z 0-9 . _ : @ -)."))]
 # The schema states what storable() refuses (NUL), so a request it admits is never rejected for it.
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(storable), SchemaPattern(NO_NUL)]
 ShortText = Annotated[str, StringConstraints(max_length=256), AfterValidator(storable), SchemaPattern(NO_NUL)]
@@ -210,6 +213,10 @@ class InteractionIn(Body):
     timestamp: Timestamp | None = Field(None, description="ISO 8601; UTC when no offset; default: time of receipt.")
     event_id: Id | None = Field(None, description="Makes a resend harmless: a known event_id is a duplicate.")
     context: EventContext | None = None
+    recommendation_id: RecommendationId | None = Field(None, description=(
+        "The answer that showed the item (its `recommendation_id`): the event is credited to it when that answer "
+        "showed this item within `SEMREC_ATTRIBUTION_HOURS` before the event. Without it, a click, cart or "
+        "purchase is credited to the latest answer that showed the item to this user (docs/online.md)."))
 
     @field_validator("value")
     @classmethod
@@ -228,11 +235,21 @@ class InteractionBatch(Body):
     interactions: Annotated[list[InteractionIn], Field(max_length=MAX_BATCH)]
 
 
+class Attributed(BaseModel):
+    """How the batch's stored events were credited to answers (docs/online.md)."""
+
+    recommendation_id: int = Field(description="Credited to the answer they named.")
+    last_shown: int = Field(description="Credited to the latest answer that showed the item to the user.")
+    unattributed: int = Field(description="Named an unknown or expired answer, or one that did not show the "
+                              "item (the id is kept), or were a click, cart or purchase no answer showed.")
+
+
 class IngestResult(BaseModel):
     accepted: int
     duplicates: int
     created_users: int
     created_items: int
+    attributed: Attributed
 
 
 class InteractionOut(BaseModel):

@@ -76,6 +76,16 @@ class Settings(BaseSettings):
                                             "map) in the factor channel of a known user; the rest is their tastes "
                                             "(0: the words speak through their own channel only).")
 
+    impressions: bool = Field(True, description="Keep an impression of every item each answer shows (off the "
+                              "request path, docs/online.md); answers carry recommendation_id either way.")
+    impressions_flush_seconds: float = Field(1.0, gt=0, le=60, description="How often the impressions kept in "
+                                             "memory are written to the store: at most this much is lost in a crash.")
+    impressions_buffer: int = Field(20_000, ge=1, description="Answers kept in memory before they are written; "
+                                    "when full the oldest are dropped (and counted in /metrics).")
+    impressions_days: float = Field(90.0, gt=0, description="Impressions older than this are deleted.")
+    attribution_hours: float = Field(24.0, gt=0, le=24 * 365, description="An event counts for an answer that "
+                                     "showed its item this many hours before it or less (docs/online.md).")
+
     migrate_on_start: bool = Field(True, description="Upgrade the schema to head when the service starts.")
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger request bodies get 413.")
     db_pool_size: int = Field(8, ge=1)

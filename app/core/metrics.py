@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric, SummaryMetricFamily
 
 log = logging.getLogger("semrec.metrics")
 
@@ -25,7 +25,17 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        self.attributions = Counter(
+            "semrec_attributed_events", "Stored events by how they were credited to an answer: recommendation_id, "
+            "last_shown, unknown_id (a named answer that was unknown, expired or did not show the item), none",
+            ["by"], registry=self.registry,
+        )
         self.registry.register(StateCollector(state, job_figures))
+
+    def count_attributions(self, counts: dict[str, int]) -> None:
+        for by, n in counts.items():
+            if n:
+                self.attributions.labels(by).inc(n)
 
 
 class StateCollector:
@@ -39,12 +49,28 @@ class StateCollector:
 
     def collect(self) -> Iterator[Metric]:
         yield from self._serving()
+        yield from self._impressions()
         try:
             families = self._jobs()
         except Exception as exc:
             log.warning("metrics: store not readable, job figures left out (%s)", type(exc).__name__)
             return
         yield from families
+
+    def _impressions(self) -> list[Metric]:
+        log = getattr(self.state, "impressions", None)
+        if log is None:
+            return []
+        return [
+            CounterMetricFamily("semrec_impressions_written", "Impression rows (items shown) stored",
+                                value=log.written),
+            CounterMetricFamily("semrec_impressions_dropped", "Answers whose impressions were dropped unwritten "
+                                "because the buffer (SEMREC_IMPRESSIONS_BUFFER) was full", value=log.dropped),
+            CounterMetricFamily("semrec_impressions_flush_failures", "Impression writes the store refused (the rows "
+                                "are kept and written with the next)", value=log.failures),
+            GaugeMetricFamily("semrec_impressions_pending", "Answers waiting in memory to be written",
+                              value=log.pending),
+        ]
 
     def _serving(self) -> list[Metric]:
         recommender = getattr(self.state, "recommender", None)

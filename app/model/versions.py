@@ -19,7 +19,7 @@ from app.model.factors import Factors
 from app.model.mapped import MappedNpz
 from app.segments import Segments
 from app.store.crud import bump_serving_epoch
-from app.store.models import ModelVersion, utcnow
+from app.store.models import ModelActivation, ModelVersion, utcnow
 
 RATER = "rater_"  # name prefix of the rating predictor's arrays in a version's .npz
 
@@ -131,6 +131,7 @@ def activate(session: Session, version: str) -> bool:
         return False
     session.execute(update(ModelVersion).where(ModelVersion.active.is_(True)).values(active=False))
     session.execute(update(ModelVersion).where(ModelVersion.version == version).values(active=True))
+    session.add(ModelActivation(version=version, at=utcnow()))  # the online metrics' curves mark it
     bump_serving_epoch(session)  # every API process answers from this version from its next request on
     return True
 

@@ -16,6 +16,7 @@ from app.store.models import (
     ConversationTurn,
     Embedding,
     GeneratedReview,
+    Impression,
     Interaction,
     Item,
     ServingEpoch,
@@ -104,7 +105,9 @@ def get_user(session: Session, user_id: str) -> User | None:
 
 
 def erase_user(session: Session, user_id: str, basket_hours: float = 24.0) -> bool:
-    """Erase the user, their interactions (with review texts), vectors and conversations; the items' counts drop
+    """Erase the user, their interactions (with review texts), vectors, conversations and the impressions of what
+    they were shown (rows of their answers still in another API process's memory land after it; the next
+    erasure takes them); the items' counts drop
     (events, hours and co-purchases: the pairs their baskets added, by the rule that added them)."""
     counts.lock_users(session, [user_id])  # no batch of theirs pairs with events being erased
     erased = session.execute(select(Interaction.id, Interaction.item_id, Interaction.type, Interaction.ts)
@@ -117,6 +120,7 @@ def erase_user(session: Session, user_id: str, basket_hours: float = 24.0) -> bo
     counts.count_events(session, {item_id: -n for item_id, n in Counter(r.item_id for r in erased).items()},
                         {item_id: -n for item_id, n in counts.degrees(pairs).items()})
     session.execute(delete(Interaction).where(Interaction.user_id == user_id))
+    session.execute(delete(Impression).where(Impression.user_id == user_id))
     session.execute(delete(Embedding).where(Embedding.owner_kind == "user", Embedding.owner_id == user_id))
     theirs = select(Conversation.conversation_id).where(Conversation.user_id == user_id)
     session.execute(delete(ConversationTurn).where(ConversationTurn.conversation_id.in_(theirs)))
@@ -162,11 +166,14 @@ def _create_bare(session: Session, table: Table, key: str, ids: set[str]) -> int
     return len(_insert_new(session, table, rows, key))
 
 
-def ingest_interactions(session: Session, records: list[dict[str, Any]], basket_hours: float = 24.0
-                        ) -> dict[str, int]:
+def ingest_interactions(session: Session, records: list[dict[str, Any]], basket_hours: float = 24.0,
+                        attributable: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Store a batch of events; a known event_id (in the store or earlier in the batch) is a duplicate. The
     items' counts follow in the same transaction: events, events per hour (trending) and co-purchases (bought
-    together), so that what is acknowledged is counted."""
+    together), so that what is acknowledged is counted. Records may carry ``recommendation_id`` and
+    ``attributed_by`` (app.measure.attribution); ``attributions`` counts the new events by how they were
+    credited: ``recommendation_id``, ``last_shown``, ``unknown_id`` (an id that credited nothing) and ``none``
+    (an event of an ``attributable`` type that no answer showed)."""
     created_users = _create_bare(session, User.__table__, "user_id", {r["user_id"] for r in records})
     created_items = _create_bare(session, Item.__table__, "item_id", {r["item_id"] for r in records})
     counts.lock_users(session, sorted({r["user_id"] for r in records if r["type"] in baskets.BOUGHT}))
@@ -191,10 +198,12 @@ def ingest_interactions(session: Session, records: list[dict[str, Any]], basket_
                 "location": (r.get("context") or {}).get("location"),
                 "device": (r.get("context") or {}).get("device"),
                 "received_at": now,
+                "recommendation_id": r.get("recommendation_id"),
+                "attributed_by": r.get("attributed_by"),
             }
         )
     new = _insert_new(session, Interaction.__table__, rows, "event_id",
-                      returning=("id", "user_id", "item_id", "type", "ts"))
+                      returning=("id", "user_id", "item_id", "type", "ts", "recommendation_id", "attributed_by"))
     pairs = counts.basket_pairs(session, new, basket_hours * 3600)
     counts.count_pairs(session, pairs)
     counts.count_hours(session, Counter((r.item_id, baskets.hour_of(counts.aware(r.ts))) for r in new))
@@ -205,7 +214,20 @@ def ingest_interactions(session: Session, records: list[dict[str, Any]], basket_
         "duplicates": len(records) - accepted,
         "created_users": created_users,
         "created_items": created_items,
+        "attributions": _attributions(new, attributable),
     }
+
+
+def _attributions(new: Sequence, attributable: frozenset[str]) -> Counter:
+    out = Counter({"recommendation_id": 0, "last_shown": 0, "unknown_id": 0, "none": 0})
+    for r in new:
+        if r.attributed_by is not None:
+            out[r.attributed_by] += 1
+        elif r.recommendation_id is not None:
+            out["unknown_id"] += 1
+        elif r.type in attributable:
+            out["none"] += 1
+    return out
 
 
 def list_interactions(session: Session, user_id: str, limit: int) -> list[Interaction]:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -21,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID_LENGTH = 128
+RECOMMENDATION_ID_LENGTH = 64
 CONTEXT_LENGTH = 64
 
 # JSONB on PostgreSQL so ON CONFLICT ... WHERE can compare attribute objects; plain JSON text elsewhere.
@@ -100,6 +102,11 @@ class Interaction(Base):
     location: Mapped[str | None] = mapped_column(String(CONTEXT_LENGTH))
     device: Mapped[str | None] = mapped_column(String(CONTEXT_LENGTH))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The answer the event is credited to (app.measure.attribution): the one the storefront named, or the latest
+    # that showed the item to the user; ``attributed_by`` says which rule ("recommendation_id" | "last_shown"),
+    # None where a named answer was unknown or out of the window (the id is kept) or none applied.
+    recommendation_id: Mapped[str | None] = mapped_column(String(RECOMMENDATION_ID_LENGTH), index=True)
+    attributed_by: Mapped[str | None] = mapped_column(String(32))  # "recommendation_id" is 17 characters
 
     __table_args__ = (
         # A user's history, newest first (GET .../interactions, fold-in at serving time).
@@ -276,3 +283,39 @@ class Rule(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Impression(Base):
+    """One item one answer showed, at its 1-based ``position`` (app.measure.impressions writes them in batches,
+    off the request path). No foreign keys: rows are written in bulk and outlive nothing they name; erasing a
+    user deletes theirs, retention (``SEMREC_IMPRESSIONS_DAYS``) the old ones."""
+
+    __tablename__ = "impressions"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    recommendation_id: Mapped[str] = mapped_column(String(RECOMMENDATION_ID_LENGTH), index=True)
+    position: Mapped[int] = mapped_column(SmallInteger)
+    item_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    user_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    session_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(32))
+    # The experiment's variant that placed the item (with interleaving, each item's own team).
+    variant: Mapped[str | None] = mapped_column(String(64))
+    experiment_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    shown_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    __table_args__ = (
+        # The latest impression of an item to a user (attribution by last shown).
+        Index("ix_impressions_user_item_shown", "user_id", "item_id", "shown_at"),
+    )
+
+
+class ModelActivation(Base):
+    """Each time a version became the active one (training or a rollback): the online curves mark them."""
+
+    __tablename__ = "model_activations"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -9,12 +9,14 @@ def post(client, *events):
 
 def test_unknown_users_and_items_are_created_bare(client):
     r = post(client, event("u1", "i1"), event("u1", "i2"), event("u2", "i1", "rating", value=4))
-    assert r.json() == {"accepted": 3, "duplicates": 0, "created_users": 2, "created_items": 2}
+    assert r.json() == {"accepted": 3, "duplicates": 0, "created_users": 2, "created_items": 2,
+                        "attributed": {"recommendation_id": 0, "last_shown": 0, "unattributed": 2}}
     bare = client.get("/v1/items/i2").json()
     assert bare["title"] is None and bare["available"] is True
     assert client.get("/v1/users/u2").status_code == 200
     r = post(client, event("u1", "i1"))
-    assert r.json() == {"accepted": 1, "duplicates": 0, "created_users": 0, "created_items": 0}
+    assert r.json() == {"accepted": 1, "duplicates": 0, "created_users": 0, "created_items": 0,
+                        "attributed": {"recommendation_id": 0, "last_shown": 0, "unattributed": 1}}
 
 
 def test_event_id_makes_resend_harmless(client, sessions):
@@ -22,7 +24,8 @@ def test_event_id_makes_resend_harmless(client, sessions):
     assert post(client, *batch).json()["accepted"] == 3
     before = snapshot(sessions)["interactions"]
     r = post(client, *batch[:2])
-    assert r.json() == {"accepted": 0, "duplicates": 2, "created_users": 0, "created_items": 0}
+    assert r.json() == {"accepted": 0, "duplicates": 2, "created_users": 0, "created_items": 0,
+                        "attributed": {"recommendation_id": 0, "last_shown": 0, "unattributed": 0}}
     assert snapshot(sessions)["interactions"] == before
     # A repeat inside one batch is a duplicate too.
     r = post(client, event("u9", "i9", event_id="e9"), event("u9", "i9", event_id="e9"))
@@ -94,7 +97,8 @@ def test_bad_events_name_the_field_and_store_nothing(client, sessions):
 def test_large_batch_in_one_request(client, sessions):
     events = [event(f"u{n % 500}", f"i{n % 2000}", "rating", value=1 + n % 5, event_id=f"e{n}") for n in range(10_000)]
     r = post(client, *events)
-    assert r.json() == {"accepted": 10_000, "duplicates": 0, "created_users": 500, "created_items": 2000}
+    assert r.json() == {"accepted": 10_000, "duplicates": 0, "created_users": 500, "created_items": 2000,
+                        "attributed": {"recommendation_id": 0, "last_shown": 0, "unattributed": 0}}
     assert post(client, *events).json()["duplicates"] == 10_000
     assert len(snapshot(sessions)["interactions"]) == 10_000
     assert post(client, *events, event("u", "i")).status_code == 422  # 10,001

@@ -4,8 +4,10 @@ the list, reasons are given, turns persist, bad input is a 4xx naming the field.
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from app.conversation import store
+from app.store.models import Impression
 from tests.conftest import READ_KEY, WRITE_KEY, open_client
 from tests.conversation import shop
 
@@ -223,7 +225,18 @@ def test_before_any_model_the_popular_items_that_fit(client):
     assert out["model_version"] is None and out["items"]
     assert all(ITEMS[i["item_id"]]["category"] == "books" and ITEMS[i["item_id"]]["price"] <= 50
                for i in out["items"])
-
+    # Shown as any list is: a fresh id, positions, the impressions kept (with the stored turn's positions).
+    assert [i["position"] for i in out["items"]] == list(range(1, len(out["items"]) + 1))
+    again = client.post(f"/v1/conversations/{cid}/messages", json={"text": "books under $50"}).json()
+    assert again["recommendation_id"] != out["recommendation_id"]
+    client.app.state.impressions.flush()
+    with client.app.state.sessions() as s:
+        shown = s.execute(select(Impression.item_id, Impression.position, Impression.route)
+                          .where(Impression.recommendation_id == out["recommendation_id"])
+                          .order_by(Impression.position)).all()
+    assert shown == [(i["item_id"], i["position"], "conversation") for i in out["items"]]
+    turns = client.get(f"/v1/conversations/{cid}").json()["turns"]
+    assert [i["position"] for i in turns[1]["items"]] == [i["position"] for i in out["items"]]
 
 
 

@@ -46,7 +46,8 @@ def test_walkthrough_over_http(server):
             {"user_id": "u-42", "item_id": "sku-1", "type": "rating", "value": 5, "event_id": "e1"},
             {"user_id": "u-43", "item_id": "sku-1000", "type": "purchase", "event_id": "e2"},
         ]})
-        assert r.json() == {"accepted": 2, "duplicates": 0, "created_users": 1, "created_items": 1}
+        assert r.json() == {"accepted": 2, "duplicates": 0, "created_users": 1, "created_items": 1,
+                            "attributed": {"recommendation_id": 0, "last_shown": 0, "unattributed": 1}}
         listed = http.get("/v1/users/u-42/interactions").json()["interactions"]
         assert [e["item_id"] for e in listed] == ["sku-1"]
         for n in range(30):  # read-after-acknowledge: a 2xx means committed, visible to the next request

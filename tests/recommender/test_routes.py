@@ -225,7 +225,8 @@ def test_no_model_yet_means_popular(client):
     seed(client)
     client.app.state.recommender.refresh()
     out = recs(client, "u0", k=3)
-    assert out == {"model_version": None, "strategy": "popular", "items": out["items"]} and len(out["items"]) == 3
+    assert out == {"recommendation_id": out["recommendation_id"], "model_version": None, "strategy": "popular",
+                   "items": out["items"]} and len(out["items"]) == 3
 
 
 def test_swap_under_load(trained, packaged_encoder):

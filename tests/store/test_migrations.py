@@ -39,6 +39,9 @@ def test_indexes_the_queries_need(client):
     uniques = {tuple(u["column_names"]) for u in insp.get_unique_constraints("interactions")}
     uniques |= {tuple(ix["column_names"]) for ix in insp.get_indexes("interactions") if ix["unique"]}
     assert ("event_id",) in uniques
+    assert ("recommendation_id",) in interaction_indexes  # the online figures' join
+    impression_indexes = {tuple(ix["column_names"]) for ix in insp.get_indexes("impressions")}
+    assert {("recommendation_id",), ("user_id", "item_id", "shown_at"), ("shown_at",)} <= impression_indexes
 
 
 def test_sqlite_store_is_private(tmp_path):

@@ -30,7 +30,8 @@ async def bought_together(request: Request, item_id: ItemId, _: ReadKey,
     than k such items: popular ones follow, each with a `because` that says so; none at all: strategy
     `popular`. Current with every acknowledged event."""
     carousels = _carousels(request)
-    return item_list(await _answer(request, lambda: carousels.bought_together(item_id, k, filters)), item_id)
+    return item_list(request, await _answer(request, lambda: carousels.bought_together(item_id, k, filters)), item_id,
+                     "bought_together")
 
 
 @router.get("/trending", response_model=RecommendationList)
@@ -41,4 +42,4 @@ async def trending(request: Request, _: ReadKey, filters: Annotated[Filters, Dep
     do, each with a `because` that says so; none at all: strategy `popular`. Current within
     `SEMREC_REFRESH_SECONDS` of new events."""
     carousels = _carousels(request)
-    return _json(await _answer(request, lambda: carousels.trending(k, hours, filters)))
+    return _json(request, await _answer(request, lambda: carousels.trending(k, hours, filters)), "trending")

@@ -1,7 +1,8 @@
 """Conversations (role read suffices): a shopper's words and feedback in, items with reasons out.
 
 Each message is answered from what the stored conversation asked for so far, then stored with it in the same
-transaction, so any API process continues any conversation.
+transaction, so any API process continues any conversation. A reply's items are shown as any list's are:
+a fresh ``recommendation_id``, 1-based positions, impressions recorded once the turn is stored.
 """
 
 import contextlib
@@ -16,6 +17,7 @@ from app import conversation
 from app.api import V1
 from app.api.conversation_schemas import ConversationCreated, ConversationIn, ConversationOut, MessageIn, MessageOut
 from app.api.deps import ReadKey, SessionDep, SettingsDep
+from app.api.routes.recommendations import new_recommendation_id, positioned
 from app.conversation import store
 from app.core.errors import FieldError
 from app.store.db import one_writer
@@ -63,18 +65,22 @@ def post_message(conversation_id: str, body: MessageIn, request: Request, settin
     feedback = [f.model_dump() for f in body.feedback]
     answer = conversation.respond(request.app.state.recommender, needs, body.text, feedback, user_id, body.k,
                                   body.filters.selection())
+    recommendation_id, items = new_recommendation_id(), positioned(answer.items)
     stored = False
     with contextlib.suppress(IntegrityError), one_writer(settings), engine.begin() as conn:
         stored = store.append(conn, conversation_id, read_turns, [
             {"role": "shopper", "text": body.text, "feedback": feedback or None},
-            {"role": "assistant", "text": answer.reply, "items": answer.items, "understood": answer.understood}],
+            {"role": "assistant", "text": answer.reply, "items": items, "understood": answer.understood}],
             needs.as_dict())
     if not stored:  # the guarded UPDATE found another message stored since the read: nothing was written
         raise HTTPException(409, f"conversation_id {conversation_id!r}: another message was answered at the "
                                  "same time; send this one again")
+    request.app.state.impressions.record(recommendation_id, "conversation", answer.model_version, user_id, None,
+                                         [item["item_id"] for item in items])
     # Serialised once, straight from the answer's dicts, as the recommendation routes do (MessageOut documents it).
-    return JSONResponse({"conversation_id": conversation_id, "model_version": answer.model_version,
-                         "reply": answer.reply, "understood": answer.understood, "items": answer.items})
+    return JSONResponse({"conversation_id": conversation_id, "recommendation_id": recommendation_id,
+                         "model_version": answer.model_version, "reply": answer.reply,
+                         "understood": answer.understood, "items": items})
 
 
 @router.get("/{conversation_id}", response_model=ConversationOut, responses=NOT_FOUND)

@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from app.api import V1
 from app.api.deps import SessionDep, SettingsDep, UserId, WriteKey
-from app.api.schemas import IngestResult, InteractionBatch, InteractionList, InteractionOut
+from app.api.schemas import Attributed, IngestResult, InteractionBatch, InteractionList, InteractionOut
+from app.measure import attribution
 from app.store import crud
 
 router = APIRouter(prefix=V1, tags=["interactions"])
@@ -18,12 +19,22 @@ def _context(row) -> dict[str, str] | None:
 
 
 @router.post("/interactions", response_model=IngestResult)
-def post_interactions(body: InteractionBatch, session: SessionDep, settings: SettingsDep, _: WriteKey
-                      ) -> IngestResult:
+def post_interactions(body: InteractionBatch, session: SessionDep, settings: SettingsDep, request: Request,
+                      _: WriteKey) -> IngestResult:
     """Store up to 10,000 events in one transaction. Unknown users and items are created bare;
-    an event whose `event_id` is already known counts as a duplicate and is not stored again."""
+    an event whose `event_id` is already known counts as a duplicate and is not stored again. Each click, cart
+    and purchase is credited to the answer that showed its item (`recommendation_id`, else the latest one shown
+    to the user within `SEMREC_ATTRIBUTION_HOURS`); `attributed` counts how."""
     records = [r.model_dump() for r in body.interactions]
-    return IngestResult(**crud.ingest_interactions(session, records, settings.basket_hours))
+    if any(r["recommendation_id"] or r["type"] in attribution.LAST_SHOWN_TYPES for r in records):
+        request.app.state.impressions.flush()  # this process's own latest answers are in the store
+        attribution.attribute(session, records, settings.attribution_hours)
+    result = crud.ingest_interactions(session, records, settings.basket_hours, attribution.LAST_SHOWN_TYPES)
+    credits = result.pop("attributions")
+    request.app.state.metrics.count_attributions(credits)
+    return IngestResult(**result, attributed=Attributed(
+        recommendation_id=credits["recommendation_id"], last_shown=credits["last_shown"],
+        unattributed=credits["unknown_id"] + credits["none"]))
 
 
 @router.get("/users/{user_id}/interactions", response_model=InteractionList,

@@ -1,0 +1,156 @@
+"""Impressions kept off the request path: an answer's ``record`` is one append to a bounded deque; a thread
+writes what gathered to the store every ``SEMREC_IMPRESSIONS_FLUSH_SECONDS`` (default 1 s), one bulk insert in
+one transaction per batch, and deletes the rows older than ``SEMREC_IMPRESSIONS_DAYS`` at most once an hour.
+
+What can be lost (docs/reliability.md): on a clean shutdown nothing (``close`` writes the rest); on a crash the
+answers recorded since the last flush (at most one interval); when the store cannot keep up for long enough that
+``SEMREC_IMPRESSIONS_BUFFER`` answers wait, the oldest ones, each counted in ``dropped``
+(``semrec_impressions_dropped_total`` in /metrics). A batch the store refuses is kept and tried again with the
+next one, within the same bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.store.models import Impression
+
+log = logging.getLogger("semrec.impressions")
+RETENTION_EVERY_S = 3600.0
+RETENTION_BATCH = 10_000  # rows per DELETE: no long lock on the table
+RETENTION_BATCHES = 100  # per pass; the next pass (an hour later) goes on
+
+
+class ImpressionLog:
+    """The app's one log of what was shown (``app.state.impressions``), shared by the request threads.
+
+    ``sessions`` makes the store's sessions; ``capacity`` answers wait in memory at most; ``flush_seconds`` and
+    ``retention_days`` as the settings of the same names; ``enabled`` False records nothing (answers still carry
+    their ids); ``write_lock`` is held around each write (``app.store.db.one_writer``: on SQLite, queued behind
+    this process's other writes rather than polling for the file lock). ``start()`` runs the writer thread;
+    without it, ``flush()`` writes on demand (tests, tools)."""
+
+    def __init__(self, sessions: sessionmaker[Session], capacity: int = 20_000, flush_seconds: float = 1.0,
+                 retention_days: float = 90.0, enabled: bool = True,
+                 write_lock: contextlib.AbstractContextManager | None = None) -> None:
+        self.sessions = sessions
+        self.write_lock = write_lock if write_lock is not None else contextlib.nullcontext()
+        self.enabled = enabled
+        self.capacity = capacity
+        self.flush_seconds = flush_seconds
+        self.retention = timedelta(days=retention_days)
+        self.written = 0  # impression rows stored
+        self.dropped = 0  # answers dropped because the buffer was full
+        self.failures = 0  # flushes the store refused
+        self._queue: deque[tuple] = deque(maxlen=capacity)
+        self._held: list[dict] = []  # rows of a batch the store refused, tried again first
+        self._flush_lock = threading.Lock()  # one writer at a time (the thread, a route, close)
+        self._count_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_retention = 0.0
+
+    def record(self, recommendation_id: str, route: str, model_version: str | None, user_id: str | None,
+               session_id: str | None, items: Sequence[str], variant: str | None = None,
+               experiment_id: str | None = None, teams: Sequence[str | None] | None = None) -> None:
+        """Keep that this answer showed ``items`` (item ids, best first: position 1, 2, ...) and return at once.
+        ``variant`` and ``experiment_id``: the experiment arm that made the answer; ``teams``: with
+        interleaving, the variant that placed each item (aligned with ``items``), stored as that row's variant."""
+        if not self.enabled or not items:
+            return
+        if len(self._queue) >= self.capacity:  # the append below pushes the oldest out
+            with self._count_lock:
+                self.dropped += 1
+        self._queue.append((recommendation_id, route, model_version, user_id, session_id, items, variant,
+                            experiment_id, teams, time.time()))
+
+    @property
+    def pending(self) -> int:
+        """Answers waiting to be written."""
+        return len(self._queue)
+
+    def flush(self) -> int:
+        """Write every answer recorded so far, in one transaction; returns the rows written (0 if the store
+        refused them: they are kept for the next flush)."""
+        with self._flush_lock:
+            rows = self._held
+            self._held = []
+            queue = self._queue
+            while queue:
+                try:
+                    answer = queue.popleft()
+                except IndexError:
+                    break
+                rows.extend(_rows(answer))
+            if not rows:
+                return 0
+            try:
+                with self.write_lock, self.sessions.begin() as session:
+                    session.execute(insert(Impression), rows)
+            except Exception as exc:
+                self.failures += 1
+                self._held = rows[-self.capacity * 10:]  # bounded: about capacity answers of 10 items
+                log.warning("impressions not written (%s); %d rows kept for the next flush",
+                            type(exc).__name__, len(self._held))
+                return 0
+            self.written += len(rows)
+            return len(rows)
+
+    def delete_expired(self, now: datetime | None = None) -> int:
+        """Delete impressions older than the retention, in bounded batches; returns how many went."""
+        cutoff = (now or datetime.now(UTC)) - self.retention
+        gone = 0
+        for _ in range(RETENTION_BATCHES):
+            with self.write_lock, self.sessions.begin() as session:
+                ids = select(Impression.id).where(Impression.shown_at < cutoff).limit(RETENTION_BATCH)
+                n = session.execute(delete(Impression).where(Impression.id.in_(ids.scalar_subquery()))).rowcount
+            gone += n
+            if n < RETENTION_BATCH:
+                break
+        return gone
+
+    def start(self) -> ImpressionLog:
+        if self.enabled and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="semrec-impressions", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the thread and write what is left (the app's lifespan calls it on a clean shutdown)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        if self.enabled:
+            self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            try:
+                self.flush()
+                if time.monotonic() >= self._next_retention:
+                    self._next_retention = time.monotonic() + RETENTION_EVERY_S
+                    if gone := self.delete_expired():
+                        log.info("impressions: %d older than the retention deleted", gone)
+            except Exception:
+                log.exception("impressions: flush failed")
+
+
+def _rows(answer: tuple) -> list[dict]:
+    """One row per item shown, built in the writer thread (never on the request path)."""
+    recommendation_id, route, version, user_id, session_id, items, variant, experiment_id, teams, at = answer
+    shown_at = datetime.fromtimestamp(at, UTC)
+    return [{"recommendation_id": recommendation_id, "position": n, "item_id": item_id, "user_id": user_id,
+             "session_id": session_id, "model_version": version, "route": route,
+             "variant": teams[n - 1] if teams is not None else variant, "experiment_id": experiment_id,
+             "shown_at": shown_at}
+            for n, item_id in enumerate(items, 1)]

@@ -1,0 +1,71 @@
+"""The impression log on SQLite and PostgreSQL: what a flush writes, the bound on what waits, retention."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from app.measure.impressions import ImpressionLog
+from app.store.models import Impression
+
+
+def rows(sessions) -> list[Impression]:
+    with sessions() as s:
+        return list(s.scalars(select(Impression).order_by(Impression.id)))
+
+
+def test_a_flush_writes_one_row_per_item_with_its_position(sessions):
+    log = ImpressionLog(sessions)
+    log.record("r1", "user", "v1", "u1", None, ["a", "b", "c"])
+    log.record("r2", "recommend", None, None, "s9", ["d"], variant="B", experiment_id="x1")
+    log.record("r3", "user", "v1", "u1", None, ["e", "f"], variant="ignored", experiment_id="x1", teams=["A", "B"])
+    log.record("r4", "user", "v1", "u1", None, [])  # nothing shown, nothing kept
+    assert rows(sessions) == [] and log.pending == 3
+    assert log.flush() == 6 and log.pending == 0 and log.written == 6
+    got = [(r.recommendation_id, r.position, r.item_id, r.user_id, r.session_id, r.model_version, r.route,
+            r.variant, r.experiment_id) for r in rows(sessions)]
+    assert got == [("r1", 1, "a", "u1", None, "v1", "user", None, None),
+                   ("r1", 2, "b", "u1", None, "v1", "user", None, None),
+                   ("r1", 3, "c", "u1", None, "v1", "user", None, None),
+                   ("r2", 1, "d", None, "s9", None, "recommend", "B", "x1"),
+                   ("r3", 1, "e", "u1", None, "v1", "user", "A", "x1"),  # interleaving: each item's team
+                   ("r3", 2, "f", "u1", None, "v1", "user", "B", "x1")]
+    shown = rows(sessions)[0].shown_at
+    assert shown.tzinfo is not None and abs(datetime.now(UTC) - shown) < timedelta(seconds=30)
+    assert log.flush() == 0
+
+
+def test_a_full_buffer_drops_the_oldest_and_counts_them(sessions):
+    log = ImpressionLog(sessions, capacity=2)
+    for n in range(5):
+        log.record(f"r{n}", "user", None, "u1", None, [f"i{n}"])
+    assert (log.pending, log.dropped) == (2, 3)
+    log.flush()
+    assert [r.recommendation_id for r in rows(sessions)] == ["r3", "r4"]
+
+
+def test_disabled_records_nothing(sessions):
+    log = ImpressionLog(sessions, enabled=False)
+    log.record("r1", "user", None, "u1", None, ["a"])
+    assert log.pending == 0 and log.flush() == 0
+
+
+def test_close_writes_what_is_left(sessions):
+    log = ImpressionLog(sessions, flush_seconds=60).start()
+    log.record("r1", "user", None, "u1", None, ["a", "b"])
+    log.close()
+    assert len(rows(sessions)) == 2
+
+
+def test_rows_older_than_the_retention_are_deleted_in_batches(sessions, monkeypatch):
+    from app.measure import impressions
+
+    monkeypatch.setattr(impressions, "RETENTION_BATCH", 3)  # several batches
+    log = ImpressionLog(sessions, retention_days=1)
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        s.add_all([Impression(recommendation_id=f"old{n}", position=1, item_id="a", route="user",
+                              shown_at=now - timedelta(days=2)) for n in range(7)])
+        s.add(Impression(recommendation_id="new", position=1, item_id="a", route="user",
+                         shown_at=now - timedelta(hours=23)))
+    assert log.delete_expired(now) == 7
+    assert [r.recommendation_id for r in rows(sessions)] == ["new"]
