@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.measure.wilson import wilson
+from app.experiments.stats import wilson
 from app.store.models import Impression, Interaction, ModelActivation
 
 KEYS = {"version": Impression.model_version, "variant": Impression.variant, "route": Impression.route}

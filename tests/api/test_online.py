@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.measure.wilson import wilson
+from app.experiments.stats import wilson
 from app.store.models import Impression, Interaction, ModelVersion
 from tests.conftest import open_client
 from tests.utils import event, item

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from app.measure.wilson import wilson
+from app.experiments.stats import wilson
 
 
 def test_two_in_ten_by_hand():
