@@ -161,10 +161,19 @@ def main() -> None:
         put_rule(url, "bench-boost", {"action": "boost", "items": {"category": "c3"}, "factor": 2.0})
         report["http"] += bench_http(url, ids, args.duration, f"synthetic {args.items}, one rule in force", proc,
                                      ("recommend", "steered", "session"))
-        if args.light_users:  # the few-event path: fold-in, then the neighbours over the reference users
+        if args.light_users:  # the few-event path: the neighbours over the reference users
             light = {**ids, "n_users": args.light_users, "user_prefix": "l"}
             report["http"] += bench_http(url, light, args.duration, f"synthetic {args.items}, 3-event visitors",
                                          proc, ("recommend", "rank"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    # What keeping impressions costs: the plain list again from a server that keeps none (SEMREC_IMPRESSIONS=
+    # false), against the same list from the server above, which kept one row per item shown.
+    proc, url = start_server({**env, "SEMREC_IMPRESSIONS": "false"}, args.workers)
+    try:
+        report["http"] += bench_http(url, ids, args.duration, f"synthetic {args.items}, no impressions kept", proc,
+                                     ("recommend",))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
