@@ -100,3 +100,26 @@ def test_large_catalogs_estimate_the_normaliser_from_a_sample(monkeypatch):
     sampled = neighbours.build(np.arange(5), user_factors, item_vectors.astype(np.float32), indptr, seen, None)
     np.testing.assert_allclose(sampled.log_norm, exact.log_norm, atol=0.05)
     assert not np.allclose(sampled.log_norm, exact.log_norm, atol=1e-9)  # it did sample
+
+
+def test_a_rank_requests_candidates_score_as_over_the_catalog(planted):
+    refs, item_vectors, text = planted
+    events, at = np.array([21, 25, 29]), np.array([39, 0, 22, 7, 22])
+    for strategy in ("neighbours", "item_knn", "popularity"):
+        popularity = np.arange(N_ITEMS, dtype=np.float32)
+        full = neighbours.first_scores(strategy, refs, item_vectors, events, text[150], popularity)
+        some = neighbours.first_scores(strategy, refs, item_vectors, events, text[150], popularity, at=at)
+        np.testing.assert_allclose(some, full[at], rtol=1e-6)
+
+
+def test_the_posterior_taste_leans_to_the_visitors_group_and_skips_themself(planted):
+    refs, item_vectors, text = planted
+    w = neighbours.weights(refs, item_vectors, np.array([21, 25, 29]), text[150])
+    assert w.sum() == pytest.approx(1.0, rel=1e-5)
+    taste = neighbours.taste(refs, w)
+    np.testing.assert_allclose(taste, w @ refs.queries[:, :-1], rtol=1e-5)
+    assert taste[0] < -1.5  # group 1's users have factors near -v: the tail ranks items 20-39 first
+    scores = item_vectors @ np.append(taste, 1.0)
+    assert _share_of_group(scores, 20) == 1.0
+    own = neighbours.weights(refs, item_vectors, np.array([21]), None, exclude_user=int(refs.users[150]))
+    assert own[150] == 0.0
