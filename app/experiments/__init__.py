@@ -4,8 +4,8 @@ Pure functions of ids and counts; the service stores the counts and calls these.
     variant_of(experiment_id, shopper, weights) -> variant index     sticky, stable across processes (assign)
     seed_of(*parts) -> int                                           the interleaving seed of a recommendation
     team_draft(a, b, k, seed) -> (merged, teams); credit(teams, clicked_positions) -> (wins_a, wins_b)
-    ab_sample_size / interleaving_sample_size(base_rate, lift, ...) -> lists to show        (planning)
-    wilson, ab_test, interleaving_test                                                       (stats)
+    ab_sample_size(base_rate, lift, ..., design_effect=1.0) / interleaving_sample_size(...) -> lists (planning)
+    wilson, ab_test, ab_test_clustered, design_effect, interleaving_test                      (stats)
     decide(method, figures, planned, metric, alpha) -> winner | "no difference" | "none yet" (decision)
 """
 
@@ -13,7 +13,8 @@ from app.experiments.assign import seed_of, unit_of, variant_of
 from app.experiments.decision import NO_DIFFERENCE, NONE_YET, decide, reached
 from app.experiments.interleave import credit, outcomes, team_draft
 from app.experiments.planning import ab_sample_size, interleaving_sample_size
-from app.experiments.stats import ab_test, interleaving_test, wilson
+from app.experiments.stats import ab_test, ab_test_clustered, design_effect, interleaving_test, wilson
 
-__all__ = ["NONE_YET", "NO_DIFFERENCE", "ab_sample_size", "ab_test", "credit", "decide", "interleaving_sample_size",
-           "interleaving_test", "outcomes", "reached", "seed_of", "team_draft", "unit_of", "variant_of", "wilson"]
+__all__ = ["NONE_YET", "NO_DIFFERENCE", "ab_sample_size", "ab_test", "ab_test_clustered", "credit", "decide",
+           "design_effect", "interleaving_sample_size", "interleaving_test", "outcomes", "reached", "seed_of",
+           "team_draft", "unit_of", "variant_of", "wilson"]

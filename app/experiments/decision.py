@@ -11,6 +11,10 @@ plans and both tallies are in lists shown.
 
 - A/B: ``{"impressions": lists of this variant shown, "clicks": those with >= 1 click, "purchases": those with
   >= 1 purchase}``; ``planned`` is lists per variant (``ab_sample_size``), reached when every variant has it.
+  Optional per-shopper sums (``shoppers``, ``lists_sq``, ``clicks_sq``, ``clicks_lists``, ``purchases_sq``,
+  ``purchases_lists``; see ``ab_test_clustered``): when both variants carry those of the metric, the test counts
+  shoppers as the independent unit (delta method), which sticky assignment of returning shoppers needs; without
+  them it is the z-test over lists, right only when every shopper sees one list.
 - interleaving: ``{"impressions": interleaved lists shown (the same lists for both), "clicks": lists this
   variant won by clicks (``credit``), "purchases": lists it won by purchases}``; ``planned`` is lists in all
   (``interleaving_sample_size``)."""
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from app.experiments.stats import ab_test, interleaving_test
+from app.experiments.stats import ab_test, ab_test_clustered, has_shopper_sums, interleaving_test
 
 NONE_YET = "none yet"
 NO_DIFFERENCE = "no difference"
@@ -37,7 +41,9 @@ def decide(method: str, figures: Mapping[str, Mapping[str, int]], planned: int, 
            alpha: float = 0.05) -> str:
     """``"none yet"`` until ``planned`` lists are reached (no peeking), then the winning variant's name if the
     test's p-value is below ``alpha``, else ``"no difference"``. Exactly two variants (team-draft interleaving
-    is pairwise; for more A/B variants, correct alpha for the number of comparisons and decide per pair)."""
+    is pairwise; for more A/B variants, correct alpha for the number of comparisons and decide per pair). A/B figures
+    with the per-shopper sums of ``metric`` in both variants go through ``ab_test_clustered``, others through
+    ``ab_test``."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if len(figures) != 2:
@@ -45,7 +51,10 @@ def decide(method: str, figures: Mapping[str, Mapping[str, int]], planned: int, 
     if reached(method, figures) < planned:
         return NONE_YET
     (name_a, a), (name_b, b) = figures.items()
-    if method == "ab":
+    if method == "ab" and has_shopper_sums(a, metric) and has_shopper_sums(b, metric):
+        result = ab_test_clustered(a, b, metric)
+        b_better = result["difference"] > 0
+    elif method == "ab":
         result = ab_test(int(a.get(metric, 0)), int(a["impressions"]), int(b.get(metric, 0)), int(b["impressions"]))
         b_better = result["difference"] > 0
     else:

@@ -19,20 +19,31 @@ def _z(alpha: float, power: float) -> tuple[float, float]:
     return float(norm.ppf(1 - alpha / 2)), float(norm.ppf(power))
 
 
-def ab_sample_size(base_rate: float, min_relative_lift: float, alpha: float = 0.05, power: float = 0.8) -> int:
+def ab_sample_size(base_rate: float, min_relative_lift: float, alpha: float = 0.05, power: float = 0.8,
+                   design_effect: float = 1.0) -> int:
     """Lists per variant for a two-sided two-proportion z-test to detect rate p2 = p1 (1 + lift) over p1:
 
-        n = (z_{1-α/2} √(2 p̄ (1 - p̄)) + z_{1-β} √(p1 (1 - p1) + p2 (1 - p2)))² / (p2 - p1)²,  p̄ = (p1 + p2) / 2
+        n = deff · (z_{1-α/2} √(2 p̄ (1 - p̄)) + z_{1-β} √(p1 (1 - p1) + p2 (1 - p2)))² / (p2 - p1)²,
+        p̄ = (p1 + p2) / 2
 
     (Fleiss, Statistical Methods for Rates and Proportions, without continuity correction; base 0.05, lift 10%
-    gives 31,234 per variant)."""
+    gives 31,234 per variant at deff 1).
+
+    ``design_effect`` (deff) is var_clustered / var_binomial of the rate when shoppers come back and keep their
+    variant: lists of one shopper are alike, so each adds less than an independent trial. The service estimates
+    it with ``app.experiments.stats.design_effect`` from the last days' impressions (one variant's per-shopper
+    sums, over a period as long as the experiment will run: returning shoppers make it grow with the period).
+    Without history the plan assumes 1; ``decide`` still uses the clustered test when the figures carry the
+    sums, so false winners stay at alpha, but the test reaches its plan underpowered (power below ``power``)."""
     p1 = base_rate
     p2 = base_rate * (1 + min_relative_lift)
     if not 0 < p1 < 1 or not 0 < p2 < 1 or p1 == p2:
         raise ValueError(f"need 0 < base rate, lifted rate < 1 and a non-zero lift, got {p1}, {p2}")
     za, zb = _z(alpha, power)
+    if not design_effect >= 1:
+        raise ValueError(f"the design effect is at least 1, got {design_effect}")
     pbar = (p1 + p2) / 2
-    n = (za * math.sqrt(2 * pbar * (1 - pbar)) + zb * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))) ** 2
+    n = design_effect * (za * math.sqrt(2 * pbar * (1 - pbar)) + zb * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))) ** 2
     return math.ceil(n / (p2 - p1) ** 2)
 
 

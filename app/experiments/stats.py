@@ -1,10 +1,12 @@
-"""The tests an experiment's counts go through: Wilson intervals, the two-proportion z-test of an A/B test, and
-the sign test of an interleaving experiment. Pure functions of counts, so the service, the dashboard and the
-simulation read the same numbers."""
+"""The tests an experiment's counts go through: Wilson intervals, the two-proportion z-test of an A/B test (over
+lists, or over shoppers by the delta method when the figures carry per-shopper sums), and the sign test of an
+interleaving experiment. Pure functions of counts, so the service, the dashboard and the simulation read the same
+numbers."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from scipy.stats import binomtest, norm
 
@@ -28,7 +30,11 @@ def ab_test(successes_a: int, trials_a: int, successes_b: int, trials_b: int) ->
     """Compare two rates: ``rate_a``, ``rate_b``, ``difference`` (b - a), ``ci95`` of the difference (unpooled
     Wald: each arm's own variance, right when the rates differ) and ``p_value`` of the two-sided z-test with the
     pooled rate (the variance under the null hypothesis that both rates are equal, which is what a p-value
-    assumes)."""
+    assumes).
+
+    The trials must be independent: right for lists when every shopper sees one list. When shoppers come back
+    and keep their variant (``variant_of`` is sticky), the lists of one shopper are correlated and this test's
+    variance is too small (false winners several times likelier than alpha): use ``ab_test_clustered``."""
     rate_a = successes_a / trials_a if trials_a else 0.0
     rate_b = successes_b / trials_b if trials_b else 0.0
     difference = rate_b - rate_a
@@ -53,3 +59,70 @@ def interleaving_test(wins_a: int, wins_b: int) -> dict:
     lo, hi = wilson(wins_b, decisive)
     return {"share_b": wins_b / decisive, "ci95": [lo, hi],
             "p_value": float(binomtest(wins_b, decisive, 0.5, alternative="two-sided").pvalue)}
+
+
+CLUSTER_KEYS = ("shoppers", "lists_sq")  # and, per metric m: f"{m}_sq", f"{m}_lists"
+
+
+def has_shopper_sums(figures: Mapping[str, float], metric: str = "clicks") -> bool:
+    """Whether one variant's ``figures`` carry the per-shopper sums ``ab_test_clustered`` reads for ``metric``."""
+    return all(key in figures for key in (*CLUSTER_KEYS, f"{metric}_sq", f"{metric}_lists"))
+
+
+def rate_variance(figures: Mapping[str, float], metric: str = "clicks") -> float:
+    """The delta-method variance of one variant's rate r = Σ_u y_u / Σ_u x_u over its n shoppers u, x_u the lists
+    shopper u was shown and y_u those of them that succeeded (Deng, Knoblich & Lu 2018):
+
+        var(r) ≈ (s_y² - 2 r s_xy + r² s_x²) / (n x̄²)
+
+    with the variances and covariance over shoppers taken with divisor n (so that with one list per shopper it is
+    exactly the binomial r (1 - r) / n). Read from ``figures``: ``impressions`` Σx, ``{metric}`` Σy, ``shoppers``
+    n, ``lists_sq`` Σx², ``{metric}_sq`` Σy², ``{metric}_lists`` Σxy. No shopper yet: 0."""
+    n = float(figures["shoppers"])
+    sx, sy = float(figures["impressions"]), float(figures.get(metric, 0))
+    if n <= 0 or sx <= 0:
+        return 0.0
+    r, mx, my = sy / sx, sx / n, sy / n
+    var_x = float(figures["lists_sq"]) / n - mx * mx
+    var_y = float(figures[f"{metric}_sq"]) / n - my * my
+    cov = float(figures[f"{metric}_lists"]) / n - mx * my
+    return max(0.0, (var_y - 2 * r * cov + r * r * var_x) / (n * mx * mx))
+
+
+def design_effect(figures: Mapping[str, float], metric: str = "clicks") -> float:
+    """How many times the lists an A/B test needs when its lists come from returning shoppers: the delta-method
+    variance of the rate (``rate_variance``) over the binomial one r (1 - r) / Σx, at least 1 (fewer would mean
+    a shopper's lists are less alike than strangers', which a sample only shows by chance). Read it from one
+    variant's figures over the last days, with the sums ``ab_test_clustered`` uses, and pass it to
+    ``ab_sample_size(..., design_effect=...)``. No lists, or a rate of 0 or 1: 1."""
+    lists = float(figures.get("impressions", 0))
+    r = float(figures.get(metric, 0)) / lists if lists > 0 else 0.0
+    if lists <= 0 or not 0 < r < 1:
+        return 1.0
+    return max(1.0, rate_variance(figures, metric) / (r * (1 - r) / lists))
+
+
+def ab_test_clustered(figures_a: Mapping[str, float], figures_b: Mapping[str, float], metric: str = "clicks") -> dict:
+    """The A/B test of ``ab_test`` with shoppers, not lists, as the independent unit: what sticky per-shopper
+    assignment needs when shoppers see several lists. Each rate is a ratio Σ_u y_u / Σ_u x_u over the variant's
+    shoppers; its variance is the delta method's (``rate_variance``); ``ci95`` and the two-sided z-test's
+    ``p_value`` use the two variances (unpooled: the pooled form of ``ab_test`` has no per-shopper analogue as
+    simple, and at these sizes the two agree). Also ``design_effect_a`` and ``design_effect_b``.
+
+    Each variant's ``figures`` holds, besides ``impressions`` (Σx, lists shown) and ``{metric}`` (Σy, lists with
+    >= 1 click or purchase): ``shoppers`` (n, shoppers shown a list), ``lists_sq`` (Σx²), ``{metric}_sq`` (Σy²)
+    and ``{metric}_lists`` (Σxy), i.e. ``clicks_sq``, ``clicks_lists``, ``purchases_sq``, ``purchases_lists``.
+    The service gets them from its impressions in one query: GROUP BY shopper (x = count of lists, y = count of
+    lists with a click, per shopper and variant), then COUNT(*), SUM(x), SUM(y), SUM(x*x), SUM(y*y), SUM(x*y) per
+    variant."""
+    sx_a, sx_b = float(figures_a["impressions"]), float(figures_b["impressions"])
+    rate_a = float(figures_a.get(metric, 0)) / sx_a if sx_a > 0 else 0.0
+    rate_b = float(figures_b.get(metric, 0)) / sx_b if sx_b > 0 else 0.0
+    difference = rate_b - rate_a
+    se = math.sqrt(rate_variance(figures_a, metric) + rate_variance(figures_b, metric))
+    result = {"rate_a": rate_a, "rate_b": rate_b, "difference": difference,
+              "design_effect_a": design_effect(figures_a, metric), "design_effect_b": design_effect(figures_b, metric)}
+    if sx_a <= 0 or sx_b <= 0 or se <= 0:
+        return {**result, "ci95": [-1.0, 1.0], "p_value": 1.0}
+    p_value = 2 * float(norm.sf(abs(difference) / se))
+    return {**result, "ci95": [difference - Z95 * se, difference + Z95 * se], "p_value": min(1.0, p_value)}

@@ -11,7 +11,11 @@ Each variant's list ranks items of decreasing appeal, u_r ∝ 1 / √(r + 1). B'
 times as appealing as A's; the lists share no item. The scales are solved in closed form so that the share of A's
 lists with at least one click is exactly ``base_rate`` and B's is exactly (1 + lift) times that, in expectation
 over shoppers: with S = Σ_j e_j u_j, P(no click | h) = exp(-h S), and the gamma's Laplace transform gives
-P(any click) = 1 - (1 + S / shape)^(-shape). The planted lift is a lift in list CTR, the A/B test's unit."""
+P(any click) = 1 - (1 + S / shape)^(-shape). The planted lift is a lift in list CTR, the A/B test's unit.
+
+Returning shoppers (``lists_per_shopper``): shopper u sees L_u lists, all with the same activity h_u, drawn
+independently of h_u, so the share of lists clicked is still ``base_rate``; lists of one shopper are correlated
+through h_u."""
 
 from __future__ import annotations
 
@@ -33,9 +37,14 @@ class Shop:
     def item_lift(self) -> float:
         return float(self.appeal_b[0] / self.appeal_a[0])
 
-    def clicks(self, appeal: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Clicks (bool, n × k) of n fresh shoppers, each shown one list whose items have ``appeal`` (n × k)."""
-        h = rng.gamma(self.activity_shape, 1 / self.activity_shape, size=len(appeal))
+    def activity(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """The activity h of n shoppers: gamma of mean 1 and shape ``activity_shape``."""
+        return rng.gamma(self.activity_shape, 1 / self.activity_shape, size=n)
+
+    def clicks(self, appeal: np.ndarray, rng: np.random.Generator, activity: np.ndarray | None = None) -> np.ndarray:
+        """Clicks (bool, n × k) on n lists whose items have ``appeal`` (n × k), shown to shoppers of the given
+        ``activity`` per list (a returning shopper's lists repeat theirs), or by default to n fresh shoppers."""
+        h = self.activity(len(appeal), rng) if activity is None else activity
         chance = -np.expm1(-h[:, None] * self.examination[None, :] * appeal)
         return rng.random(appeal.shape) < chance
 
@@ -81,3 +90,13 @@ def drafts(shop: Shop, n_seeds: int = 512) -> Drafts:
         appeal_ab[s] = [(shop.appeal_b if t else shop.appeal_a)[r] for t, r in zip(placed, ranks, strict=True)]
         appeal_aa[s] = shop.appeal_a[ranks]
     return Drafts(teams, appeal_ab, appeal_aa)
+
+
+def lists_per_shopper(n: int, mean: float, dispersion: float, rng: np.random.Generator) -> np.ndarray:
+    """Lists each of n shoppers is shown: 1 + a negative binomial of mean ``mean - 1`` (a Poisson whose rate is
+    gamma of shape ``dispersion``: heavy-tailed for small shapes, a few shoppers come back very often); ``mean``
+    1 is one list each."""
+    if mean <= 1:
+        return np.ones(n, np.int64)
+    rate = rng.gamma(dispersion, (mean - 1) / dispersion, size=n)
+    return 1 + rng.poisson(rate)

@@ -1,7 +1,9 @@
 """The simulated shop plants what it says, and the library, run through it, finds the planted winner at the
-planned sizes without finding winners in A/A runs (a small run: loose bounds for 60 runs)."""
+planned sizes without finding winners in A/A runs (small runs: loose bounds for 40-60 runs); with returning
+shoppers the z-test over lists finds false winners and the clustered test does not."""
 
 import numpy as np
+import pytest
 
 from scripts.lib.shop import drafts, plant
 from scripts.simulate_experiments import simulate
@@ -21,11 +23,28 @@ def test_the_shop_plants_the_list_ctr_and_its_lift():
 
 
 def test_small_simulation_finds_the_planted_winner_and_interleaving_needs_fewer_lists():
-    result = simulate(runs=60, seed=7, base_rate=0.2, lift=0.10, activity_shape=0.3)
+    result = simulate(runs=60, seed=7, base_rate=0.2, lift=0.10, activity_shape=0.3, lists_mean=1)
     ab, il = result["ab"], result["interleaving"]
-    assert ab["aa_false"] <= 0.15 and ab["power"] >= 0.6
+    assert ab["design_effect_mean"] == pytest.approx(1.0)  # one list per shopper: the binomial variance
+    assert ab["planned_measured_deff_mean"] == ab["planned_textbook"]
+    for test in ("naive", "clustered"):
+        assert ab["aa_false"][f"{test}/measured_deff"] <= 0.15 and ab["power"][f"{test}/measured_deff"] >= 0.6
     assert il["aa_false"]["measured_clicks"] <= 0.15 and il["power"]["measured_clicks"] >= 0.6
     assert il["power"]["single_click"] >= 0.6
-    assert il["planned_measured_clicks"] < ab["lists_shown"]  # fewer lists shown than both A/B arms together
+    assert il["planned_measured_clicks"] < ab["lists_shown_measured_deff"]  # fewer lists than both A/B arms
+    half = next(row for row in il["by_share_of_ab_lists"] if row["share"] == 0.5)
+    assert half["power"] >= 0.6
+
+
+def test_returning_shoppers_inflate_the_naive_test_and_not_the_clustered_one():
+    result = simulate(runs=40, seed=7, base_rate=0.2, lift=0.10, activity_shape=0.3, lists_mean=4.5)
+    ab, il = result["ab"], result["interleaving"]
+    assert ab["design_effect_mean"] > 2  # an active shopper clicks many of their lists
+    naive, clustered = ab["aa_false"]["naive/measured_deff"], ab["aa_false"]["clustered/measured_deff"]
+    assert clustered <= 0.125 and ab["aa_false"]["clustered/textbook"] <= 0.125
+    assert naive >= 0.2 and naive >= clustered + 0.1  # lists of one shopper taken as independent trials
+    assert ab["power"]["clustered/measured_deff"] >= 0.6
+    assert ab["power"]["clustered/textbook"] < ab["power"]["clustered/measured_deff"]  # no history: underpowered
+    assert il["aa_false"]["measured_clicks"] <= 0.15 and il["power"]["measured_clicks"] >= 0.6
     half = next(row for row in il["by_share_of_ab_lists"] if row["share"] == 0.5)
     assert half["power"] >= 0.6

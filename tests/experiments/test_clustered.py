@@ -1,0 +1,73 @@
+"""The clustered A/B test (delta method over shoppers), the design effect and the plan that uses it."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from app.experiments import NO_DIFFERENCE, ab_sample_size, ab_test, ab_test_clustered, decide, design_effect
+from app.experiments.stats import rate_variance
+
+
+def sums(lists: np.ndarray, clicked: np.ndarray) -> dict:
+    """One variant's figures with the per-shopper sums, from each shopper's lists and clicked lists."""
+    x, y = np.asarray(lists, float), np.asarray(clicked, float)
+    return {"impressions": int(x.sum()), "clicks": int(y.sum()), "shoppers": len(x), "lists_sq": int(x @ x),
+            "clicks_sq": int(y @ y), "clicks_lists": int(x @ y)}
+
+
+def test_one_list_per_shopper_is_the_binomial_variance_and_no_design_effect():
+    rng = np.random.default_rng(0)
+    clicked = (rng.random(5000) < 0.07).astype(int)
+    f = sums(np.ones(5000), clicked)
+    r = clicked.mean()
+    assert rate_variance(f) == pytest.approx(r * (1 - r) / 5000, rel=1e-12)
+    assert design_effect(f) == 1.0
+    g = sums(np.ones(4000), (rng.random(4000) < 0.09).astype(int))
+    clustered, naive = ab_test_clustered(f, g), ab_test(f["clicks"], 5000, g["clicks"], 4000)
+    assert clustered["ci95"] == pytest.approx(naive["ci95"], rel=1e-12)  # the same unpooled Wald interval
+    z_clustered, z_naive = norm.isf(clustered["p_value"] / 2), norm.isf(naive["p_value"] / 2)
+    assert z_clustered == pytest.approx(z_naive, rel=0.03)  # unpooled vs pooled variance under the null
+
+
+def test_delta_method_by_hand():
+    # three shoppers: (x, y) = (1, 1), (2, 0), (3, 1); r = 2/6, x̄ = 2, ȳ = 2/3, divisor n = 3
+    f = sums(np.array([1, 2, 3]), np.array([1, 0, 1]))
+    assert f == {"impressions": 6, "clicks": 2, "shoppers": 3, "lists_sq": 14, "clicks_sq": 2, "clicks_lists": 4}
+    var_x, var_y, cov = 14 / 3 - 4, 2 / 3 - 4 / 9, 4 / 3 - 4 / 3
+    expected = (var_y - 2 / 3 * cov + var_x / 9) / (3 * 4)
+    assert rate_variance(f) == pytest.approx(expected, rel=1e-12)
+    assert design_effect(f) == pytest.approx(max(1.0, expected / ((1 / 3) * (2 / 3) / 6)))
+
+
+def test_design_effect_is_at_least_one_and_grows_with_alike_lists():
+    rng = np.random.default_rng(1)
+    lists = 1 + rng.poisson(4, size=3000)
+    alike = rng.binomial(lists, np.where(rng.random(3000) < 0.1, 0.5, 0.01))  # a few keen shoppers click a lot
+    assert design_effect(sums(lists, alike)) > 2
+    assert design_effect(sums(lists, 0 * lists)) == 1.0  # nobody clicks: rate 0, nothing to inflate
+    for seed in range(20):  # independent lists: about 1, never below
+        r = np.random.default_rng(seed)
+        x = 1 + r.poisson(3, size=500)
+        assert design_effect(sums(x, r.binomial(x, 0.1))) >= 1.0
+    assert design_effect({"impressions": 0, "clicks": 0}) == 1.0
+
+
+def test_plan_multiplies_by_the_design_effect():
+    assert ab_sample_size(0.05, 0.10, design_effect=1.0) == ab_sample_size(0.05, 0.10) == 31234
+    assert 2.5 * 31233 < ab_sample_size(0.05, 0.10, design_effect=2.5) <= math.ceil(2.5 * 31234)
+    with pytest.raises(ValueError):
+        ab_sample_size(0.05, 0.10, design_effect=0.5)
+
+
+def test_decide_uses_the_shopper_sums_when_both_variants_have_them():
+    # 500 shoppers per arm with 10 lists each; one shopper in ten clicks all ten lists, or (b) a few more do
+    x = np.full(500, 10)
+    a = sums(x, np.where(np.arange(500) < 50, 10, 0))
+    b = sums(x, np.where(np.arange(500) < 68, 10, 0))
+    plain = {"A": {k: a[k] for k in ("impressions", "clicks")}, "B": {k: b[k] for k in ("impressions", "clicks")}}
+    assert decide("ab", plain, planned=5000) == "B"  # lists as independent trials: 500 vs 680 of 5000
+    assert decide("ab", {"A": a, "B": b}, planned=5000) == NO_DIFFERENCE  # 50 vs 68 of 500 shoppers
+    assert decide("ab", {"A": a, "B": plain["B"]}, planned=5000) == "B"  # sums in one variant only: lists
+    assert decide("ab", {"A": a, "B": b}, planned=5000, metric="purchases") == NO_DIFFERENCE  # no purchase sums
