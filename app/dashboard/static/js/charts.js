@@ -75,7 +75,9 @@ const stamp = (d, hours) => (hours ? d.toISOString().slice(5, 16).replace("T", "
 export function timeLines(caption, series, marks, domain, format = String) {
   const times = [...series.flatMap((s) => s.points.map((p) => +p.at)), ...marks.map((m) => +m.at)];
   const x0 = Math.min(+domain[0], ...times), x1 = Math.max(+domain[1], ...times, x0 + 1);
-  const top = Math.max(...series.flatMap((s) => s.points.map((p) => p.value)), 0) * 1.15 || 1;
+  const high = Math.max(...series.flatMap((s) => s.points.map((p) => p.value)), 0) * 1.1 || 1;
+  const step = 10 ** Math.floor(Math.log10(high));
+  const top = [1, 2, 2.5, 5, 10].map((m) => m * step).find((t) => t >= high); // a round top for round ticks
   const x = (t) => PAD.left + ((+t - x0) / (x1 - x0)) * (W - PAD.left - PAD.right);
   const y = (v) => HT - PAD.bottom - (v / top) * (HT - PAD.top - PAD.bottom);
   const summary = series.map((s) => `${s.name}: ${s.points.map((p) => format(p.value)).join(", ") || "no point"}`)
