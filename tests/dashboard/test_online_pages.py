@@ -99,14 +99,14 @@ def test_the_online_page_shows_figures_and_ctr_curves_with_the_activation_marked
 
 def test_the_online_page_says_so_when_nothing_was_shown_yet(browser, tmp_path):  # noqa: F811
     api = serve(tmp_path)
+    w = Watched(browser, api.base)
     try:
-        w = Watched(browser, api.base)
         w.sign_in(WRITE)
         w.open("online")
         assert "No impressions" in w.page.inner_text("main") and w.page.locator("svg.curves").count() == 0
         assert w.page.locator("#page .error").count() == 0 and w.errors == [] and w.off_machine() == []
-        w.context.close()
     finally:
+        w.context.close()
         api.terminate(timeout=30)
 
 
