@@ -10,6 +10,7 @@ const ROUTES = ["user", "recommend", "rank", "similar", "bought_together", "tren
 const LIVE = ["scheduled", "running"];
 const STATUS = { scheduled: "", running: "ok", stopped: "warn", ended: "" };
 const REFRESH_MS = 3000;
+const points = (x) => `${x > 0 ? "+" : ""}${(100 * x).toFixed(2)} points`;
 
 // The service's decision ("none yet", a variant's name, "no difference") in words.
 export function decisionWords(e) {
@@ -41,7 +42,7 @@ export async function render(root, query, go) {
   }
   const id = query.get("id");
   if (id) return watch(root, id, query.get("started"));
-  root.append(section("Experiments", table("Experiments", [
+  root.append(section("Experiments", table("Every experiment; lists: shown of the planned sample", [
     ["Experiment", (e) => h("a", { href: `#/experiments?id=${encodeURIComponent(e.experiment_id)}` }, e.experiment_id)],
     ["Method", (e) => e.method],
     ["Metric", (e) => e.metric],
@@ -143,7 +144,7 @@ async function watch(root, id, started) {
         ["95% interval", (v) => (v.ci95 ? interval(v.ci95) : "–")],
       ], e.variants),
       h("p", { class: "difference" }, d
-        ? `Difference: ${percent(d.value)} (95% interval ${interval(d.ci95)}), p-value ${fmt.figure(d.p_value, 4)}.`
+        ? `Difference: ${points(d.value)} (95% interval ${points(d.ci95[0])} to ${points(d.ci95[1])}), p-value ${fmt.figure(d.p_value, 4)}.`
         : "Difference: not measured yet."));
   };
   show();
