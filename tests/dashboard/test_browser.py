@@ -6,6 +6,7 @@ Every page is opened from the navigation and must render with no console error a
 ``SEMREC_DASHBOARD_SHOTS`` (docs/img/dashboard when refreshing the README's pictures; a temporary folder
 otherwise)."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -27,7 +28,9 @@ DATA = ROOT.parent / "shared" / "data"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 WRITE, READ = "dash-write-key-0123456789", "dash-read-key-0123456789"
 HOSTILE = '<img src="x" onerror="window.pwned=1">Drama <b>film</b>' 
-PAGES = ["overview", "models", "items", "user", "segments", "rules", "conversation", "jobs"]
+PAGES = ["overview", "models", "online", "items", "user", "segments", "rules", "conversation", "jobs"]
+if importlib.util.find_spec("app.api.routes.experiments"):  # the experiments API, once merged
+    PAGES.insert(3, "experiments")
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 if not (DATA / "ml-100k").is_dir() or not Path(CHROMIUM).exists():

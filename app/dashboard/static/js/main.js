@@ -5,17 +5,19 @@ import { resume, signIn, signOut } from "./api.js";
 import { destroyAll } from "./charts.js";
 import { errorBox, h } from "./ui.js";
 import * as conversation from "./pages/conversation.js";
+import * as experiments from "./pages/experiments.js";
 import * as items from "./pages/items.js";
 import * as jobs from "./pages/jobs.js";
 import * as models from "./pages/models.js";
+import * as online from "./pages/online.js";
 import * as overview from "./pages/overview.js";
 import * as rules from "./pages/rules.js";
 import * as segments from "./pages/segments.js";
 import * as user from "./pages/user.js";
 
-const PAGES = { overview, models, items, user, segments, rules, conversation, jobs };
-const TITLES = { overview: "Overview", models: "Models", items: "Items", user: "User", segments: "Segments",
-  rules: "Rules", conversation: "Conversation", jobs: "Jobs" };
+const PAGES = { overview, models, online, experiments, items, user, segments, rules, conversation, jobs };
+const TITLES = { overview: "Overview", models: "Models", online: "Online", experiments: "Experiments", items: "Items",
+  user: "User", segments: "Segments", rules: "Rules", conversation: "Conversation", jobs: "Jobs" };
 const $ = (id) => document.getElementById(id);
 let stop = null;
 let rendering = 0;
