@@ -2,7 +2,7 @@
 A write bumps the serving epoch, so every API process assigns shoppers from its next answer on; the figures
 are read from the impressions each answer left (``app.measure.experiments``)."""
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from app.api import V1
@@ -17,6 +17,12 @@ from app.store.models import Experiment
 router = APIRouter(prefix=f"{V1}/experiments", tags=["experiments"])
 ExperimentId = ItemId  # the same id pattern
 UNKNOWN = {404: {"description": "Unknown experiment"}}
+
+
+def _shown(request: Request) -> None:
+    """This process's own latest answers into the store first (the others' are at most one flush interval
+    behind), as attribution does."""
+    request.app.state.impressions.flush()
 
 
 def _out(session: Session, experiment: Experiment) -> ExperimentOut:
@@ -40,10 +46,11 @@ def _planned(method: str, base_rate: float, min_lift: float) -> int:
 @router.put("/{experiment_id}", response_model=ExperimentOut, responses={
     404: {"description": "A variant's model_version is unknown"},
     409: {"description": "Another running experiment holds one of the routes, or this one has shown lists"}})
-def put_experiment(experiment_id: ExperimentId, body: ExperimentIn, session: SessionDep, _: WriteKey
-                   ) -> ExperimentOut:
+def put_experiment(request: Request, experiment_id: ExperimentId, body: ExperimentIn, session: SessionDep,
+                   _: WriteKey) -> ExperimentOut:
     """Start (or schedule) an experiment; it counts in the next answer of every API process. Replacing one is
     refused once it has shown lists (start another id instead)."""
+    _shown(request)
     missing = store.missing_versions(session, {v.model_version for v in body.variants if v.model_version})
     if missing:
         raise HTTPException(404, f"model version {missing[0]!r} not found")
@@ -63,14 +70,16 @@ def put_experiment(experiment_id: ExperimentId, body: ExperimentIn, session: Ses
 
 
 @router.get("", response_model=ExperimentList)
-def list_experiments(session: SessionDep, _: WriteKey) -> ExperimentList:
+def list_experiments(request: Request, session: SessionDep, _: WriteKey) -> ExperimentList:
     """Every experiment, newest first, with its figures."""
+    _shown(request)
     return ExperimentList(experiments=[_out(session, e) for e in store.list_experiments(session)])
 
 
 @router.get("/{experiment_id}", response_model=ExperimentOut, responses=UNKNOWN)
-def get_experiment(experiment_id: ExperimentId, session: SessionDep, _: WriteKey) -> ExperimentOut:
+def get_experiment(request: Request, experiment_id: ExperimentId, session: SessionDep, _: WriteKey) -> ExperimentOut:
     """Its variants' figures, the difference with its 95% interval and p-value, and the decision."""
+    _shown(request)
     experiment = store.get_experiment(session, experiment_id)
     if experiment is None:
         raise HTTPException(404, f"experiment_id {experiment_id!r} not found")
@@ -78,9 +87,10 @@ def get_experiment(experiment_id: ExperimentId, session: SessionDep, _: WriteKey
 
 
 @router.post("/{experiment_id}/stop", response_model=ExperimentOut, responses=UNKNOWN)
-def stop_experiment(experiment_id: ExperimentId, session: SessionDep, _: WriteKey) -> ExperimentOut:
+def stop_experiment(request: Request, experiment_id: ExperimentId, session: SessionDep, _: WriteKey) -> ExperimentOut:
     """No shopper is assigned to it from the next answer on; its figures and decision stay as read from what
     it showed."""
+    _shown(request)
     experiment = store.stop_experiment(session, experiment_id)
     if experiment is None:
         raise HTTPException(404, f"experiment_id {experiment_id!r} not found")
