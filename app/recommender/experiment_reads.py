@@ -53,13 +53,15 @@ def from_row(row) -> Running:
     return Running(row.experiment_id, row.method, variants, _seconds(row.starts_at), _seconds(row.ends_at))
 
 
-def load(session: Session, old: dict[str, Running] | None, epoch_moved: bool) -> dict[str, Running]:
-    """Route -> its running (or scheduled) experiment: ``old`` itself when nothing moved, else read again."""
+def load(session: Session, old: dict[str, tuple[Running, ...]] | None, epoch_moved: bool
+         ) -> dict[str, tuple[Running, ...]]:
+    """Route -> its running and scheduled experiments (their windows do not overlap, so at most one is live at
+    any time): ``old`` itself when nothing moved, else read again."""
     if old is not None and not epoch_moved:
         return old
-    by_route: dict[str, Running] = {}
+    by_route: dict[str, tuple[Running, ...]] = {}
     for row in store.running(session):
         experiment = from_row(row)
         for route in row.routes:
-            by_route.setdefault(route, experiment)
+            by_route[route] = by_route.get(route, ()) + (experiment,)
     return by_route

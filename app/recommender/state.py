@@ -57,7 +57,7 @@ class State:
     generation: int = 0  # moves on whenever the model or the catalog changes: kept answers are keyed by it
     popularity_generation: int = 0  # moves on with popularity: only answers that read popularity check it
     rules: RuleSet = field(default_factory=RuleSet)  # the active merchandising rules (app.recommender.rules)
-    experiments: dict = field(default_factory=dict)  # route -> its running experiment (experiment_reads.Running)
+    experiments: dict = field(default_factory=dict)  # route -> its running experiments (experiment_reads.load)
 
 
 class Served:

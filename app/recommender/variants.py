@@ -23,8 +23,11 @@ def assigned(state: State, route: str, shopper: str | None, now: float
              ) -> tuple[Running, tuple[Variant, ...]] | None:
     """(the route's running experiment, the variants that make this shopper's list: theirs for A/B, both for
     interleaving), or None where no experiment runs on the route now or there is no shopper."""
-    experiment = state.experiments.get(route)
-    if experiment is None or not shopper or not experiment.live(now):
+    held = state.experiments.get(route)
+    if held is None or not shopper:
+        return None
+    experiment = next((e for e in held if e.live(now)), None)
+    if experiment is None:
         return None
     if experiment.method == "interleaving":
         return experiment, experiment.variants

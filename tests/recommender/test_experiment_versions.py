@@ -5,8 +5,8 @@ the two."""
 from tests.recommender.test_routes import client, seed, train  # noqa: F401 (the fixture)
 
 
-def _list(client, user, k=5):
-    r = client.get(f"/v1/users/{user}/recommendations", params={"k": k})
+def _list(http, user, k=5):
+    r = http.get(f"/v1/users/{user}/recommendations", params={"k": k})
     assert r.status_code == 200, r.text
     return r.json()
 
