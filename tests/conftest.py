@@ -26,7 +26,7 @@ PG_ADMIN_URL = os.environ.get("SEMREC_TEST_PG_URL", "postgresql://postgres@127.0
 WRITE_KEY, READ_KEY = "test-write-key", "test-read-key"
 TABLES = ("impressions", "model_activations", "conversation_turns", "conversations", "generated_reviews",
           "interactions", "embeddings", "jobs",
-          "item_pairs", "item_hours", "model_versions", "item_counts", "items", "users", "rules")
+          "item_pairs", "item_hours", "model_versions", "item_counts", "items", "users", "rules", "experiments")
 
 
 @pytest.fixture(scope="session")

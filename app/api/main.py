@@ -6,6 +6,7 @@ from app.api import responses
 from app.api.routes import (
     carousels,
     conversations,
+    experiments,
     interactions,
     items,
     jobs,
@@ -22,6 +23,6 @@ from app.api.routes import (
 
 api_router = APIRouter()
 for module in (items, users, interactions, jobs, models, recommendations, carousels, rules, segments, conversations,
-               reviews, stats, online, ops):
+               reviews, stats, online, experiments, ops):
     responses.document(module.router)  # on the routers' own routes: including them copies them lazily
     api_router.include_router(module.router)

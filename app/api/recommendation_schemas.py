@@ -36,6 +36,12 @@ class RecommendationList(BaseModel):
     rules: list[str] = Field(default_factory=list, description=(
         "The ids of the merchandising rules that acted on this list (GET /v1/rules), in id order; absent when "
         "none did (and on the rank route, which takes no rules)."))
+    experiment_id: str | None = Field(None, description=(
+        "The running experiment this list was made for (GET /v1/experiments/{experiment_id}); absent when none "
+        "runs on the route or the request names no shopper (`user_id`, or `session_id`)."))
+    variant: str | None = Field(None, description=(
+        "The experiment's variant that made the list (the shopper keeps it), or `interleaved` when both "
+        "variants' lists were merged; absent outside an experiment."))
 
 
 class RankIn(Body):
@@ -103,8 +109,9 @@ class RecommendIn(Body):
     items: Annotated[list[Id], Field(max_length=100)] | None = Field(
         None, description="What the visitor viewed this session (at most 100, newest last), with or without "
         "`user_id`: they rank the list as a stored visitor's events would, and are left out of it.")
-    session_id: Id | None = Field(None, description="The storefront's id of an anonymous visit (kept for "
-                                  "measurement; the list is the same without it).")
+    session_id: Id | None = Field(None, description=(
+        "The storefront's id of an anonymous visit: kept for measurement, and it assigns a visitor without "
+        "`user_id` to an experiment's variant; outside an experiment the list is the same without it."))
     query: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(storable),
                      SchemaPattern(NO_NUL)] | None = None
     k: Int(1, 1000) = 10

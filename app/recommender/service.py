@@ -13,6 +13,7 @@ API process is in the next answer of every one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
@@ -28,7 +29,7 @@ from app.core.config import Settings
 from app.model import neighbours
 from app.model.serving import ServingModel
 from app.recommender import diversity as diversity_mod
-from app.recommender import ranking, reads, rules, users
+from app.recommender import ranking, reads, rules, users, variants
 from app.recommender.answers import AnswerCache
 from app.recommender.explain import because
 from app.recommender.filters import NONE as NO_FILTERS
@@ -45,6 +46,9 @@ class Answer:
     items: list[dict[str, Any]]
     unknown: list[str] | None = None
     rules: list[str] | None = None  # the merchandising rules that acted (list routes); None: none did
+    experiment_id: str | None = None  # the experiment that made the list, and its variant ("interleaved": both)
+    variant: str | None = None
+    arms: tuple[tuple[str, Answer], ...] | None = None  # interleaving: each variant's own list, merged per answer
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class ListRequest:
     explain: bool = False
     items: tuple[str, ...] = ()
     diversity: float = 0.0
+    session_id: str | None = None  # the visit's id: assigns a shopper without a user_id to an experiment's variant
 
 
 @dataclass(frozen=True)
@@ -177,31 +182,75 @@ class Recommender:
 
     def recommend(self, r: ListRequest) -> Answer:
         """The top k; a context re-ranks the top max(4k, CONTEXT_POOL) by what the store showed of it
-        (``app.context``); ``explain`` gives each item a ``because``."""
-        dense, profile, vector, pos, strategy = None, None, None, None, "popular"
+        (``app.context``); ``explain`` gives each item a ``because``. On a route with a running experiment the
+        shopper's variant makes the list (``app.recommender.variants``); with interleaving, both do."""
         with self.engine.connect() as conn:
             state, events = self._read(conn, r.user_id or None)
             if r.items:  # this session's views: newer than anything stored
                 events = session_events(r.items) + events
-            key, now = None, time.time()
-            if not (r.query or r.context or r.explain):  # the plain call: kept until anything it reads moves
-                key = (id(self.settings), r.user_id, r.k, r.exclude_seen, r.filters, r.diversity, r.items,
-                       state.epoch, state.generation, events[0].id if events else None, len(events),
-                       state.rules.phase(now))
-                kept = self.answers.get(key)
-                if kept is not None and kept[1] in (None, state.popularity_generation):
-                    return kept[0]
-            if r.user_id or events:
-                dense, vector, pos, strategy = self._user(conn, state, r.user_id, events, few=not r.query)
-                if r.explain:
-                    profile = reads.profile(conn, r.user_id)
+            route = "session" if r.items else "recommendations"
+            now = time.time()
+            arm = variants.assigned(state, route, r.user_id or r.session_id, now) if state.experiments else None
+            if arm is None:  # no experiment on this route (one dict lookup), or no shopper to assign
+                pending = self._gather(conn, state, events, r, route, now)
+            else:
+                experiment, chosen = arm
+                pending = [self._gather(conn, *self._variant_state(conn, state, events, r, v), route, now,
+                                        v.rules, (experiment.experiment_id, v.name)) for v in chosen]
+        if arm is None:
+            return self._finish(pending)
+        answers = [self._finish(p) for p in pending]
+        if experiment.method == "ab":
+            return dataclasses.replace(answers[0], experiment_id=experiment.experiment_id, variant=chosen[0].name)
+        a, b = answers
+        acted = sorted(set(a.rules or ()) | set(b.rules or ())) or None
+        return Answer(a.model_version, a.strategy, [], rules=acted, experiment_id=experiment.experiment_id,
+                      variant=variants.INTERLEAVED, arms=((chosen[0].name, a), (chosen[1].name, b)))
+
+    def _variant_state(self, conn: Connection, state: State, events: list, r: ListRequest, v: variants.Variant
+                       ) -> tuple[State, list, ListRequest]:
+        """What a variant's list is made of: its model version's state (and the user's events newer than that
+        version) and the request with its diversity."""
+        if v.diversity is not None:
+            r = dataclasses.replace(r, diversity=v.diversity)
+        if v.model_version is None or (state.model is not None and v.model_version == state.model.version):
+            return state, events, r
+        other = self.served.of_version(v.model_version, state)
+        if other is None:  # deleted since the experiment began: the active version serves the arm
+            return state, events, r
+        stored = reads.events(conn, other, r.user_id)[1] if r.user_id else []
+        return other, (session_events(r.items) + stored if r.items else stored), r
+
+    def _gather(self, conn: Connection, state: State, events: list, r: ListRequest, route: str, now: float,
+                apply_rules: bool = True, tag: tuple | None = None):
+        """The part of a list that reads the store: a kept answer, or what ``_finish`` ranks with."""
+        key = None
+        if not (r.query or r.context or r.explain):  # the plain call: kept until anything it reads moves
+            key = (id(self.settings), r.user_id, r.k, r.exclude_seen, r.filters, r.diversity, r.items,
+                   state.epoch, state.generation, events[0].id if events else None, len(events),
+                   state.rules.phase(now), tag, state.model.version if tag and state.model else None)
+            kept = self.answers.get(key)
+            if kept is not None and kept[1] in (None, state.popularity_generation):
+                return kept[0]
+        dense, profile, vector, pos, strategy = None, None, None, None, "popular"
+        if r.user_id or events:
+            dense, vector, pos, strategy = self._user(conn, state, r.user_id, events, few=not r.query)
+            if r.explain:
+                profile = reads.profile(conn, r.user_id)
+        return state, events, r, route, now, apply_rules, key, dense, profile, vector, pos, strategy
+
+    def _finish(self, pending) -> Answer:
+        """The list from what ``_gather`` read (in memory: no connection held)."""
+        if isinstance(pending, Answer):
+            return pending
+        state, events, r, route, now, apply_rules, key, dense, profile, vector, pos, strategy = pending
         if r.query and state.model is not None and state.model.factors.item_map is not None:
             query_vector = self._query_vector(state.model, r.query)
             vector = query_vector if vector is None else 0.5 * vector + 0.5 * query_vector
             strategy = "personalized" if strategy == "personalized" else "text"
         values = self._context_values(state, r.context)
-        route = "session" if r.items else "recommendations"
-        live = state.rules.matching(route, r.filters.categories, self._segment(state, pos), now)
+        live = state.rules.matching(route, r.filters.categories, self._segment(state, pos), now) if apply_rules \
+            else ()
         pooled = values or r.diversity > 0 or live
         n = max(4 * r.k, CONTEXT_POOL, rules.pool_size(r.k) if live else 0) if pooled else r.k
         eligible = r.filters.mask(state.catalog)

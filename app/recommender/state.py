@@ -9,7 +9,9 @@ Read-your-writes across API processes: catalog writes, item vector writes and ac
 user's events; a state older than it is refreshed before the answer (``Served.at_least``). Popularity follows
 per-item event counts that ingestion keeps up (``item_counts``), read incrementally by the background refresh
 every ``SEMREC_REFRESH_SECONDS``: current within seconds, never a scan of the events. Merchandising rules
-(``rules``) bump the epoch too, and are read again by a refresh that finds it moved (``app.recommender.rule_reads``).
+(``rules``) bump the epoch too, and are read again by a refresh that finds it moved (``app.recommender.rule_reads``),
+and so do the running experiments (``experiment_reads``); a variant that serves another model version gets a
+state of its own (``Served.of_version``), kept beside the active one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +32,7 @@ from app.core.config import Settings
 from app.model import serving
 from app.model.serving import ServingModel
 from app.recommender import catalog as catalog_mod
-from app.recommender import rule_reads
+from app.recommender import experiment_reads, rule_reads
 from app.recommender.catalog import OVERLAP, Catalog
 from app.recommender.rules import RuleSet
 from app.store.db import make_engine, make_sessionmaker
@@ -37,6 +40,7 @@ from app.store.models import ItemCount, ModelVersion, ServingEpoch, utcnow
 
 log = logging.getLogger("semrec.recommender")
 EPOCH = select(ServingEpoch.epoch).where(ServingEpoch.id == 1)
+OTHER_VERSIONS = 2  # model versions besides the active one that experiments may serve at once
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class State:
     generation: int = 0  # moves on whenever the model or the catalog changes: kept answers are keyed by it
     popularity_generation: int = 0  # moves on with popularity: only answers that read popularity check it
     rules: RuleSet = field(default_factory=RuleSet)  # the active merchandising rules (app.recommender.rules)
+    experiments: dict = field(default_factory=dict)  # route -> its running experiments (experiment_reads.load)
 
 
 class Served:
@@ -64,6 +69,8 @@ class Served:
         self.state: State | None = _take_preloaded()
         self.on_model_change = on_model_change or (lambda: None)
         self._lock = threading.Lock()  # one refresh at a time (a model load may take seconds)
+        self._version_lock = threading.Lock()  # other versions' states (experiments), apart from the refresh
+        self._versions: OrderedDict[str, tuple[tuple, State]] = OrderedDict()  # version -> (active's mark, state)
 
     def current(self) -> State:
         return self.state or self.refresh()
@@ -91,22 +98,10 @@ class Served:
                 model = serving.load(active.version, Path(active.artifact_path), self.settings.index_exact_max,
                                       self.settings.hnsw_ef_search)
                 log.info("serving model version %s (%d items)", model.version, model.n_items)
-            model_changed = old is None or model is not old.model
-            model_items = model.trained.item_ids if model else []
-            encoder_model = model.trained.encoder_model if model else None
-            cat = catalog_mod.load(session, model_items, encoder_model, None if model_changed else old.catalog)
-            popularity, since = _popularity(session, cat, None if model_changed else old)
-            catalog_changed = model_changed or cat.positions is not old.catalog.positions or \
-                cat.text_vectors is not old.catalog.text_vectors
-            fresh = _fresh(model, cat) if catalog_changed else \
-                (old.fresh_positions, old.fresh_vectors, old.fresh_directions, old.fresh_rows)
-            same = old is not None and not model_changed and cat.stamps is old.catalog.stamps and \
-                fresh[0] is old.fresh_positions
-            generation = old.generation if same else (old.generation + 1 if old is not None else 0)
-            counted = old.popularity_generation if old is not None and popularity is old.popularity else \
-                (old.popularity_generation + 1 if old is not None else 0)
             rules = rule_reads.load(session, old.rules if old else None, old is None or now_epoch != old.epoch)
-            self.state = State(now_epoch, model, cat, popularity, since, *fresh, generation, counted, rules)
+            running = experiment_reads.load(session, old.experiments if old else None,
+                                            old is None or now_epoch != old.epoch)
+            self.state, model_changed, catalog_changed = _next(session, model, old, now_epoch, rules, running)
             if model_changed:
                 self.on_model_change()
             if catalog_changed:
@@ -114,6 +109,55 @@ class Served:
                 # collection walks hundreds of thousands of catalog objects and stalls requests (p99 tails).
                 gc.freeze()
             return self.state
+
+    def of_version(self, version: str, active: State) -> State | None:
+        """The served state of another model version than the active one (an experiment's variant serves it):
+        that version's model over the same store, its catalog view mapped to that version's items, refreshed
+        incrementally whenever ``active`` moved on (its epoch, catalog or popularity). At most
+        ``OTHER_VERSIONS`` are kept; None for a version the store lacks."""
+        with self._version_lock:
+            mark = (active.epoch, active.generation, active.popularity_generation)
+            kept = self._versions.get(version)
+            if kept is not None and kept[0] == mark:
+                return kept[1]
+            with self.sessions() as session:
+                old = kept[1] if kept is not None else None
+                model = old.model if old is not None else None
+                if model is None:
+                    row = session.get(ModelVersion, version)
+                    if row is None:
+                        return None
+                    model = serving.load(row.version, Path(row.artifact_path), self.settings.index_exact_max,
+                                         self.settings.hnsw_ef_search)
+                    log.info("serving model version %s for an experiment", version)
+                state, _, _ = _next(session, model, old, active.epoch, active.rules, active.experiments)
+            self._versions[version] = (mark, state)
+            self._versions.move_to_end(version)
+            while len(self._versions) > OTHER_VERSIONS:
+                self._versions.popitem(last=False)
+            return state
+
+
+def _next(session: Session, model: ServingModel | None, old: State | None, now_epoch: int, rules: RuleSet,
+          running: dict) -> tuple[State, bool, bool]:
+    """The state after ``old`` for ``model``: the catalog and popularity read incrementally where the model is
+    the same; (the state, whether the model changed, whether the catalog did)."""
+    model_changed = old is None or model is not old.model
+    model_items = model.trained.item_ids if model else []
+    encoder_model = model.trained.encoder_model if model else None
+    cat = catalog_mod.load(session, model_items, encoder_model, None if model_changed else old.catalog)
+    popularity, since = _popularity(session, cat, None if model_changed else old)
+    catalog_changed = model_changed or cat.positions is not old.catalog.positions or \
+        cat.text_vectors is not old.catalog.text_vectors
+    fresh = _fresh(model, cat) if catalog_changed else \
+        (old.fresh_positions, old.fresh_vectors, old.fresh_directions, old.fresh_rows)
+    same = old is not None and not model_changed and cat.stamps is old.catalog.stamps and \
+        fresh[0] is old.fresh_positions
+    generation = old.generation if same else (old.generation + 1 if old is not None else 0)
+    counted = old.popularity_generation if old is not None and popularity is old.popularity else \
+        (old.popularity_generation + 1 if old is not None else 0)
+    state = State(now_epoch, model, cat, popularity, since, *fresh, generation, counted, rules, running)
+    return state, model_changed, catalog_changed
 
 
 _preloaded: State | None = None  # made by ``preload`` in the parent of forked API processes; each takes it once

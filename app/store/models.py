@@ -308,6 +308,8 @@ class Impression(Base):
     __table_args__ = (
         # The latest impression of an item to a user (attribution by last shown).
         Index("ix_impressions_user_item_shown", "user_id", "item_id", "shown_at"),
+        # An experiment's figures: its impressions, by answer (app.measure.experiments).
+        Index("ix_impressions_experiment", "experiment_id", "recommendation_id"),
     )
 
 
@@ -319,3 +321,25 @@ class ModelActivation(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     version: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Experiment(Base):
+    """An online experiment between variants of the recommendation lists (app.experiments; docs/online.md):
+    ``variants`` is the ordered list of ``{name, model_version, params, weight}``, the first being the control.
+    Its figures are never stored: they are read from the impressions it made (``experiment_id``). Every write
+    bumps the serving epoch, so each API process assigns shoppers to it from its next answer on."""
+
+    __tablename__ = "experiments"
+
+    experiment_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    method: Mapped[str] = mapped_column(String(16))  # ab | interleaving
+    metric: Mapped[str] = mapped_column(String(16))  # ctr | conversion
+    routes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    min_lift: Mapped[float] = mapped_column(Float, default=0.1)
+    base_rate: Mapped[float | None] = mapped_column(Float)
+    planned: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -28,6 +28,7 @@ from app.api.recommendation_schemas import Diversity, RankedList, RankIn, Recomm
 from app.api.schemas import ContextValue, Timestamp
 from app.recommender.filters import Filters
 from app.recommender.service import Answer, ListRequest, Recommender
+from app.recommender.variants import merge
 
 router = APIRouter(prefix=V1, tags=["recommendations"])
 K = Annotated[int, Query(ge=1, le=1000, description="How many items (1-1000).")]
@@ -68,19 +69,30 @@ def positioned(items: list[dict]) -> list[dict]:
 
 
 def shown(request: Request, route: str, model_version: str | None, items: list[dict], user_id: str | None = None,
-          session_id: str | None = None) -> tuple[str, list[dict]]:
-    """A fresh recommendation id and copies of ``items`` with their positions; the impressions recorded."""
+          session_id: str | None = None, answer: Answer | None = None) -> tuple[str, list[dict]]:
+    """A fresh recommendation id and copies of ``items`` with their positions; the impressions recorded, with
+    the experiment's variant that made them. An interleaved answer's items are merged here, seeded by the id
+    (``app.recommender.variants.merge``), and each item's impression names the variant that placed it."""
     recommendation_id = new_recommendation_id()
+    teams = None
+    if answer is not None and answer.arms is not None:
+        arms = tuple((name, arm.items) for name, arm in answer.arms)
+        items, teams = merge(arms, max(len(arm) for _, arm in arms), recommendation_id)
     request.app.state.impressions.record(recommendation_id, route, model_version, user_id, session_id,
-                                         [item["item_id"] for item in items])
+                                         [item["item_id"] for item in items],
+                                         answer.variant if answer is not None else None,
+                                         answer.experiment_id if answer is not None else None, teams)
     return recommendation_id, positioned(items)
 
 
 def _json(request: Request, answer: Answer, route: str, user_id: str | None = None,
           session_id: str | None = None) -> JSONResponse:
-    recommendation_id, items = shown(request, route, answer.model_version, answer.items, user_id, session_id)
+    recommendation_id, items = shown(request, route, answer.model_version, answer.items, user_id, session_id,
+                                     answer)
     body = {"recommendation_id": recommendation_id, "model_version": answer.model_version,
             "strategy": answer.strategy, "items": items}
+    if answer.variant is not None:
+        body["experiment_id"], body["variant"] = answer.experiment_id, answer.variant
     if answer.unknown is not None:
         body["unknown"] = answer.unknown
     if answer.rules is not None:
@@ -137,6 +149,6 @@ async def recommend(request: Request, _: ReadKey, body: RecommendIn = RecommendI
     # A query is encoded by the language model (milliseconds of CPU; the first one may load it): never on the loop.
     asked = ListRequest(body.user_id, body.k, body.exclude_seen, body.filters.selection(), query=body.query,
                         context=context, explain=body.explain, items=tuple(body.items or ()),
-                        diversity=body.diversity)
+                        diversity=body.diversity, session_id=body.session_id)
     answer = await _answer(request, lambda: recommender.recommend(asked), inline=not body.query)
     return _json(request, answer, "recommend", body.user_id, body.session_id)

@@ -1,0 +1,146 @@
+"""An experiment's figures, read from the impressions it made and the events credited to them
+(app.measure.attribution), and its verdict by ``app.experiments`` (docs/online.md, "Experiments").
+
+The unit of trial is a list shown (one ``recommendation_id``), for both methods (``app.experiments.decision``):
+
+- A/B: a variant's ``lists`` are the distinct answers its shoppers were shown, its ``successes`` those with at
+  least one credited click (metric ``ctr``) or purchase (``conversion``).
+- interleaving: every list holds both variants' items (each impression row names its team); a list is won by
+  the team whose items got more of the credited events (``app.experiments.outcomes``, ties and lists without
+  one count for neither), and a variant's ``successes`` are the lists it won.
+
+Two queries per read: the lists per variant, and the credited answers (A/B) or credited positions
+(interleaving), both by the ``(experiment_id, recommendation_id)`` index."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.experiments import NO_DIFFERENCE, NONE_YET, ab_test, decide, interleaving_test, outcomes, reached, wilson
+from app.store.models import Experiment, Impression, Interaction, utcnow
+
+EVENT_OF_METRIC = {"ctr": "click", "conversion": "purchase"}
+FIGURE_OF_METRIC = {"ctr": "clicks", "conversion": "purchases"}  # the figures' names app.experiments reads
+# The impressions' route names of each experiment route (app.api.routes): a user's list is "user" or
+# "recommend", a session's "recommend" too.
+IMPRESSION_ROUTES = {"recommendations": ("user", "recommend"), "session": ("recommend",), "similar": ("similar",),
+                     "bought_together": ("bought_together",), "trending": ("trending",)}
+DEFAULT_BASE_RATE = 0.05
+BASE_RATE_DAYS = 7
+
+
+def _credited(experiment: Experiment):
+    """Impressions of ``experiment`` joined to the events of its metric credited to them."""
+    return (Interaction, (Interaction.recommendation_id == Impression.recommendation_id)
+            & (Interaction.item_id == Impression.item_id) & Interaction.attributed_by.is_not(None)
+            & (Interaction.type == EVENT_OF_METRIC[experiment.metric]))
+
+
+def tallies(session: Session, experiment: Experiment) -> dict[str, dict[str, int]]:
+    """Per variant in the experiment's order: ``{"lists": shown, "successes": won or converted}``."""
+    names = [v["name"] for v in experiment.variants]
+    out = {name: {"lists": 0, "successes": 0} for name in names}
+    mine = Impression.experiment_id == experiment.experiment_id
+    if experiment.method == "ab":
+        lists = select(Impression.variant, func.count(func.distinct(Impression.recommendation_id))) \
+            .where(mine).group_by(Impression.variant)
+        good = select(Impression.variant, func.count(func.distinct(Impression.recommendation_id))) \
+            .join(*_credited(experiment)).where(mine).group_by(Impression.variant)
+        for field, stmt in (("lists", lists), ("successes", good)):
+            for name, n in session.execute(stmt):
+                if name in out:
+                    out[name][field] = int(n)
+        return out
+    shown = int(session.scalar(select(func.count(func.distinct(Impression.recommendation_id))).where(mine)) or 0)
+    clicked = session.execute(select(Impression.recommendation_id, Impression.position, Impression.variant)
+                              .join(*_credited(experiment)).where(mine).distinct()).all()
+    wins = _wins(clicked, names)
+    for name, won in zip(names, wins, strict=True):
+        out[name] = {"lists": shown, "successes": won}
+    return out
+
+
+def _wins(clicked: list, names: list[str]) -> tuple[int, int]:
+    """Lists won by each team, by ``app.experiments.outcomes`` over the clicked positions of each list."""
+    if not clicked:
+        return 0, 0
+    lists = {rid: n for n, rid in enumerate(dict.fromkeys(r[0] for r in clicked))}
+    width = max(r[1] for r in clicked)
+    teams = np.full((len(lists), width), -1, np.int64)
+    hit = np.zeros((len(lists), width), bool)
+    team_of = {names[0]: 0, names[1]: 1}
+    for rid, position, variant in clicked:
+        if variant in team_of:
+            teams[lists[rid], position - 1] = team_of[variant]
+            hit[lists[rid], position - 1] = True
+    won = outcomes(teams, hit)
+    return int((won < 0).sum()), int((won > 0).sum())
+
+
+def report(session: Session, experiment: Experiment) -> dict:
+    """Each variant's figures, the difference between the first two with its 95% interval and p-value (A/B:
+    the second's rate minus the first's; interleaving: the second's share of the decisive lists minus one half;
+    null for more than two variants), what was ``reached`` of the plan and the ``decision`` (no peeking: "none
+    yet" until ``planned`` is reached)."""
+    counts = tallies(session, experiment)
+    metric = FIGURE_OF_METRIC[experiment.metric]
+    figures = {name: {"impressions": c["lists"], metric: c["successes"]} for name, c in counts.items()}
+    variants = []
+    for v in experiment.variants:
+        c = counts[v["name"]]
+        lo, hi = wilson(c["successes"], c["lists"])
+        variants.append({**v, "lists": c["lists"], "successes": c["successes"],
+                         "rate": c["successes"] / c["lists"] if c["lists"] else 0.0, "ci95": [lo, hi]})
+    difference = None
+    names = list(counts)
+    if len(names) == 2:
+        a, b = counts[names[0]], counts[names[1]]
+        if experiment.method == "ab":
+            t = ab_test(a["successes"], a["lists"], b["successes"], b["lists"])
+            difference = {"value": t["difference"], "ci95": t["ci95"], "p_value": t["p_value"]}
+        else:
+            t = interleaving_test(a["successes"], b["successes"])
+            difference = {"value": t["share_b"] - 0.5, "ci95": [t["ci95"][0] - 0.5, t["ci95"][1] - 0.5],
+                          "p_value": t["p_value"]}
+    return {"variants": variants, "difference": difference, "reached": reached(experiment.method, figures),
+            "decision": _decision(experiment, figures, metric)}
+
+
+def _decision(experiment: Experiment, figures: dict, metric: str) -> str:
+    """``app.experiments.decide`` for two variants. With three or four (A/B), each treatment against the first
+    (the control) at alpha over the number of comparisons (Bonferroni): the best treatment that beats the
+    control, else the control where it beats them all, else "no difference"."""
+    if len(figures) == 2:
+        return decide(experiment.method, figures, experiment.planned, metric)
+    if reached(experiment.method, figures) < experiment.planned:
+        return NONE_YET
+    (control, c), *rest = figures.items()
+    alpha = 0.05 / len(rest)
+    verdicts = {name: decide("ab", {control: c, name: f}, experiment.planned, metric, alpha) for name, f in rest}
+    better = [name for name, verdict in verdicts.items() if verdict == name]
+    if better:
+        return max(better, key=lambda n: figures[n][metric] / max(figures[n]["impressions"], 1))
+    if all(verdict == control for verdict in verdicts.values()):
+        return control
+    return NO_DIFFERENCE
+
+
+def base_rate(session: Session, routes: list[str], metric: str) -> float:
+    """The share of lists shown on ``routes`` in the last week that got a credited event of ``metric``: the
+    plan's base rate when the experiment names none; ``DEFAULT_BASE_RATE`` where nothing was shown or the
+    share is 0 or 1 (no plan can start from those)."""
+    names = sorted({r for route in routes for r in IMPRESSION_ROUTES.get(route, ())})
+    recent = (Impression.shown_at >= utcnow() - timedelta(days=BASE_RATE_DAYS), Impression.route.in_(names))
+    shown = session.scalar(select(func.count(func.distinct(Impression.recommendation_id))).where(*recent)) or 0
+    if not shown:
+        return DEFAULT_BASE_RATE
+    good = session.scalar(select(func.count(func.distinct(Impression.recommendation_id))).join(
+        Interaction, (Interaction.recommendation_id == Impression.recommendation_id)
+        & (Interaction.item_id == Impression.item_id) & Interaction.attributed_by.is_not(None)
+        & (Interaction.type == EVENT_OF_METRIC[metric])).where(*recent)) or 0
+    rate = good / shown
+    return rate if 0 < rate < 1 else DEFAULT_BASE_RATE
