@@ -25,10 +25,6 @@ from app.store.models import Experiment, Impression, Interaction, utcnow
 
 EVENT_OF_METRIC = {"ctr": "click", "conversion": "purchase"}
 FIGURE_OF_METRIC = {"ctr": "clicks", "conversion": "purchases"}  # the figures' names app.experiments reads
-# The impressions' route names of each experiment route (app.api.routes): a user's list is "user" or
-# "recommend", a session's "recommend" too.
-IMPRESSION_ROUTES = {"recommendations": ("user", "recommend"), "session": ("recommend",), "similar": ("similar",),
-                     "bought_together": ("bought_together",), "trending": ("trending",)}
 DEFAULT_BASE_RATE = 0.05
 BASE_RATE_DAYS = 7
 
@@ -133,7 +129,7 @@ def base_rate(session: Session, routes: list[str], metric: str) -> float:
     """The share of lists shown on ``routes`` in the last week that got a credited event of ``metric``: the
     plan's base rate when the experiment names none; ``DEFAULT_BASE_RATE`` where nothing was shown or the
     share is 0 or 1 (no plan can start from those)."""
-    names = sorted({r for route in routes for r in IMPRESSION_ROUTES.get(route, ())})
+    names = sorted(set(routes))  # the impressions' route names are the experiments' (app.recommender.rules.ROUTES)
     recent = (Impression.shown_at >= utcnow() - timedelta(days=BASE_RATE_DAYS), Impression.route.in_(names))
     shown = session.scalar(select(func.count(func.distinct(Impression.recommendation_id))).where(*recent)) or 0
     if not shown:

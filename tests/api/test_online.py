@@ -46,8 +46,9 @@ def stored(client, event_id: str) -> Interaction:
 
 
 LISTS = [
-    ("user", "get", "/v1/users/u1/recommendations?k=4", None),
-    ("recommend", "post", "/v1/recommendations", {"user_id": "u1", "session_id": "s-7", "k": 4}),
+    ("recommendations", "get", "/v1/users/u1/recommendations?k=4", None),
+    ("recommendations", "post", "/v1/recommendations", {"user_id": "u1", "session_id": "s-7", "k": 4}),
+    ("session", "post", "/v1/recommendations", {"items": ["sku-1"], "session_id": "s-7", "k": 4}),
     ("rank", "post", "/v1/users/u1/rank", {"item_ids": ["sku-3", "sku-1", "sku-2", "sku-0"]}),
     ("similar", "get", "/v1/items/sku-1/similar?k=4", None),
     ("bought_together", "get", "/v1/items/sku-1/bought-together?k=4", None),
@@ -55,7 +56,7 @@ LISTS = [
 ]
 
 
-@pytest.mark.parametrize(("route", "method", "path", "body"), LISTS, ids=[r[0] for r in LISTS])
+@pytest.mark.parametrize(("route", "method", "path", "body"), LISTS, ids=[f"{r[0]}-{r[1]}" for r in LISTS])
 def test_every_list_has_a_fresh_id_and_positions_and_leaves_impressions(shop, route, method, path, body):
     answers = [getattr(shop, method)(path, **({"json": body} if body else {})).json() for _ in range(2)]
     first, again = answers  # the same request twice: the second is a kept answer, its id a new one
@@ -66,9 +67,9 @@ def test_every_list_has_a_fresh_id_and_positions_and_leaves_impressions(shop, ro
     rows = impressions(shop, recommendation_id=first["recommendation_id"])
     assert [(r.item_id, r.position, r.route) for r in rows] == [(i["item_id"], i["position"], route)
                                                                 for i in first["items"]]
-    user = "u1" if route in ("user", "recommend", "rank") else None
+    user = "u1" if "/users/u1/" in path or (body or {}).get("user_id") else None
     assert {(r.user_id, r.session_id, r.model_version) for r in rows} == {
-        (user, "s-7" if route == "recommend" else None, None)}
+        (user, (body or {}).get("session_id"), None)}
 
 
 def test_without_impressions_answers_still_carry_ids(settings):
@@ -131,11 +132,11 @@ def test_a_recommendation_id_outside_the_pattern_is_a_422_naming_it(client):
 
 def test_online_figures_of_a_hand_made_case(client):
     log = client.app.state.impressions
-    log.record("r1", "user", "v1", "u1", None, [f"i{n}" for n in range(5)], variant="A", experiment_id="x")
-    log.record("r2", "recommend", "v1", "u1", None, [f"i{n}" for n in range(5, 10)], experiment_id="x",
+    log.record("r1", "recommendations", "v1", "u1", None, [f"i{n}" for n in range(5)], variant="A", experiment_id="x")
+    log.record("r2", "session", "v1", "u1", None, [f"i{n}" for n in range(5, 10)], experiment_id="x",
                teams=["A", "A", "A", "B", "B"])  # interleaved: each item's team
     log.record("r3", "trending", "v2", "u1", None, ["i10", "i11"], variant="A", experiment_id="x")
-    log.record("r4", "user", "v2", "u1", None, ["i12"])  # outside the experiment
+    log.record("r4", "recommendations", "v2", "u1", None, ["i12"])  # outside the experiment
     log.flush()
     assert post(client, event("u1", "i0", recommendation_id="r1"), event("u1", "i0", recommendation_id="r1"),
                 event("u1", "i0", "purchase", recommendation_id="r1"), event("u1", "i6", recommendation_id="r2"),
@@ -157,7 +158,7 @@ def test_online_figures_of_a_hand_made_case(client):
     by_version = {g["key"]: g for g in client.get("/v1/metrics/online").json()["groups"]}
     assert {k: (g["impressions"], g["clicks"]) for k, g in by_version.items()} == {"v1": (10, 3), "v2": (3, 0)}
     by_route = {g["key"]: g["impressions"] for g in client.get("/v1/metrics/online?by=route").json()["groups"]}
-    assert by_route == {"recommend": 5, "trending": 2, "user": 6}
+    assert by_route == {"recommendations": 6, "session": 5, "trending": 2}
 
     hourly = client.get("/v1/metrics/online?by=variant&bucket=hour").json()
     series = {g["key"]: g["series"] for g in hourly["groups"]}

@@ -92,8 +92,8 @@ def test_the_online_page_shows_figures_and_ctr_curves_with_the_activation_marked
     page.get_by_label("Per", exact=True).select_option("day")
     page.get_by_role("button", name="Show").click()
     page.wait_for_function("() => location.hash.includes('by=route') && document.body.dataset.ready === 'online'")
-    assert page.locator("main table tbody tr", has_text="user").count() == 1
-    assert page.locator("svg.curves g.curve[data-name='user'] circle").count() == 1
+    assert page.locator("main table tbody tr", has_text="recommendations").count() == 1
+    assert page.locator("svg.curves g.curve[data-name='recommendations'] circle").count() == 1
     assert watched.errors == [] and watched.off_machine() == []
 
 
@@ -124,15 +124,15 @@ def test_an_experiment_started_watched_and_stopped_by_clicks(watched, shop):
     page.get_by_role("button", name="Add variant").click()
     page.locator("#variant-2-name").fill("c")
     page.locator("#variant-2-rules").uncheck()
-    page.locator("#route-recommend").check()
-    page.locator("#route-user").check()
+    page.locator("#route-recommendations").check()
+    page.locator("#route-session").check()
     page.get_by_label("Minimum lift (relative, e.g. 0.1)").fill("0.2")
     page.get_by_label("Base rate (empty: measured)").fill("0.05")
     page.get_by_role("button", name="Start experiment").click()
     try:
         page.wait_for_selector("text=Experiment dash-exp started.")
         e = http.get("/v1/experiments/dash-exp").json()
-        assert e["method"] == "ab" and e["metric"] == "ctr" and sorted(e["routes"]) == ["recommend", "user"]
+        assert e["method"] == "ab" and e["metric"] == "ctr" and sorted(e["routes"]) == ["recommendations", "session"]
         assert [v["name"] for v in e["variants"]] == ["a", "b", "c"] and e["status"] in ("scheduled", "running")
         b, c = e["variants"][1], e["variants"][2]
         assert b["model_version"] == version and b["params"]["diversity"] == 0.3 and c["params"]["rules"] is False

@@ -76,7 +76,7 @@ def test_an_answer_of_one_process_credits_an_event_posted_to_another(tmp_path):
                 assert r.json()["attributed"] == {"recommendation_id": 1, "last_shown": 1, "unattributed": 0}
                 figures = http_b.get("/v1/metrics/online?by=route").json()["groups"]
                 assert [(g["key"], g["impressions"], g["clicks"], g["purchases"]) for g in figures] == [
-                    ("user", 3, 1, 1)]
+                    ("recommendations", 3, 1, 1)]
         finally:
             b.terminate()
             a.terminate()

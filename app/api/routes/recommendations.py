@@ -117,7 +117,8 @@ async def user_recommendations(
     context = {name: value for name, value in (("timestamp", at), ("location", location), ("device", device))
                if value is not None}
     asked = ListRequest(user_id, k, exclude_seen, filters, context=context, explain=explain, diversity=diversity)
-    return _json(request, await _answer(request, lambda: recommender.recommend(asked)), "user", user_id)
+    return _json(request, await _answer(request, lambda: recommender.recommend(asked)), "recommendations",
+                 user_id)
 
 
 @router.post("/users/{user_id}/rank", response_model=RankedList)
@@ -151,4 +152,5 @@ async def recommend(request: Request, _: ReadKey, body: RecommendIn = RecommendI
                         context=context, explain=body.explain, items=tuple(body.items or ()),
                         diversity=body.diversity, session_id=body.session_id)
     answer = await _answer(request, lambda: recommender.recommend(asked), inline=not body.query)
-    return _json(request, answer, "recommend", body.user_id, body.session_id)
+    route = "session" if body.items else "recommendations"  # the rules' and experiments' names (rules.ROUTES)
+    return _json(request, answer, route, body.user_id, body.session_id)

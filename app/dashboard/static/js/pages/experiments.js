@@ -6,7 +6,7 @@ import { api, canWrite, path } from "../api.js";
 import { badge, cards, confirmAction, errorBox, fmt, h, section, table } from "../ui.js";
 import { interval, percent } from "./online.js";
 
-const ROUTES = ["user", "recommend", "rank", "similar", "bought_together", "trending", "conversation"];
+const ROUTES = ["recommendations", "session", "similar", "bought_together", "trending"];  // the API's routes
 const LIVE = ["scheduled", "running"];
 const STATUS = { scheduled: "", running: "ok", stopped: "warn", ended: "" };
 const REFRESH_MS = 3000;
