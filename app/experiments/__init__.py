@@ -13,8 +13,8 @@ from app.experiments.assign import seed_of, unit_of, variant_of
 from app.experiments.decision import NO_DIFFERENCE, NONE_YET, decide, reached
 from app.experiments.interleave import credit, outcomes, team_draft
 from app.experiments.planning import ab_sample_size, interleaving_sample_size
-from app.experiments.stats import ab_test, ab_test_clustered, design_effect, interleaving_test, wilson
+from app.experiments.stats import ab_test, ab_test_clustered, design_effect, has_shopper_sums, interleaving_test, wilson
 
 __all__ = ["NONE_YET", "NO_DIFFERENCE", "ab_sample_size", "ab_test", "ab_test_clustered", "credit", "decide",
-           "design_effect", "interleaving_sample_size", "interleaving_test", "outcomes", "reached", "seed_of",
-           "team_draft", "unit_of", "variant_of", "wilson"]
+           "design_effect", "has_shopper_sums", "interleaving_sample_size", "interleaving_test", "outcomes",
+           "reached", "seed_of", "team_draft", "unit_of", "variant_of", "wilson"]

@@ -69,7 +69,7 @@ def has_shopper_sums(figures: Mapping[str, float], metric: str = "clicks") -> bo
     return all(key in figures for key in (*CLUSTER_KEYS, f"{metric}_sq", f"{metric}_lists"))
 
 
-def rate_variance(figures: Mapping[str, float], metric: str = "clicks") -> float:
+def rate_variance(figures: Mapping[str, float], metric: str = "clicks", null_rate: float | None = None) -> float:
     """The delta-method variance of one variant's rate r = Σ_u y_u / Σ_u x_u over its n shoppers u, x_u the lists
     shopper u was shown and y_u those of them that succeeded (Deng, Knoblich & Lu 2018):
 
@@ -77,11 +77,20 @@ def rate_variance(figures: Mapping[str, float], metric: str = "clicks") -> float
 
     with the variances and covariance over shoppers taken with divisor n (so that with one list per shopper it is
     exactly the binomial r (1 - r) / n). Read from ``figures``: ``impressions`` Σx, ``{metric}`` Σy, ``shoppers``
-    n, ``lists_sq`` Σx², ``{metric}_sq`` Σy², ``{metric}_lists`` Σxy. No shopper yet: 0."""
+    n, ``lists_sq`` Σx², ``{metric}_sq`` Σy², ``{metric}_lists`` Σxy. No shopper yet: 0.
+
+    ``null_rate`` r0: the variance under the null hypothesis that the rate is r0 (a p-value's), the same form
+    Σ_u (y_u - r0 x_u)² / (Σx)² the arm's own variance has at r0 = r; with one list per shopper it is the
+    pooled binomial r0 (1 - r0) / n at r = r0, and it stays above 0 where every list (or none) succeeded."""
     n = float(figures["shoppers"])
     sx, sy = float(figures["impressions"]), float(figures.get(metric, 0))
     if n <= 0 or sx <= 0:
         return 0.0
+    if null_rate is not None:
+        r0 = float(null_rate)
+        spread = float(figures[f"{metric}_sq"]) - 2 * r0 * float(figures[f"{metric}_lists"]) \
+            + r0 * r0 * float(figures["lists_sq"])
+        return max(0.0, spread / (sx * sx))
     r, mx, my = sy / sx, sx / n, sy / n
     var_x = float(figures["lists_sq"]) / n - mx * mx
     var_y = float(figures[f"{metric}_sq"]) / n - my * my
@@ -105,9 +114,10 @@ def design_effect(figures: Mapping[str, float], metric: str = "clicks") -> float
 def ab_test_clustered(figures_a: Mapping[str, float], figures_b: Mapping[str, float], metric: str = "clicks") -> dict:
     """The A/B test of ``ab_test`` with shoppers, not lists, as the independent unit: what sticky per-shopper
     assignment needs when shoppers see several lists. Each rate is a ratio Σ_u y_u / Σ_u x_u over the variant's
-    shoppers; its variance is the delta method's (``rate_variance``); ``ci95`` and the two-sided z-test's
-    ``p_value`` use the two variances (unpooled: the pooled form of ``ab_test`` has no per-shopper analogue as
-    simple, and at these sizes the two agree). Also ``design_effect_a`` and ``design_effect_b``.
+    shoppers; its variance is the delta method's (``rate_variance``). ``ci95`` uses the two arms' own variances;
+    the two-sided z-test's ``p_value`` their variances under the null of one common rate (the pooled rate, as
+    ``ab_test`` pools; one list per shopper gives exactly its figures). Also ``design_effect_a`` and
+    ``design_effect_b``.
 
     Each variant's ``figures`` holds, besides ``impressions`` (Σx, lists shown) and ``{metric}`` (Σy, lists with
     >= 1 click or purchase): ``shoppers`` (n, shoppers shown a list), ``lists_sq`` (Σx²), ``{metric}_sq`` (Σy²)
@@ -122,7 +132,9 @@ def ab_test_clustered(figures_a: Mapping[str, float], figures_b: Mapping[str, fl
     se = math.sqrt(rate_variance(figures_a, metric) + rate_variance(figures_b, metric))
     result = {"rate_a": rate_a, "rate_b": rate_b, "difference": difference,
               "design_effect_a": design_effect(figures_a, metric), "design_effect_b": design_effect(figures_b, metric)}
-    if sx_a <= 0 or sx_b <= 0 or se <= 0:
+    if sx_a <= 0 or sx_b <= 0:
         return {**result, "ci95": [-1.0, 1.0], "p_value": 1.0}
-    p_value = 2 * float(norm.sf(abs(difference) / se))
+    pooled = (float(figures_a.get(metric, 0)) + float(figures_b.get(metric, 0))) / (sx_a + sx_b)
+    se0 = math.sqrt(rate_variance(figures_a, metric, pooled) + rate_variance(figures_b, metric, pooled))
+    p_value = 2 * float(norm.sf(abs(difference) / se0)) if se0 > 0 else 1.0
     return {**result, "ci95": [difference - Z95 * se, difference + Z95 * se], "p_value": min(1.0, p_value)}

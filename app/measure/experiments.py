@@ -9,18 +9,34 @@ The unit of trial is a list shown (one ``recommendation_id``), for both methods 
   the team whose items got more of the credited events (``app.experiments.outcomes``, ties and lists without
   one count for neither), and a variant's ``successes`` are the lists it won.
 
-Two queries per read: the lists per variant, and the credited answers (A/B) or credited positions
-(interleaving), both by the ``(experiment_id, recommendation_id)`` index."""
+A shopper (``user_id``, else ``session_id``) keeps their variant and comes back for more lists, so an A/B
+test's lists are not independent: its figures carry per-shopper sums, and ``app.experiments`` tests them with
+shoppers as the unit (the delta method, ``ab_test_clustered``); the plan is scaled by the design effect the
+routes' last week shows (``history``). One query per read for A/B (lists per shopper and variant, summed per
+variant), two for interleaving (the lists, the credited positions), by the ``(experiment_id,
+recommendation_id)`` index."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from app.experiments import NO_DIFFERENCE, NONE_YET, ab_test, decide, interleaving_test, outcomes, reached, wilson
+from app.experiments import (
+    NO_DIFFERENCE,
+    NONE_YET,
+    ab_test,
+    ab_test_clustered,
+    decide,
+    design_effect,
+    has_shopper_sums,
+    interleaving_test,
+    outcomes,
+    reached,
+    wilson,
+)
 from app.store.models import Experiment, Impression, Interaction, utcnow
 
 EVENT_OF_METRIC = {"ctr": "click", "conversion": "purchase"}
@@ -36,20 +52,41 @@ def _credited(experiment: Experiment):
             & (Interaction.type == EVENT_OF_METRIC[experiment.metric]))
 
 
+def shopper_sums(session: Session, metric: str, *where) -> dict[str | None, dict[str, int]]:
+    """Per variant (the impressions' ``variant``), the figures ``app.experiments`` reads, in one query: lists
+    shown (``impressions``), lists with a credited event of ``metric`` (its figure name), and the per-shopper
+    sums of the clustered test (``shoppers``, ``lists_sq``, ``{name}_sq``, ``{name}_lists``). Answers without
+    a shopper count as a shopper each."""
+    name = FIGURE_OF_METRIC[metric]
+    shopper = func.coalesce(Impression.user_id, Impression.session_id, Impression.recommendation_id)
+    credited = (Interaction, (Interaction.recommendation_id == Impression.recommendation_id)
+                & (Interaction.item_id == Impression.item_id) & Interaction.attributed_by.is_not(None)
+                & (Interaction.type == EVENT_OF_METRIC[metric]))
+    per_list = select(Impression.variant.label("variant"), shopper.label("shopper"),
+                      func.max(case((Interaction.id.is_not(None), 1), else_=0)).label("good")) \
+        .outerjoin(*credited).where(*where) \
+        .group_by(Impression.variant, shopper, Impression.recommendation_id).subquery()
+    per_shopper = select(per_list.c.variant, func.count().label("x"), func.sum(per_list.c.good).label("y")) \
+        .group_by(per_list.c.variant, per_list.c.shopper).subquery()
+    x, y = per_shopper.c.x, per_shopper.c.y
+    rows = session.execute(select(per_shopper.c.variant, func.count(), func.sum(x), func.sum(y), func.sum(x * x),
+                                  func.sum(y * y), func.sum(x * y)).group_by(per_shopper.c.variant))
+    return {variant: {"impressions": int(lists), name: int(good), "shoppers": int(n), "lists_sq": int(xx),
+                      f"{name}_sq": int(yy), f"{name}_lists": int(xy)}
+            for variant, n, lists, good, xx, yy, xy in rows}
+
+
 def tallies(session: Session, experiment: Experiment) -> dict[str, dict[str, int]]:
-    """Per variant in the experiment's order: ``{"lists": shown, "successes": won or converted}``."""
+    """Per variant in the experiment's order: ``{"lists": shown, "successes": won or converted}``, and for A/B
+    the per-shopper sums under ``"figures"`` (``shopper_sums``)."""
     names = [v["name"] for v in experiment.variants]
     out = {name: {"lists": 0, "successes": 0} for name in names}
     mine = Impression.experiment_id == experiment.experiment_id
     if experiment.method == "ab":
-        lists = select(Impression.variant, func.count(func.distinct(Impression.recommendation_id))) \
-            .where(mine).group_by(Impression.variant)
-        good = select(Impression.variant, func.count(func.distinct(Impression.recommendation_id))) \
-            .join(*_credited(experiment)).where(mine).group_by(Impression.variant)
-        for field, stmt in (("lists", lists), ("successes", good)):
-            for name, n in session.execute(stmt):
-                if name in out:
-                    out[name][field] = int(n)
+        name = FIGURE_OF_METRIC[experiment.metric]
+        for variant, f in shopper_sums(session, experiment.metric, mine).items():
+            if variant in out:
+                out[variant] = {"lists": f["impressions"], "successes": f[name], "figures": f}
         return out
     shown = int(session.scalar(select(func.count(func.distinct(Impression.recommendation_id))).where(mine)) or 0)
     clicked = session.execute(select(Impression.recommendation_id, Impression.position, Impression.variant)
@@ -84,7 +121,8 @@ def report(session: Session, experiment: Experiment) -> dict:
     yet" until ``planned`` is reached)."""
     counts = tallies(session, experiment)
     metric = FIGURE_OF_METRIC[experiment.metric]
-    figures = {name: {"impressions": c["lists"], metric: c["successes"]} for name, c in counts.items()}
+    figures = {name: c.get("figures") or {"impressions": c["lists"], metric: c["successes"]}
+               for name, c in counts.items()}
     variants = []
     for v in experiment.variants:
         c = counts[v["name"]]
@@ -95,7 +133,11 @@ def report(session: Session, experiment: Experiment) -> dict:
     names = list(counts)
     if len(names) == 2:
         a, b = counts[names[0]], counts[names[1]]
-        if experiment.method == "ab":
+        fa, fb = figures[names[0]], figures[names[1]]
+        if experiment.method == "ab" and has_shopper_sums(fa, metric) and has_shopper_sums(fb, metric):
+            t = ab_test_clustered(fa, fb, metric)  # shoppers as the unit: what decide reads too
+            difference = {"value": t["difference"], "ci95": t["ci95"], "p_value": t["p_value"]}
+        elif experiment.method == "ab":
             t = ab_test(a["successes"], a["lists"], b["successes"], b["lists"])
             difference = {"value": t["difference"], "ci95": t["ci95"], "p_value": t["p_value"]}
         else:
@@ -125,18 +167,17 @@ def _decision(experiment: Experiment, figures: dict, metric: str) -> str:
     return NO_DIFFERENCE
 
 
-def base_rate(session: Session, routes: list[str], metric: str) -> float:
-    """The share of lists shown on ``routes`` in the last week that got a credited event of ``metric``: the
-    plan's base rate when the experiment names none; ``DEFAULT_BASE_RATE`` where nothing was shown or the
-    share is 0 or 1 (no plan can start from those)."""
-    names = sorted(set(routes))  # the impressions' route names are the experiments' (app.recommender.rules.ROUTES)
-    recent = (Impression.shown_at >= utcnow() - timedelta(days=BASE_RATE_DAYS), Impression.route.in_(names))
-    shown = session.scalar(select(func.count(func.distinct(Impression.recommendation_id))).where(*recent)) or 0
-    if not shown:
-        return DEFAULT_BASE_RATE
-    good = session.scalar(select(func.count(func.distinct(Impression.recommendation_id))).join(
-        Interaction, (Interaction.recommendation_id == Impression.recommendation_id)
-        & (Interaction.item_id == Impression.item_id) & Interaction.attributed_by.is_not(None)
-        & (Interaction.type == EVENT_OF_METRIC[metric])).where(*recent)) or 0
-    rate = good / shown
-    return rate if 0 < rate < 1 else DEFAULT_BASE_RATE
+def history(session: Session, routes: list[str], metric: str) -> tuple[float, float]:
+    """(base rate, design effect) of the lists shown on ``routes`` in the last week: the share of them with a
+    credited event of ``metric`` (``DEFAULT_BASE_RATE`` where nothing was shown or the share is 0 or 1: no plan
+    can start from those), and how much more a rate over returning shoppers varies than over independent lists
+    (``app.experiments.design_effect``; 1 without history: the plan may then be short of power, while the
+    clustered test keeps false decisions at alpha)."""
+    recent = (Impression.shown_at >= utcnow() - timedelta(days=BASE_RATE_DAYS), Impression.route.in_(sorted(routes)))
+    f = {"impressions": 0, FIGURE_OF_METRIC[metric]: 0}
+    for sums in shopper_sums(session, metric, *recent).values():  # every variant's lists together
+        f = {key: f.get(key, 0) + value for key, value in sums.items()}
+    shown, good = f["impressions"], f[FIGURE_OF_METRIC[metric]]
+    if not shown or not 0 < good < shown:
+        return DEFAULT_BASE_RATE, 1.0
+    return good / shown, design_effect(f, FIGURE_OF_METRIC[metric])

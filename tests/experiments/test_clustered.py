@@ -71,3 +71,16 @@ def test_decide_uses_the_shopper_sums_when_both_variants_have_them():
     assert decide("ab", {"A": a, "B": b}, planned=5000) == NO_DIFFERENCE  # 50 vs 68 of 500 shoppers
     assert decide("ab", {"A": a, "B": plain["B"]}, planned=5000) == "B"  # sums in one variant only: lists
     assert decide("ab", {"A": a, "B": b}, planned=5000, metric="purchases") == NO_DIFFERENCE  # no purchase sums
+
+
+def test_the_clustered_p_value_pools_like_the_list_test_and_decides_a_clean_split():
+    one_list = [({"impressions": 400, "clicks": 40, "shoppers": 400, "lists_sq": 400, "clicks_sq": 40,
+                  "clicks_lists": 40}), ({"impressions": 400, "clicks": 62, "shoppers": 400, "lists_sq": 400,
+                                          "clicks_sq": 62, "clicks_lists": 62})]
+    clustered = ab_test_clustered(*one_list)
+    assert clustered["p_value"] == pytest.approx(ab_test(40, 400, 62, 400)["p_value"], rel=1e-9)
+    # Every list of one arm clicked, none of the other's: no spread within an arm, yet a decisive difference.
+    none = {"impressions": 30, "clicks": 0, "shoppers": 10, "lists_sq": 90, "clicks_sq": 0, "clicks_lists": 0}
+    every = {"impressions": 30, "clicks": 30, "shoppers": 10, "lists_sq": 90, "clicks_sq": 90, "clicks_lists": 90}
+    assert ab_test_clustered(none, every)["p_value"] < 1e-3
+    assert decide("ab", {"a": none, "b": every}, planned=30) == "b"

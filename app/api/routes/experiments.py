@@ -34,10 +34,11 @@ def _out(session: Session, experiment: Experiment) -> ExperimentOut:
         **figures.report(session, experiment))
 
 
-def _planned(method: str, base_rate: float, min_lift: float) -> int:
+def _planned(method: str, base_rate: float, min_lift: float, design_effect: float) -> int:
     try:
-        size = ab_sample_size if method == "ab" else interleaving_sample_size
-        return size(base_rate, min_lift)
+        if method == "ab":  # lists per variant, scaled for shoppers who come back (app.measure.experiments)
+            return ab_sample_size(base_rate, min_lift, design_effect=design_effect)
+        return interleaving_sample_size(base_rate, min_lift)
     except ValueError:
         raise FieldError(422, "min_lift", f"a base rate of {base_rate:.4g} lifted by {min_lift:g} is not a rate "
                          "below 1: ask for a smaller min_lift") from None
@@ -55,12 +56,13 @@ def put_experiment(request: Request, experiment_id: ExperimentId, body: Experime
     if missing:
         raise HTTPException(404, f"model version {missing[0]!r} not found")
     routes = body.routes or list(ROUTES)
-    base_rate = body.base_rate or figures.base_rate(session, routes, body.metric)
+    measured_rate, design_effect = figures.history(session, routes, body.metric)
+    base_rate = body.base_rate or measured_rate
     fields = {"method": body.method, "metric": body.metric, "routes": routes,
               "variants": [v.model_dump(mode="json", exclude={"params"}) | {
                   "params": v.params.model_dump(exclude_none=True)} for v in body.variants],
               "min_lift": body.min_lift, "base_rate": base_rate,
-              "planned": _planned(body.method, base_rate, body.min_lift),
+              "planned": _planned(body.method, base_rate, body.min_lift, design_effect),
               "starts_at": body.starts_at, "ends_at": body.ends_at}
     try:
         experiment, _created = store.put_experiment(session, experiment_id, fields)
