@@ -82,6 +82,33 @@ def bench_http(url: str, ids: dict, seconds: int, label: str, proc,
     return rows
 
 
+def impressions_cost(env: dict, ids: dict, rounds: int, seconds: int, workers: int) -> dict:
+    """What keeping impressions costs the plain list: servers that keep them (the default) and servers that keep
+    none (SEMREC_IMPRESSIONS=false), started in turn ``rounds`` times each, every one measured alike (req/s at
+    32 connections, p99 at 4); the medians and their ratios. One pair of runs moves by 15% on this host from
+    one start to the next, more than the effect: hence the rounds, and the medians."""
+    runs: dict[str, list[dict]] = {"kept": [], "none": []}
+    for _ in range(rounds):
+        for label, extra in (("kept", {}), ("none", {"SEMREC_IMPRESSIONS": "false"})):
+            proc, url = start_server({**env, **extra}, workers)
+            try:
+                wrk(url, "recommend", ids, 8, 3)
+                thr, lat = wrk(url, "recommend", ids, 32, seconds), wrk(url, "recommend", ids, 4, max(8, seconds // 2))
+                runs[label].append({"rps@32": thr["rps"], "p99_ms@4": lat["p99_ms"]})
+                print(f"  impressions {label}: {thr['rps']:.0f} req/s @32, p99 {lat['p99_ms']:.1f} ms @4", flush=True)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=300)
+    median = {label: {key: float(np.median([r[key] for r in rows])) for key in ("rps@32", "p99_ms@4")}
+              for label, rows in runs.items()}
+    out = {"rounds": rounds, "runs": runs, "median": median,
+           "rps_ratio": round(median["kept"]["rps@32"] / median["none"]["rps@32"], 3),
+           "p99_ratio": round(median["kept"]["p99_ms@4"] / median["none"]["p99_ms@4"], 3)}
+    print(f"  impressions kept / none, medians of {rounds}: req/s {out['rps_ratio']}x, p99 {out['p99_ratio']}x",
+          flush=True)
+    return out
+
+
 def ann_figures(sizes: list[int], k: int = 64, ef_values: tuple[int, ...] = (32, 64, 96, 128, 256)) -> list[dict]:
     """HNSW recall@10 against exact search on the same vectors at several efSearch values (the served default
     is app.index.faiss_index.EF_SEARCH), build time, index memory; k + 1 dimensions as served (64 factors)."""
@@ -133,6 +160,8 @@ def main() -> None:
     p.add_argument("--ef-construction", type=int, default=200, help="HNSW build effort (the job's is 200)")
     p.add_argument("--processes", default="", help="memory at these worker counts, e.g. 1,2,4")
     p.add_argument("--no-preload", action="store_true", help="workers load the version each (SEMREC_PRELOAD=false)")
+    p.add_argument("--impression-rounds", type=int, default=5,
+                   help="servers with and without impressions kept, in turn, this many times each (0: skip)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     if shutil.which("wrk") is None:
@@ -168,15 +197,8 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    # What keeping impressions costs: the plain list again from a server that keeps none (SEMREC_IMPRESSIONS=
-    # false), against the same list from the server above, which kept one row per item shown.
-    proc, url = start_server({**env, "SEMREC_IMPRESSIONS": "false"}, args.workers)
-    try:
-        report["http"] += bench_http(url, ids, args.duration, f"synthetic {args.items}, no impressions kept", proc,
-                                     ("recommend",))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    if args.impression_rounds:
+        report["impressions"] = impressions_cost(env, ids, args.impression_rounds, args.duration, args.workers)
     if args.ml100k and (args.ml100k / "u.data").exists():
         print("ML-100K: ingest, embed and train with the service's own job, then serve", flush=True)
         ml_dir = Path(tempfile.mkdtemp(prefix="semrec-bench-ml100k-"))

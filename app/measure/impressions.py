@@ -12,6 +12,7 @@ next one, within the same bound.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.store.models import Impression
@@ -52,7 +53,7 @@ class ImpressionLog:
         self.dropped = 0  # answers dropped because the buffer was full
         self.failures = 0  # flushes the store refused
         self._queue: deque[tuple] = deque(maxlen=capacity)
-        self._held: list[dict] = []  # rows of a batch the store refused, tried again first
+        self._held: list[tuple] = []  # answers of a batch the store refused, tried again first
         self._flush_lock = threading.Lock()  # one writer at a time (the thread, a route, close)
         self._count_lock = threading.Lock()
         self._stop = threading.Event()
@@ -79,31 +80,32 @@ class ImpressionLog:
         return len(self._queue)
 
     def flush(self) -> int:
-        """Write every answer recorded so far, in one transaction; returns the rows written (0 if the store
-        refused them: they are kept for the next flush)."""
+        """Write every answer recorded so far, in transactions of at most ``FLUSH_ANSWERS`` answers; returns the
+        rows written (a batch the store refused is kept for the next flush)."""
+        written = 0
         with self._flush_lock:
-            rows = self._held
-            self._held = []
-            queue = self._queue
-            while queue:
+            while True:
+                answers = self._held
+                self._held = []
+                queue = self._queue
+                while queue and len(answers) < FLUSH_ANSWERS:
+                    try:
+                        answers.append(queue.popleft())
+                    except IndexError:
+                        break
+                if not answers:
+                    return written
                 try:
-                    answer = queue.popleft()
-                except IndexError:
-                    break
-                rows.extend(_rows(answer))
-            if not rows:
-                return 0
-            try:
-                with self.write_lock, self.sessions.begin() as session:
-                    session.execute(insert(Impression), rows)
-            except Exception as exc:
-                self.failures += 1
-                self._held = rows[-self.capacity * 10:]  # bounded: about capacity answers of 10 items
-                log.warning("impressions not written (%s); %d rows kept for the next flush",
-                            type(exc).__name__, len(self._held))
-                return 0
-            self.written += len(rows)
-            return len(rows)
+                    with self.write_lock, self.sessions.begin() as session:
+                        rows = _insert(session, answers)
+                except Exception as exc:
+                    self.failures += 1
+                    self._held = answers[-self.capacity:]  # bounded as the queue is
+                    log.warning("impressions not written (%s); %d answers kept for the next flush",
+                                type(exc).__name__, len(self._held))
+                    return written
+                self.written += rows
+                written += rows
 
     def delete_expired(self, now: datetime | None = None) -> int:
         """Delete impressions older than the retention, in bounded batches; returns how many went."""
@@ -145,12 +147,36 @@ class ImpressionLog:
                 log.exception("impressions: flush failed")
 
 
-def _rows(answer: tuple) -> list[dict]:
-    """One row per item shown, built in the writer thread (never on the request path)."""
-    recommendation_id, route, version, user_id, session_id, items, variant, experiment_id, teams, at = answer
-    shown_at = datetime.fromtimestamp(at, UTC)
-    return [{"recommendation_id": recommendation_id, "position": n, "item_id": item_id, "user_id": user_id,
-             "session_id": session_id, "model_version": version, "route": route,
-             "variant": teams[n - 1] if teams is not None else variant, "experiment_id": experiment_id,
-             "shown_at": shown_at}
-            for n, item_id in enumerate(items, 1)]
+FLUSH_ANSWERS = 2_000  # per transaction: a backlog is written in steps, never one long hold of the write lock
+COLUMNS = "recommendation_id, position, item_id, user_id, session_id, model_version, route, variant, experiment_id, " \
+    "shown_at"
+# One statement per answer, expanded to its rows by the store itself (SQLite's json_each, PostgreSQL's unnest): the
+# rows and their index entries are made in C or on the server, with the interpreter free for the answers.
+EXPAND = {
+    "sqlite": f"INSERT INTO impressions ({COLUMNS}) SELECT ?, j.key + 1, j.value, ?, ?, ?, ?, "
+              "COALESCE(json_extract(?, '$[' || j.key || ']'), ?), ?, ? FROM json_each(?) AS j",
+    "postgresql": f"INSERT INTO impressions ({COLUMNS}) SELECT %s, t.n, t.item, %s, %s, %s, %s, COALESCE(t.team, %s), "
+                  "%s, %s FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS t(item, team, n)",
+}
+
+
+def _insert(session: Session, answers: list[tuple]) -> int:
+    """Write ``answers`` (as ``record`` kept them) as one row per item shown, in one executemany of one
+    parameter tuple per answer; returns the rows. The ORM's insert of a dict per row bound every value in the
+    interpreter, and at thousands of rows a second the writer thread's hold on it showed in the answers' tail
+    latency (docs/online.md, "What keeping impressions costs")."""
+    conn = session.connection()
+    dialect = conn.dialect
+    convert = Impression.__table__.c.shown_at.type.bind_processor(dialect)  # UTCDateTime's, then the driver's
+    params = []
+    for recommendation_id, route, version, user_id, session_id, items, variant, experiment_id, teams, at in answers:
+        shown_at = convert(datetime.fromtimestamp(at, UTC))
+        if dialect.name == "sqlite":
+            params.append((recommendation_id, user_id, session_id, version, route,
+                           json.dumps(list(teams)) if teams is not None else None, variant, experiment_id, shown_at,
+                           json.dumps(list(items))))
+        else:
+            params.append((recommendation_id, user_id, session_id, version, route, variant, experiment_id, shown_at,
+                           list(items), list(teams) if teams is not None else None))
+    conn.exec_driver_sql(EXPAND["sqlite" if dialect.name == "sqlite" else "postgresql"], params)
+    return sum(len(answer[5]) for answer in answers)

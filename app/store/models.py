@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -306,10 +307,13 @@ class Impression(Base):
     shown_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
     __table_args__ = (
-        # The latest impression of an item to a user (attribution by last shown).
-        Index("ix_impressions_user_item_shown", "user_id", "item_id", "shown_at"),
+        # The latest impression of an item to a user (attribution by last shown); partial, as the next one: an
+        # index entry is work at every write, and lists about an item have no user, most answers no experiment.
+        Index("ix_impressions_user_item_shown", "user_id", "item_id", "shown_at",
+              sqlite_where=text("user_id IS NOT NULL"), postgresql_where=text("user_id IS NOT NULL")),
         # An experiment's figures: its impressions, by answer (app.measure.experiments).
-        Index("ix_impressions_experiment", "experiment_id", "recommendation_id"),
+        Index("ix_impressions_experiment", "experiment_id", "recommendation_id",
+              sqlite_where=text("experiment_id IS NOT NULL"), postgresql_where=text("experiment_id IS NOT NULL")),
     )
 
 

@@ -36,7 +36,8 @@ def upgrade() -> None:
         sa.Column("shown_at", STAMP, nullable=False),
     )
     op.create_index("ix_impressions_recommendation_id", "impressions", ["recommendation_id"])
-    op.create_index("ix_impressions_user_item_shown", "impressions", ["user_id", "item_id", "shown_at"])
+    op.create_index("ix_impressions_user_item_shown", "impressions", ["user_id", "item_id", "shown_at"],
+                    sqlite_where=sa.text("user_id IS NOT NULL"), postgresql_where=sa.text("user_id IS NOT NULL"))
     op.create_index("ix_impressions_shown_at", "impressions", ["shown_at"])
     with op.batch_alter_table("interactions") as batch:
         batch.add_column(sa.Column("recommendation_id", sa.String(64), nullable=True))

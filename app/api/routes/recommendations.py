@@ -13,6 +13,7 @@ shared, so they are copied, never changed. What was shown goes to the impression
 """
 
 import os
+import time
 from collections.abc import Callable
 from typing import Annotated
 
@@ -59,8 +60,10 @@ def item_list(request: Request, answer: Answer | None, item_id: str, route: str)
 
 
 def new_recommendation_id() -> str:
-    """128 random bits as 32 hex characters (a uuid4's randomness without building the object: 1 µs, not 3)."""
-    return os.urandom(16).hex()
+    """32 hex characters: the time in milliseconds (12), then 80 random bits. Time first, so each new id sorts
+    after the last and the impressions' index by id grows at its end, not at a random page (a random id's
+    insert touches a page no recent one did: at millions of rows, a cache miss per row)."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
 
 
 def positioned(items: list[dict]) -> list[dict]:
