@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from app.api.schemas import Body, Timestamp
+from app.api.schemas import Body, Timestamp, ends_after_start
 
 ROUTES = ("recommendations", "session", "similar", "bought_together", "trending")
 Route = Literal[ROUTES]
@@ -78,13 +78,7 @@ class ExperimentIn(Body):
     def _routes_once(cls, routes: list[str] | None) -> list[str] | None:
         return list(dict.fromkeys(routes)) if routes is not None else None
 
-    @field_validator("ends_at")
-    @classmethod
-    def _ends_after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        start = info.data.get("starts_at")
-        if value is not None and start is not None and value <= start:
-            raise ValueError("must be after starts_at")
-        return value
+    _ends_after_start = field_validator("ends_at")(ends_after_start)
 
 
 class VariantOut(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from app.api.rules import alongside
-from app.api.schemas import Attributes, Body, Id, Int, ShortText, Timestamp
+from app.api.schemas import Attributes, Body, Id, Int, ShortText, Timestamp, ends_after_start
 from app.recommender.rules import ROUTES
 
 MAX_RULE_ITEMS = 1000
@@ -92,13 +92,7 @@ class RuleIn(Body):
             raise ValueError(f"{action} needs a {info.field_name}")
         return value if action in needs else None  # not read by this action: not stored
 
-    @field_validator("ends_at")
-    @classmethod
-    def _ends_after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        start = info.data.get("starts_at")
-        if value is not None and start is not None and value <= start:
-            raise ValueError("must be after starts_at")
-        return value
+    _ends_after_start = field_validator("ends_at")(ends_after_start)
 
 
 class RuleOut(BaseModel):

@@ -265,3 +265,11 @@ class InteractionOut(BaseModel):
 class InteractionList(BaseModel):
     user_id: str
     interactions: list[InteractionOut]
+
+
+def ends_after_start(cls, value, info):
+    """``ends_at`` after ``starts_at`` (rules, experiments): ``field_validator("ends_at")(ends_after_start)``."""
+    start = info.data.get("starts_at")
+    if value is not None and start is not None and value <= start:
+        raise ValueError("must be after starts_at")
+    return value
