@@ -1,5 +1,6 @@
-"""Storage per impression row, on SQLite and PostgreSQL: 100,000 rows of 10-item answers written through the
-impression log (its bulk insert), then the table's and its indexes' bytes divided by the rows.
+"""Storage per impression (an item shown), on SQLite and PostgreSQL: 100,000 impressions of 10-item answers
+written through the impression log (a row per answer, ``impression_answers``), then the table's and its indexes'
+bytes divided by the impressions.
 
     python -m scripts.measure_impressions [--rows 100000]
 
@@ -28,7 +29,7 @@ def measure(kind: str, folder: Path, rows: int) -> str:
         migrate.upgrade(engine)
         log = ImpressionLog(make_sessionmaker(engine), capacity=rows)
         for n in range(rows // 10):  # a storefront's typical answer: 10 items, a known user, a model version
-            log.record(uuid.uuid4().hex, "user", "20261206-081500-1a2b3c4d", f"u-{n % 50_000:06d}", None,
+            log.record(uuid.uuid4().hex, "recommendations", "20261206-081500-1a2b3c4d", f"u-{n % 50_000:06d}", None,
                        [f"sku-{(n * 7 + k) % 100_000:06d}" for k in range(10)])
         started = time.perf_counter()
         written = log.flush()
@@ -36,16 +37,16 @@ def measure(kind: str, folder: Path, rows: int) -> str:
         with engine.connect() as conn:
             if kind == "sqlite":
                 sizes = dict(conn.execute(text("SELECT name, SUM(pgsize) FROM dbstat WHERE name LIKE "
-                                               "'%impressions%' GROUP BY name")).all())
-                table = sizes.pop("impressions")
+                                               "'%impression_answers%' GROUP BY name")).all())
+                table = sizes.pop("impression_answers")
                 indexes = sum(sizes.values())
             else:
-                conn.execute(text("ANALYZE impressions"))
-                table = conn.scalar(text("SELECT pg_table_size('impressions')"))
-                indexes = conn.scalar(text("SELECT pg_indexes_size('impressions')"))
+                conn.execute(text("ANALYZE impression_answers"))
+                table = conn.scalar(text("SELECT pg_table_size('impression_answers')"))
+                indexes = conn.scalar(text("SELECT pg_indexes_size('impression_answers')"))
         engine.dispose()
-    return (f"{kind}: {written} rows in {seconds:.2f} s ({written / seconds:,.0f} rows/s); table {table / written:.0f} "
-            f"B/row, indexes {indexes / written:.0f} B/row, total {(table + indexes) / written:.0f} B/row")
+    return (f"{kind}: {written} impressions in {seconds:.2f} s ({written / seconds:,.0f}/s); table "
+            f"{table / written:.0f} B each, indexes {indexes / written:.0f} B, total {(table + indexes) / written:.0f} B")
 
 
 def main() -> None:

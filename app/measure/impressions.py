@@ -12,7 +12,6 @@ next one, within the same bound.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -20,10 +19,11 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.store.models import Impression
+from app.store.models import ImpressionAnswer
 
 log = logging.getLogger("semrec.impressions")
 RETENTION_EVERY_S = 3600.0
@@ -113,8 +113,9 @@ class ImpressionLog:
         gone = 0
         for _ in range(RETENTION_BATCHES):
             with self.write_lock, self.sessions.begin() as session:
-                ids = select(Impression.id).where(Impression.shown_at < cutoff).limit(RETENTION_BATCH)
-                n = session.execute(delete(Impression).where(Impression.id.in_(ids.scalar_subquery()))).rowcount
+                ids = select(ImpressionAnswer.id).where(ImpressionAnswer.shown_at < cutoff).limit(RETENTION_BATCH)
+                n = session.execute(delete(ImpressionAnswer).where(ImpressionAnswer.id.in_(ids.scalar_subquery()))
+                                    ).rowcount
             gone += n
             if n < RETENTION_BATCH:
                 break
@@ -148,35 +149,21 @@ class ImpressionLog:
 
 
 FLUSH_ANSWERS = 2_000  # per transaction: a backlog is written in steps, never one long hold of the write lock
-COLUMNS = "recommendation_id, position, item_id, user_id, session_id, model_version, route, variant, experiment_id, " \
-    "shown_at"
-# One statement per answer, expanded to its rows by the store itself (SQLite's json_each, PostgreSQL's unnest): the
-# rows and their index entries are made in C or on the server, with the interpreter free for the answers.
-EXPAND = {
-    "sqlite": f"INSERT INTO impressions ({COLUMNS}) SELECT ?, j.key + 1, j.value, ?, ?, ?, ?, "
-              "COALESCE(json_extract(?, '$[' || j.key || ']'), ?), ?, ? FROM json_each(?) AS j",
-    "postgresql": f"INSERT INTO impressions ({COLUMNS}) SELECT %s, t.n, t.item, %s, %s, %s, %s, COALESCE(t.team, %s), "
-                  "%s, %s FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS t(item, team, n)",
-}
+INSERT = ("INSERT INTO impression_answers (recommendation_id, user_id, session_id, model_version, route, variant, "
+          "experiment_id, shown_at, items, teams) VALUES ({})")
 
 
 def _insert(session: Session, answers: list[tuple]) -> int:
-    """Write ``answers`` (as ``record`` kept them) as one row per item shown, in one executemany of one
-    parameter tuple per answer; returns the rows. The ORM's insert of a dict per row bound every value in the
-    interpreter, and at thousands of rows a second the writer thread's hold on it showed in the answers' tail
-    latency (docs/online.md, "What keeping impressions costs")."""
+    """Write ``answers`` (as ``record`` kept them), a row each with its items as a JSON array, in one
+    executemany of plain tuples (the ORM's insert would bind every value in the interpreter the answers share);
+    returns the impressions (items) written."""
     conn = session.connection()
-    dialect = conn.dialect
-    convert = Impression.__table__.c.shown_at.type.bind_processor(dialect)  # UTCDateTime's, then the driver's
-    params = []
-    for recommendation_id, route, version, user_id, session_id, items, variant, experiment_id, teams, at in answers:
-        shown_at = convert(datetime.fromtimestamp(at, UTC))
-        if dialect.name == "sqlite":
-            params.append((recommendation_id, user_id, session_id, version, route,
-                           json.dumps(list(teams)) if teams is not None else None, variant, experiment_id, shown_at,
-                           json.dumps(list(items))))
-        else:
-            params.append((recommendation_id, user_id, session_id, version, route, variant, experiment_id, shown_at,
-                           list(items), list(teams) if teams is not None else None))
-    conn.exec_driver_sql(EXPAND["sqlite" if dialect.name == "sqlite" else "postgresql"], params)
+    convert = ImpressionAnswer.__table__.c.shown_at.type.bind_processor(conn.dialect)  # UTCDateTime's, the driver's
+    params = [(recommendation_id, user_id, session_id, version, route, variant, experiment_id,
+               convert(datetime.fromtimestamp(at, UTC)), orjson.dumps(list(items)).decode(),
+               orjson.dumps(list(teams)).decode() if teams is not None else None)
+              for recommendation_id, route, version, user_id, session_id, items, variant, experiment_id, teams, at
+              in answers]
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(INSERT.format(", ".join([mark] * 10)), params)
     return sum(len(answer[5]) for answer in answers)

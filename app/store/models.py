@@ -7,14 +7,17 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
+    MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     TypeDecorator,
     text,
@@ -286,34 +289,59 @@ class Rule(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Impression(Base):
-    """One item one answer showed, at its 1-based ``position`` (app.measure.impressions writes them in batches,
-    off the request path). No foreign keys: rows are written in bulk and outlive nothing they name; erasing a
-    user deletes theirs, retention (``SEMREC_IMPRESSIONS_DAYS``) the old ones."""
+class ImpressionAnswer(Base):
+    """One answer shown: its items as a JSON array, best first (position 1, 2, ...), and with interleaving each
+    item's team (the variant that placed it) aligned with them. One row per answer, not per item: a tenth of the
+    rows and index entries to write while the answers are served (docs/online.md, "What keeping impressions
+    costs"). Read per item through the view ``impressions`` (``Impression``). No foreign keys: rows are written
+    in bulk and outlive nothing they name; erasing a user deletes theirs, retention (``SEMREC_IMPRESSIONS_DAYS``)
+    the old ones."""
 
-    __tablename__ = "impressions"
+    __tablename__ = "impression_answers"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     recommendation_id: Mapped[str] = mapped_column(String(RECOMMENDATION_ID_LENGTH), index=True)
-    position: Mapped[int] = mapped_column(SmallInteger)
-    item_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     user_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     session_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     model_version: Mapped[str | None] = mapped_column(String(64))
     route: Mapped[str] = mapped_column(String(32))
-    # The experiment's variant that placed the item (with interleaving, each item's own team).
-    variant: Mapped[str | None] = mapped_column(String(64))
+    variant: Mapped[str | None] = mapped_column(String(64))  # the experiment's arm; "interleaved" for a merge
     experiment_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     shown_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    items: Mapped[str] = mapped_column(Text)  # JSON array of item ids
+    teams: Mapped[str | None] = mapped_column(Text)  # JSON array of variant names, aligned with items
 
     __table_args__ = (
-        # The latest impression of an item to a user (attribution by last shown); partial, as the next one: an
-        # index entry is work at every write, and lists about an item have no user, most answers no experiment.
-        Index("ix_impressions_user_item_shown", "user_id", "item_id", "shown_at",
+        # A user's latest answers (attribution by last shown); partial, as the next one: an index entry is work
+        # at every write, and lists about an item have no user, most answers no experiment.
+        Index("ix_impression_answers_user_shown", "user_id", "shown_at",
               sqlite_where=text("user_id IS NOT NULL"), postgresql_where=text("user_id IS NOT NULL")),
-        # An experiment's figures: its impressions, by answer (app.measure.experiments).
-        Index("ix_impressions_experiment", "experiment_id", "recommendation_id",
+        # An experiment's figures: its answers (app.measure.experiments).
+        Index("ix_impression_answers_experiment", "experiment_id", "recommendation_id",
               sqlite_where=text("experiment_id IS NOT NULL"), postgresql_where=text("experiment_id IS NOT NULL")),
+    )
+
+
+VIEWS = MetaData()  # what the migrations make as views: read-only, and no table of Base.metadata to compare
+
+
+class Impression(Base):
+    """One item one answer showed, at its 1-based ``position``: the view ``impressions`` over
+    ``impression_answers`` (migration 0010), read by attribution, the online figures and the experiments;
+    written only through ``ImpressionAnswer``."""
+
+    __table__ = Table(
+        "impressions", VIEWS,
+        Column("recommendation_id", String(RECOMMENDATION_ID_LENGTH), primary_key=True),
+        Column("position", SmallInteger, primary_key=True),
+        Column("item_id", String(ID_LENGTH)),
+        Column("user_id", String(ID_LENGTH)),
+        Column("session_id", String(ID_LENGTH)),
+        Column("model_version", String(64)),
+        Column("route", String(32)),
+        Column("variant", String(64)),  # with interleaving, the item's own team
+        Column("experiment_id", String(ID_LENGTH)),
+        Column("shown_at", UTCDateTime),
     )
 
 

@@ -37,11 +37,12 @@ def upgrade() -> None:
         sa.Column("stopped_at", STAMP, nullable=True),
     )
     # The figures of one experiment: its impressions, by answer.
-    op.create_index("ix_impressions_experiment", "impressions", ["experiment_id", "recommendation_id"],
+    op.create_index("ix_impression_answers_experiment", "impression_answers",
+                    ["experiment_id", "recommendation_id"],
                     sqlite_where=sa.text("experiment_id IS NOT NULL"),
                     postgresql_where=sa.text("experiment_id IS NOT NULL"))
 
 
 def downgrade() -> None:
-    op.drop_index("ix_impressions_experiment", "impressions")
+    op.drop_index("ix_impression_answers_experiment", "impression_answers")
     op.drop_table("experiments")

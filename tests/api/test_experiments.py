@@ -61,6 +61,9 @@ def test_bad_input_is_a_422_naming_the_field(shop):
         ({**AB, "variants": [{"name": "a"}, {"name": "b", "params": {"diversity": 2}}]},
          "variants[1].params.diversity"),
         ({**AB, "base_rate": 0.5, "min_lift": 3}, "min_lift"),
+        ({**AB, "min_lift": 1e-9}, "min_lift"),  # a plan of more lists than any shop shows (the fuzzer's 5xx)
+        ({**AB, "method": "interleaving", "min_lift": 1e-300}, "min_lift"),
+        ({**AB, "method": "interleaving", "base_rate": 1e-300}, "min_lift"),
     ]
     for body, field in cases:
         r = shop.put("/v1/experiments/e1", json=body)

@@ -34,7 +34,8 @@ def post(client, *events) -> dict:
 def impressions(client, **where) -> list[Impression]:
     client.app.state.impressions.flush()
     with client.app.state.sessions() as s:
-        stmt = select(Impression).order_by(Impression.id)
+        stmt = select(Impression).order_by(Impression.shown_at, Impression.recommendation_id,
+                                             Impression.position)
         for name, value in where.items():
             stmt = stmt.where(getattr(Impression, name) == value)
         return list(s.scalars(stmt))

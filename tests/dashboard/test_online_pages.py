@@ -32,8 +32,8 @@ def shop(tmp_path_factory):
     try:
         http = httpx.Client(base_url=api.base, headers={"X-API-Key": WRITE}, timeout=60)
         seed_dataset(http, users=60, items=80, events=1200)
-        job = wait_job(http, http.post("/v1/training/jobs", json={"objective": "ranking", "epochs": 2}).json()["job_id"],
-                       timeout=600)
+        started = http.post("/v1/training/jobs", json={"objective": "ranking", "epochs": 2}).json()
+        job = wait_job(http, started["job_id"], timeout=600)
         assert job["status"] == "succeeded", job
         yield {"base": api.base, "http": http, "version": job["result"]["model_version"]}
     finally:

@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from app.measure.impressions import ImpressionLog
-from app.store.models import Impression
+from app.store.models import Impression, ImpressionAnswer
 
 
 def rows(sessions) -> list[Impression]:
     with sessions() as s:
-        return list(s.scalars(select(Impression).order_by(Impression.id)))
+        return list(s.scalars(select(Impression).order_by(Impression.shown_at, Impression.recommendation_id, Impression.position)))
 
 
 def test_a_flush_writes_one_row_per_item_with_its_position(sessions):
@@ -63,9 +63,9 @@ def test_rows_older_than_the_retention_are_deleted_in_batches(sessions, monkeypa
     log = ImpressionLog(sessions, retention_days=1)
     now = datetime.now(UTC)
     with sessions.begin() as s:
-        s.add_all([Impression(recommendation_id=f"old{n}", position=1, item_id="a", route="user",
-                              shown_at=now - timedelta(days=2)) for n in range(7)])
-        s.add(Impression(recommendation_id="new", position=1, item_id="a", route="user",
-                         shown_at=now - timedelta(hours=23)))
+        s.add_all([ImpressionAnswer(recommendation_id=f"old{n}", items='["a"]', route="recommendations",
+                                    shown_at=now - timedelta(days=2)) for n in range(7)])
+        s.add(ImpressionAnswer(recommendation_id="new", items='["a"]', route="recommendations",
+                               shown_at=now - timedelta(hours=23)))
     assert log.delete_expired(now) == 7
     assert [r.recommendation_id for r in rows(sessions)] == ["new"]

@@ -40,8 +40,10 @@ def test_indexes_the_queries_need(client):
     uniques |= {tuple(ix["column_names"]) for ix in insp.get_indexes("interactions") if ix["unique"]}
     assert ("event_id",) in uniques
     assert ("recommendation_id",) in interaction_indexes  # the online figures' join
-    impression_indexes = {tuple(ix["column_names"]) for ix in insp.get_indexes("impressions")}
-    assert {("recommendation_id",), ("user_id", "item_id", "shown_at"), ("shown_at",)} <= impression_indexes
+    impression_indexes = {tuple(ix["column_names"]) for ix in insp.get_indexes("impression_answers")}
+    assert {("recommendation_id",), ("user_id", "shown_at"), ("shown_at",),
+            ("experiment_id", "recommendation_id")} <= impression_indexes
+    assert "impressions" in insp.get_view_names()  # one row per item shown, read by attribution and the figures
 
 
 def test_sqlite_store_is_private(tmp_path):

@@ -34,14 +34,23 @@ def _out(session: Session, experiment: Experiment) -> ExperimentOut:
         **figures.report(session, experiment))
 
 
+MAX_PLANNED = 1_000_000_000  # lists: a plan past this is no plan (and past what the store's column holds)
+
+
 def _planned(method: str, base_rate: float, min_lift: float, design_effect: float) -> int:
+    """The plan's lists; a 422 naming ``min_lift`` where the lift is too small (or the lifted rate not a rate)
+    for any plan to reach: floats that make the effect vanish, or more than ``MAX_PLANNED`` lists."""
     try:
         if method == "ab":  # lists per variant, scaled for shoppers who come back (app.measure.experiments)
-            return ab_sample_size(base_rate, min_lift, design_effect=design_effect)
-        return interleaving_sample_size(base_rate, min_lift)
-    except ValueError:
-        raise FieldError(422, "min_lift", f"a base rate of {base_rate:.4g} lifted by {min_lift:g} is not a rate "
-                         "below 1: ask for a smaller min_lift") from None
+            planned = ab_sample_size(base_rate, min_lift, design_effect=design_effect)
+        else:
+            planned = interleaving_sample_size(base_rate, min_lift)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        planned = None
+    if planned is None or planned > MAX_PLANNED:
+        raise FieldError(422, "min_lift", f"no plan reaches a lift of {min_lift:g} over a base rate of "
+                         f"{base_rate:.4g} in {MAX_PLANNED:,} lists: ask for a larger min_lift (or base_rate)")
+    return planned
 
 
 @router.put("/{experiment_id}", response_model=ExperimentOut, responses={
