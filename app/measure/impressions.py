@@ -27,7 +27,7 @@ from app.store.models import ImpressionAnswer
 
 log = logging.getLogger("semrec.impressions")
 RETENTION_EVERY_S = 3600.0
-RETENTION_BATCH = 10_000  # rows per DELETE: no long lock on the table
+RETENTION_BATCH = 10_000  # answers per DELETE: no long lock on the table
 RETENTION_BATCHES = 100  # per pass; the next pass (an hour later) goes on
 
 
