@@ -45,11 +45,11 @@ DEFAULT_BASE_RATE = 0.05
 BASE_RATE_DAYS = 7
 
 
-def _credited(experiment: Experiment):
-    """Impressions of ``experiment`` joined to the events of its metric credited to them."""
+def _credited(metric: str):
+    """The join of impressions to the events of ``metric`` credited to them."""
     return (Interaction, (Interaction.recommendation_id == Impression.recommendation_id)
             & (Interaction.item_id == Impression.item_id) & Interaction.attributed_by.is_not(None)
-            & (Interaction.type == EVENT_OF_METRIC[experiment.metric]))
+            & (Interaction.type == EVENT_OF_METRIC[metric]))
 
 
 def shopper_sums(session: Session, metric: str, *where) -> dict[str | None, dict[str, int]]:
@@ -59,12 +59,9 @@ def shopper_sums(session: Session, metric: str, *where) -> dict[str | None, dict
     a shopper count as a shopper each."""
     name = FIGURE_OF_METRIC[metric]
     shopper = func.coalesce(Impression.user_id, Impression.session_id, Impression.recommendation_id)
-    credited = (Interaction, (Interaction.recommendation_id == Impression.recommendation_id)
-                & (Interaction.item_id == Impression.item_id) & Interaction.attributed_by.is_not(None)
-                & (Interaction.type == EVENT_OF_METRIC[metric]))
     per_list = select(Impression.variant.label("variant"), shopper.label("shopper"),
                       func.max(case((Interaction.id.is_not(None), 1), else_=0)).label("good")) \
-        .outerjoin(*credited).where(*where) \
+        .outerjoin(*_credited(metric)).where(*where) \
         .group_by(Impression.variant, shopper, Impression.recommendation_id).subquery()
     per_shopper = select(per_list.c.variant, func.count().label("x"), func.sum(per_list.c.good).label("y")) \
         .group_by(per_list.c.variant, per_list.c.shopper).subquery()
@@ -90,7 +87,7 @@ def tallies(session: Session, experiment: Experiment) -> dict[str, dict[str, int
         return out
     shown = int(session.scalar(select(func.count(func.distinct(Impression.recommendation_id))).where(mine)) or 0)
     clicked = session.execute(select(Impression.recommendation_id, Impression.position, Impression.variant)
-                              .join(*_credited(experiment)).where(mine).distinct()).all()
+                              .join(*_credited(experiment.metric)).where(mine).distinct()).all()
     wins = _wins(clicked, names)
     for name, won in zip(names, wins, strict=True):
         out[name] = {"lists": shown, "successes": won}

@@ -18,7 +18,7 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -86,6 +86,23 @@ def session_events(items: tuple[str, ...]) -> list[SessionEvent]:
     """The session's items as events, newest first (as the store's reads give them)."""
     name = int.from_bytes(hashlib.blake2b("\x1f".join(items).encode(), digest_size=7).digest(), "big")
     return [SessionEvent(-(name << 8) - n - 1, item_id) for n, item_id in enumerate(reversed(items))]
+
+
+class Gathered(NamedTuple):
+    """What ``Recommender._gather`` read for one list (the store's part), and ``_finish`` ranks in memory."""
+
+    state: State
+    events: list
+    request: ListRequest
+    route: str
+    now: float
+    apply_rules: bool
+    key: tuple | None  # the answer cache's key; None for a list that is not kept
+    dense: users.FewEvents | None
+    profile: Any
+    vector: np.ndarray | None
+    pos: int | None
+    strategy: str
 
 
 class Recommender:
@@ -237,9 +254,9 @@ class Recommender:
             dense, vector, pos, strategy = self._user(conn, state, r.user_id, events, few=not r.query)
             if r.explain:
                 profile = reads.profile(conn, r.user_id)
-        return state, events, r, route, now, apply_rules, key, dense, profile, vector, pos, strategy
+        return Gathered(state, events, r, route, now, apply_rules, key, dense, profile, vector, pos, strategy)
 
-    def _finish(self, pending) -> Answer:
+    def _finish(self, pending: Gathered | Answer) -> Answer:
         """The list from what ``_gather`` read (in memory: no connection held)."""
         if isinstance(pending, Answer):
             return pending
