@@ -78,7 +78,7 @@ class Settings(BaseSettings):
 
     impressions: bool = Field(True, description="Keep an impression of every item each answer shows (off the "
                               "request path, docs/online.md); answers carry recommendation_id either way.")
-    impressions_flush_seconds: float = Field(1.0, gt=0, le=60, description="How often the impressions kept in "
+    impressions_flush_seconds: float = Field(0.2, gt=0, le=60, description="How often the impressions kept in "
                                              "memory are written to the store: at most this much is lost in a crash.")
     impressions_buffer: int = Field(20_000, ge=1, description="Answers kept in memory before they are written; "
                                     "when full the oldest are dropped (and counted in /metrics).")

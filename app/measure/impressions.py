@@ -1,5 +1,5 @@
 """Impressions kept off the request path: an answer's ``record`` is one append to a bounded deque; a thread
-writes what gathered to the store every ``SEMREC_IMPRESSIONS_FLUSH_SECONDS`` (default 1 s), one bulk insert in
+writes what gathered to the store every ``SEMREC_IMPRESSIONS_FLUSH_SECONDS`` (default 0.2 s), one bulk insert in
 one transaction per batch, and deletes the rows older than ``SEMREC_IMPRESSIONS_DAYS`` at most once an hour.
 
 What can be lost (docs/reliability.md): on a clean shutdown nothing (``close`` writes the rest); on a crash the
@@ -40,7 +40,7 @@ class ImpressionLog:
     this process's other writes rather than polling for the file lock). ``start()`` runs the writer thread;
     without it, ``flush()`` writes on demand (tests, tools)."""
 
-    def __init__(self, sessions: sessionmaker[Session], capacity: int = 20_000, flush_seconds: float = 1.0,
+    def __init__(self, sessions: sessionmaker[Session], capacity: int = 20_000, flush_seconds: float = 0.2,
                  retention_days: float = 90.0, enabled: bool = True,
                  write_lock: contextlib.AbstractContextManager | None = None) -> None:
         self.sessions = sessions

@@ -9,6 +9,8 @@ import subprocess
 import tempfile
 import textwrap
 
+import numpy as np
+
 from scripts.lib.service import READ_KEY
 
 LUA = textwrap.dedent("""
@@ -55,6 +57,12 @@ WRK_DONE = textwrap.dedent("""
         summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
         summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
         summary.errors.status))
+      local rows = {{}}  -- the latency histogram (microseconds, count), to pool runs (pooled_percentile)
+      for i = 1, #latency do
+        local value, count = latency(i)
+        if count > 0 then rows[#rows + 1] = string.format("[%d,%d]", value, count) end
+      end
+      io.write("HIST [" .. table.concat(rows, ",") .. "]\\n")
     end
 """)
 
@@ -73,4 +81,19 @@ def run_wrk(url: str, script: str, connections: int, seconds: int) -> dict:
                              capture_output=True, text=True, timeout=seconds + 60).stdout
     finally:
         os.unlink(f.name)
-    return json.loads(out.split("JSON ", 1)[1].splitlines()[0])
+    summary = json.loads(out.split("JSON ", 1)[1].splitlines()[0])
+    if "HIST [" in out:
+        summary["histogram"] = json.loads(out.split("HIST ", 1)[1].splitlines()[0])
+    return summary
+
+
+def pooled_percentile(histograms: list[list[list[int]]], q: float) -> float:
+    """The ``q``-th percentile (ms) of the latencies of several runs taken together (their wrk histograms of
+    [microseconds, count]): one figure from every request of every run, not a median of per-run tails."""
+    merged: dict[int, int] = {}
+    for histogram in histograms:
+        for value, count in histogram:
+            merged[value] = merged.get(value, 0) + count
+    values = sorted(merged)
+    counts = np.cumsum([merged[v] for v in values])
+    return values[int(np.searchsorted(counts, q / 100 * counts[-1]))] / 1000

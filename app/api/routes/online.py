@@ -5,7 +5,7 @@
 credited event of that type named (app.measure.attribution: the event's `recommendation_id`, else the latest
 answer that showed the item to the user within `SEMREC_ATTRIBUTION_HOURS`), whenever the event came; `ctr` =
 clicks / impressions, `conversion` = purchases / impressions, each with its 95% Wilson interval. The newest
-second of impressions may still be in an API process's memory (`SEMREC_IMPRESSIONS_FLUSH_SECONDS`).
+fifth of a second of impressions may still be in an API process's memory (`SEMREC_IMPRESSIONS_FLUSH_SECONDS`).
 """
 
 from datetime import UTC, datetime, timedelta
