@@ -46,7 +46,8 @@ def measure(kind: str, folder: Path, rows: int) -> str:
                 indexes = conn.scalar(text("SELECT pg_indexes_size('impression_answers')"))
         engine.dispose()
     return (f"{kind}: {written} impressions in {seconds:.2f} s ({written / seconds:,.0f}/s); table "
-            f"{table / written:.0f} B each, indexes {indexes / written:.0f} B, total {(table + indexes) / written:.0f} B")
+            f"{table / written:.0f} B each, indexes {indexes / written:.0f} B, "
+            f"total {(table + indexes) / written:.0f} B")
 
 
 def main() -> None:

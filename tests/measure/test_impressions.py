@@ -10,7 +10,8 @@ from app.store.models import Impression, ImpressionAnswer
 
 def rows(sessions) -> list[Impression]:
     with sessions() as s:
-        return list(s.scalars(select(Impression).order_by(Impression.shown_at, Impression.recommendation_id, Impression.position)))
+        return list(s.scalars(select(Impression).order_by(Impression.shown_at, Impression.recommendation_id,
+                                                          Impression.position)))
 
 
 def test_a_flush_writes_one_row_per_item_with_its_position(sessions):
