@@ -82,6 +82,28 @@ def bench_http(url: str, ids: dict, seconds: int, label: str, proc,
     return rows
 
 
+def computed_lists(env: dict, ids: dict, seconds: int, workers: int, light_users: int) -> list[dict]:
+    """The same lists with no answer kept (SEMREC_ANSWER_CACHE=0), so every request is computed: what a list
+    costs right after the shopper's newest event, and what steering adds to that. With kept answers the plain
+    list of the first block is mostly a lookup (the 20,000 users come back within the run) while a steered
+    list with a random category of ten rarely repeats, so a ratio between them says more about the cache than
+    about the filters and rules. The rule is lifted for the plain list and put back for the rest."""
+    proc, url = start_server({**env, "SEMREC_ANSWER_CACHE": "0"}, workers)
+    label = "no answers kept"
+    try:
+        httpx.delete(f"{url}/v1/rules/bench-boost", headers={"X-API-Key": WRITE_KEY}, timeout=30)
+        rows = bench_http(url, ids, seconds, f"{label}, no rule", proc, ("recommend", "rank"))
+        put_rule(url, "bench-boost", {"action": "boost", "items": {"category": "c3"}, "factor": 2.0})
+        rows += bench_http(url, ids, seconds, f"{label}, one rule in force", proc, ("recommend", "steered", "session"))
+        if light_users:
+            light = {**ids, "n_users": light_users, "user_prefix": "l"}
+            rows += bench_http(url, light, seconds, f"{label}, 3-event visitors", proc, ("recommend", "rank"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return rows
+
+
 def impressions_cost(env: dict, ids: dict, rounds: int, seconds: int, workers: int) -> dict:
     """What keeping impressions costs the plain list: servers that keep them (the default) and servers that keep
     none (SEMREC_IMPRESSIONS=false), started in turn ``rounds`` times each, every one measured alike (req/s at
@@ -201,6 +223,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    report["http"] += computed_lists(env, ids, args.duration, args.workers, args.light_users)
     if args.impression_rounds:
         report["impressions"] = impressions_cost(env, ids, args.impression_rounds, args.duration, args.workers)
     if args.ml100k and (args.ml100k / "u.data").exists():

@@ -123,3 +123,17 @@ def test_the_posterior_taste_leans_to_the_visitors_group_and_skips_themself(plan
     assert _share_of_group(scores, 20) == 1.0
     own = neighbours.weights(refs, item_vectors, np.array([21]), None, exclude_user=int(refs.users[150]))
     assert own[150] == 0.0
+
+
+def test_column_sums_read_the_candidates_columns_empty_ones_included():
+    from scipy.sparse import random as sparse_random
+    history = sparse_random(50, 30, density=0.1, format="lil", random_state=3)
+    history[:, 7] = 0  # a column nobody had
+    history = history.tocsr()
+    history.data[:] = 1.0
+    w = np.random.default_rng(0).random(50).astype(np.float32)
+    at = np.array([7, 3, 3, 29, 0])
+    expected = (history.T @ w)[at]
+    np.testing.assert_allclose(neighbours.column_sums(history.tocsc(), w, at), expected, rtol=1e-6)
+    assert neighbours.column_sums(history.tocsc(), w, np.array([7]))[0] == 0.0
+    assert neighbours.column_sums(history.tocsc(), w, np.array([], np.int64)).shape == (0,)
