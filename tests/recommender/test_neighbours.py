@@ -137,3 +137,14 @@ def test_column_sums_read_the_candidates_columns_empty_ones_included():
     np.testing.assert_allclose(neighbours.column_sums(history.tocsc(), w, at), expected, rtol=1e-6)
     assert neighbours.column_sums(history.tocsc(), w, np.array([7]))[0] == 0.0
     assert neighbours.column_sums(history.tocsc(), w, np.array([], np.int64)).shape == (0,)
+
+
+def test_item_knn_is_the_cosine_over_the_references_histories(planted):
+    refs = planted[0]
+    items = np.array([21, 25, 29, 25])
+    inverse = refs.inverse_root_counts
+    unique = np.unique(items)
+    expected = (refs.history.T @ (refs.history[:, unique] @ inverse[unique])) * inverse
+    np.testing.assert_allclose(neighbours.cooccurrence(refs, items), expected, rtol=1e-5)
+    np.testing.assert_allclose(neighbours.cooccurrence(refs, items, at=np.array([3, 22])), expected[[3, 22]],
+                               rtol=1e-5)
