@@ -7,9 +7,10 @@ counts, the sample-size functions plan and ``decide`` reads the verdict at the p
 Shoppers come back: each sees 1 + NegBin lists (``--lists-per-shopper`` mean, gamma ``--lists-dispersion`` of the
 Poisson rate), all at the shopper's own activity. ``--lists-per-shopper 1`` is the shop of one list per shopper.
 The A/B test is read two ways: the naive z-test over lists (figures without the per-shopper sums) and the
-clustered one (with them: ``ab_test_clustered``), at two plans: the textbook one (design effect 1, no history)
-and the one with the design effect measured on a simulated week before the experiment (A's lists only, as much
-traffic as the textbook A/B test shows).
+clustered one (with them: ``ab_test_clustered``), at three plans: the textbook one (design effect 1, no
+history), the one with the design effect measured on a simulated week before the experiment (A's lists only, as
+much traffic as the textbook A/B test shows), and the service's: that week's 80% upper confidence limit of it
+(``design_effect_bound``). Interleaving is compared with the service's A/B plan.
 
     python -m scripts.simulate_experiments                           # 400 runs, base list CTR 0.05, lift 10%
     python -m scripts.simulate_experiments --lists-per-shopper 1     # one list per shopper
@@ -31,8 +32,10 @@ from app.experiments import (
     ab_sample_size,
     decide,
     design_effect,
+    design_effect_bound,
     interleaving_sample_size,
     outcomes,
+    shopper_figures,
     variant_of,
 )
 from scripts.lib.shop import Drafts, Shop, drafts, lists_per_shopper, plant
@@ -41,7 +44,8 @@ EXPERIMENT = "simulated-ab"
 FRACTIONS = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 1.0, 1.25)  # interleaving's sizes tried, in A/B's lists shown
 PILOT = 200_000
 TESTS = ("naive", "clustered")  # the z-test over lists; over shoppers (delta method)
-PLANS = ("textbook", "measured_deff")  # design effect 1; measured on the week before
+PLANS = ("textbook", "measured_deff", "deff_bound")  # design effect 1; measured on the week before; its bound
+SERVICE_PLAN = "deff_bound"  # what app.measure.experiments.history plans with
 
 
 @dataclass(frozen=True)
@@ -91,14 +95,13 @@ def stop_at(x: np.ndarray, arms: np.ndarray, per_arm: int) -> int:
     return max(ends)
 
 
-def pre_period(shop: Shop, shoppers: Shoppers, lists: int, rng: np.random.Generator) -> float:
-    """The design effect the service would measure on last week's ``lists`` lists of A (``design_effect``)."""
+def pre_period(shop: Shop, shoppers: Shoppers, lists: int, rng: np.random.Generator) -> tuple[float, float]:
+    """The design effect the service would measure on last week's ``lists`` lists of A (``design_effect``), and
+    the 80% upper confidence limit it plans with (``design_effect_bound``)."""
     who, h = shoppers.stream(shop, lists, rng)
     clicked = shop.clicks(np.broadcast_to(shop.appeal_a, (lists, len(shop.appeal_a))), rng, h).any(axis=1)
-    x, y = np.bincount(who), np.bincount(who, clicked)
-    week = {"impressions": int(x.sum()), "clicks": int(y.sum()), "shoppers": len(x), "lists_sq": int(x @ x),
-            "clicks_sq": int(y @ y), "clicks_lists": int(x @ y)}
-    return design_effect(week)
+    week = shopper_figures(np.bincount(who), np.bincount(who, clicked), spread=True)
+    return design_effect(week), design_effect_bound(week)
 
 
 def ab_run(shop: Shop, x: np.ndarray, arms: np.ndarray, appeal_of_arm: np.ndarray, cuts: dict[str, int],
@@ -142,7 +145,7 @@ def simulate(runs: int, seed: int, base_rate: float, lift: float, activity_shape
     c_bar = clicks_per_clicked_list(shop, np.random.default_rng([seed, 1 << 20]))
     textbook = ab_sample_size(base_rate, lift)
     week = 2 * textbook  # the week before: as many lists as the textbook A/B test shows
-    deff_reference = pre_period(shop, shoppers, week, np.random.default_rng([seed, 1 << 21]))
+    deff_reference = pre_period(shop, shoppers, week, np.random.default_rng([seed, 1 << 21]))[1]
     reference_lists = 2 * ab_sample_size(base_rate, lift, design_effect=deff_reference)
     il_cautious = interleaving_sample_size(base_rate, lift)
     il_measured = interleaving_sample_size(base_rate, lift, clicks_per_clicked_list=c_bar)
@@ -152,19 +155,21 @@ def simulate(runs: int, seed: int, base_rate: float, lift: float, activity_shape
     better = np.stack([shop.appeal_a, shop.appeal_b])
     ab_false = {key: 0 for key in ((t, p) for t in TESTS for p in PLANS)}
     ab_found = dict(ab_false)
-    deffs, planned, shown = [], [], []
+    deffs, bounds, planned, shown = [], [], [], []
     il_false = np.zeros(len(sizes))
     il_found = np.zeros(len(sizes))
     for r in range(runs):
         rng = np.random.default_rng([seed, r])
-        deff = pre_period(shop, shoppers, week, rng)
-        plans = {"textbook": textbook, "measured_deff": ab_sample_size(base_rate, lift, design_effect=deff)}
-        x = shoppers.draw(2 * plans["measured_deff"] + 1000, rng)
+        deff, bound = pre_period(shop, shoppers, week, rng)
+        plans = {"textbook": textbook, "measured_deff": ab_sample_size(base_rate, lift, design_effect=deff),
+                 "deff_bound": ab_sample_size(base_rate, lift, design_effect=bound)}
+        x = shoppers.draw(2 * max(plans.values()) + 1000, rng)
         arms = arms_of(len(x))
         cuts = {plan: stop_at(x, arms, n) for plan, n in plans.items()}
         deffs.append(deff)
-        planned.append(plans["measured_deff"])
-        shown.append(int(x[:cuts["measured_deff"]].sum()))
+        bounds.append(bound)
+        planned.append((plans["measured_deff"], plans[SERVICE_PLAN]))
+        shown.append((int(x[:cuts["measured_deff"]].sum()), int(x[:cuts[SERVICE_PLAN]].sum())))
         for verdict, key in ab_run(shop, x, arms, same, cuts, plans, rng).items():
             ab_false[verdict] += key != NO_DIFFERENCE
         for verdict, key in ab_run(shop, x, arms, better, cuts, plans, rng).items():
@@ -172,7 +177,7 @@ def simulate(runs: int, seed: int, base_rate: float, lift: float, activity_shape
         il_false += [v != NO_DIFFERENCE for v in interleaving_run(shop, shoppers, pool, pool.appeal_aa, sizes, rng)]
         il_found += [v == "B" for v in interleaving_run(shop, shoppers, pool, pool.appeal_ab, sizes, rng)]
     power = il_found / runs
-    ab_lists = float(np.mean(shown))
+    ab_lists = float(np.mean([s for _, s in shown]))
     reaching = [f for f, p in zip(FRACTIONS, power[2:], strict=True) if p >= 0.8]
     return {
         "shop": {"base_list_ctr": base_rate, "list_ctr_lift": lift, "item_appeal_lift": shop.item_lift - 1, "k": k,
@@ -181,7 +186,10 @@ def simulate(runs: int, seed: int, base_rate: float, lift: float, activity_shape
         "runs": runs, "seed": seed,
         "ab": {"planned_textbook": textbook, "design_effect_mean": float(np.mean(deffs)),
                "design_effect_range": [float(np.min(deffs)), float(np.max(deffs))],
-               "planned_measured_deff_mean": float(np.mean(planned)), "lists_shown_measured_deff": ab_lists,
+               "design_effect_bound_mean": float(np.mean(bounds)),
+               "planned_measured_deff_mean": float(np.mean([p for p, _ in planned])),
+               "planned_deff_bound_mean": float(np.mean([p for _, p in planned])),
+               "lists_shown_measured_deff": float(np.mean([s for s, _ in shown])), "lists_shown_deff_bound": ab_lists,
                "reference_lists_for_grid": reference_lists,
                "aa_false": {f"{t}/{p}": ab_false[(t, p)] / runs for t in TESTS for p in PLANS},
                "power": {f"{t}/{p}": ab_found[(t, p)] / runs for t in TESTS for p in PLANS}},
@@ -200,31 +208,35 @@ def simulate(runs: int, seed: int, base_rate: float, lift: float, activity_shape
 def table(result: dict) -> str:
     s, ab, il = result["shop"], result["ab"], result["interleaving"]
     lo, hi = ab["design_effect_range"]
-    ab_lists = ab["lists_shown_measured_deff"]
+    ab_lists = ab["lists_shown_deff_bound"]
     lines = [
         f"shop: A's list CTR {s['base_list_ctr']:.3f}, B's +{s['list_ctr_lift']:.1%} (item appeal "
         f"+{s['item_appeal_lift']:.1%}), k={s['k']}, activity shape {s['activity_shape']}, "
         f"{s['clicks_per_clicked_list']:.3f} clicks per clicked list, {s['lists_per_shopper']} lists per shopper "
         f"(dispersion {s['lists_dispersion']}); {result['runs']} runs, seed {result['seed']}",
         f"design effect measured on the week before: mean {ab['design_effect_mean']:.2f} "
-        f"(runs {lo:.2f}-{hi:.2f}); A/B plan per arm: textbook {ab['planned_textbook']:,}, with it "
-        f"{ab['planned_measured_deff_mean']:,.0f} on average",
-        f"{'method':<50}{'lists shown':>12}{'vs A/B':>8}{'A/A false':>11}{'finds B':>9}",
+        f"(runs {lo:.2f}-{hi:.2f}), its 80% upper limit {ab['design_effect_bound_mean']:.2f}; A/B plan per arm: "
+        f"textbook {ab['planned_textbook']:,}, with it {ab['planned_measured_deff_mean']:,.0f}, with its limit "
+        f"{ab['planned_deff_bound_mean']:,.0f} on average",
+        f"{'method':<58}{'lists shown':>12}{'vs A/B':>8}{'A/A false':>11}{'finds B':>9}",
     ]
-    for plan, label in (("textbook", "textbook plan"), ("measured_deff", "plan x measured deff")):
+    shown = {"textbook": 2 * ab["planned_textbook"], "measured_deff": ab["lists_shown_measured_deff"],
+             "deff_bound": ab_lists}
+    for plan, label in (("textbook", "textbook plan"), ("measured_deff", "plan x measured deff"),
+                        ("deff_bound", "plan x its 80% limit (the service's)")):
         for test in TESTS:
             key = f"{test}/{plan}"
-            n = 2 * ab["planned_textbook"] if plan == "textbook" else ab_lists
-            lines.append(f"{'A/B ' + test + ' test, ' + label:<50}{n:>12,.0f}{n / ab_lists:>8.2f}"
+            n = shown[plan]
+            lines.append(f"{'A/B ' + test + ' test, ' + label:<58}{n:>12,.0f}{n / ab_lists:>8.2f}"
                          f"{ab['aa_false'][key]:>11.3f}{ab['power'][key]:>9.3f}")
     for key, label in (("single_click", "one click per list"), ("measured_clicks", "measured clicks")):
         n = il["planned_" + key]
-        lines.append(f"{'interleaving, planned (' + label + ')':<50}{n:>12,}{n / ab_lists:>8.2f}"
+        lines.append(f"{'interleaving, planned (' + label + ')':<58}{n:>12,}{n / ab_lists:>8.2f}"
                      f"{il['aa_false'][key]:>11.3f}{il['power'][key]:>9.3f}")
     for row in il["by_share_of_ab_lists"]:
-        lines.append(f"{'interleaving at ' + format(row['share'], '.3g') + ' x A/B lists':<50}{row['lists']:>12,}"
+        lines.append(f"{'interleaving at ' + format(row['share'], '.3g') + ' x A/B lists':<58}{row['lists']:>12,}"
                      f"{row['lists'] / ab_lists:>8.2f}{row['aa_false']:>11.3f}{row['power']:>9.3f}")
-    lines.append(f"smallest share of A/B's lists (clustered test, plan x measured deff) at which interleaving finds "
+    lines.append(f"smallest share of A/B's lists (clustered test, the service's plan) at which interleaving finds "
                  f"B in >= 80% of runs: {il['smallest_share_with_80pct_power']}")
     return "\n".join(lines)
 

@@ -21,16 +21,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
-from sqlalchemy import case, func, select
+from sqlalchemy import Float, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from app.experiments import (
     NO_DIFFERENCE,
     NONE_YET,
+    SPREAD_KEYS,
     ab_test,
     ab_test_clustered,
     decide,
-    design_effect,
+    design_effect_bound,
     has_shopper_sums,
     interleaving_test,
     outcomes,
@@ -52,11 +53,12 @@ def _credited(metric: str):
             & (Interaction.type == EVENT_OF_METRIC[metric]))
 
 
-def shopper_sums(session: Session, metric: str, *where) -> dict[str | None, dict[str, int]]:
+def shopper_sums(session: Session, metric: str, *where, spread: bool = False) -> dict[str | None, dict[str, float]]:
     """Per variant (the impressions' ``variant``), the figures ``app.experiments`` reads, in one query: lists
     shown (``impressions``), lists with a credited event of ``metric`` (its figure name), and the per-shopper
-    sums of the clustered test (``shoppers``, ``lists_sq``, ``{name}_sq``, ``{name}_lists``). Answers without
-    a shopper count as a shopper each."""
+    sums of the clustered test (``shoppers``, ``lists_sq``, ``{name}_sq``, ``{name}_lists``); ``spread`` adds
+    the fourth-order sums of ``app.experiments.design_effect_bound`` (as floats: a fourth power of a busy
+    shopper's lists overflows SQLite's integers). Answers without a shopper count as a shopper each."""
     name = FIGURE_OF_METRIC[metric]
     shopper = func.coalesce(Impression.user_id, Impression.session_id, Impression.recommendation_id)
     per_list = select(Impression.variant.label("variant"), shopper.label("shopper"),
@@ -66,11 +68,19 @@ def shopper_sums(session: Session, metric: str, *where) -> dict[str | None, dict
     per_shopper = select(per_list.c.variant, func.count().label("x"), func.sum(per_list.c.good).label("y")) \
         .group_by(per_list.c.variant, per_list.c.shopper).subquery()
     x, y = per_shopper.c.x, per_shopper.c.y
+    fourth = []
+    if spread:
+        xf, yf = cast(x, Float), cast(y, Float)
+        fourth = [func.sum(xf * xf * xf * xf), func.sum(yf * yf * yf * yf), func.sum(yf * yf * yf * xf),
+                  func.sum(yf * yf * xf * xf), func.sum(yf * xf * xf * xf)]
     rows = session.execute(select(per_shopper.c.variant, func.count(), func.sum(x), func.sum(y), func.sum(x * x),
-                                  func.sum(y * y), func.sum(x * y)).group_by(per_shopper.c.variant))
-    return {variant: {"impressions": int(lists), name: int(good), "shoppers": int(n), "lists_sq": int(xx),
-                      f"{name}_sq": int(yy), f"{name}_lists": int(xy)}
-            for variant, n, lists, good, xx, yy, xy in rows}
+                                  func.sum(y * y), func.sum(x * y), *fourth).group_by(per_shopper.c.variant))
+    out = {}
+    for variant, n, lists, good, xx, yy, xy, *more in rows:
+        out[variant] = {"impressions": int(lists), name: int(good), "shoppers": int(n), "lists_sq": int(xx),
+                        f"{name}_sq": int(yy), f"{name}_lists": int(xy)}
+        out[variant] |= {key.format(m=name): float(v) for key, v in zip(SPREAD_KEYS, more, strict=False)}
+    return out
 
 
 def tallies(session: Session, experiment: Experiment) -> dict[str, dict[str, int]]:
@@ -167,14 +177,15 @@ def _decision(experiment: Experiment, figures: dict, metric: str) -> str:
 def history(session: Session, routes: list[str], metric: str) -> tuple[float, float]:
     """(base rate, design effect) of the lists shown on ``routes`` in the last week: the share of them with a
     credited event of ``metric`` (``DEFAULT_BASE_RATE`` where nothing was shown or the share is 0 or 1: no plan
-    can start from those), and how much more a rate over returning shoppers varies than over independent lists
-    (``app.experiments.design_effect``; 1 without history: the plan may then be short of power, while the
-    clustered test keeps false decisions at alpha)."""
+    can start from those), and how much more a rate over returning shoppers varies than over independent lists,
+    at its 80% upper confidence limit (``app.experiments.design_effect_bound``: the plan then has its power in
+    at least four experiments in five, not one in two; 1 without history: the plan may then be short of power,
+    while the clustered test keeps false decisions at alpha)."""
     recent = (Impression.shown_at >= utcnow() - timedelta(days=BASE_RATE_DAYS), Impression.route.in_(sorted(routes)))
     f = {"impressions": 0, FIGURE_OF_METRIC[metric]: 0}
-    for sums in shopper_sums(session, metric, *recent).values():  # every variant's lists together
+    for sums in shopper_sums(session, metric, *recent, spread=True).values():  # every variant's lists together
         f = {key: f.get(key, 0) + value for key, value in sums.items()}
     shown, good = f["impressions"], f[FIGURE_OF_METRIC[metric]]
     if not shown or not 0 < good < shown:
         return DEFAULT_BASE_RATE, 1.0
-    return good / shown, design_effect(f, FIGURE_OF_METRIC[metric])
+    return good / shown, design_effect_bound(f, FIGURE_OF_METRIC[metric])

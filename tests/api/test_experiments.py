@@ -5,8 +5,10 @@ serves a variant from another model version."""
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
+from app.experiments import ab_sample_size, design_effect, design_effect_bound, shopper_figures
 from tests.conftest import open_client
 from tests.utils import event, item
 
@@ -94,6 +96,22 @@ def test_unknown_ids_and_overlapping_routes(shop):
     assert {e["experiment_id"]: e["status"] for e in listed} == {"e1": "stopped", "e2": "running", "e3": "running"}
     put(shop, "later", {**AB, "routes": ["trending"], "starts_at": "2999-01-01T00:00:00Z"}, 200)
     assert shop.get("/v1/experiments/later").json()["status"] == "scheduled"
+
+
+def test_the_plan_reads_last_weeks_lists_and_their_design_effects_upper_limit(shop):
+    lists = np.array([1, 2, 3, 6, 1, 2, 3, 4, 1, 2, 5, 1])
+    clicked = np.array([1, 2, 3, 6, 0, 0, 1, 0, 0, 0, 1, 0])  # the first four shoppers click every list
+    for n, (x, y) in enumerate(zip(lists, clicked, strict=True)):
+        for shown in range(x):
+            answer = recs(shop, f"week-{n}")
+            if shown < y:
+                click(shop, {**answer, "user_id": f"week-{n}"}, ids(answer)[0])
+    f = shopper_figures(lists, clicked, spread=True)
+    rate, bound = clicked.sum() / lists.sum(), design_effect_bound(f)
+    assert bound > design_effect(f) > 1.5
+    created = put(shop, "planned", {**AB, "min_lift": 0.5})
+    assert created["base_rate"] == pytest.approx(rate)
+    assert created["planned"] == ab_sample_size(rate, 0.5, design_effect=bound)
 
 
 def test_a_shopper_keeps_their_variant_and_the_weights_hold(shop):

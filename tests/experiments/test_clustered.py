@@ -6,15 +6,22 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from app.experiments import NO_DIFFERENCE, ab_sample_size, ab_test, ab_test_clustered, decide, design_effect
+from app.experiments import (
+    NO_DIFFERENCE,
+    ab_sample_size,
+    ab_test,
+    ab_test_clustered,
+    decide,
+    design_effect,
+    design_effect_bound,
+    shopper_figures,
+)
 from app.experiments.stats import rate_variance
 
 
-def sums(lists: np.ndarray, clicked: np.ndarray) -> dict:
+def sums(lists: np.ndarray, clicked: np.ndarray, spread: bool = False) -> dict:
     """One variant's figures with the per-shopper sums, from each shopper's lists and clicked lists."""
-    x, y = np.asarray(lists, float), np.asarray(clicked, float)
-    return {"impressions": int(x.sum()), "clicks": int(y.sum()), "shoppers": len(x), "lists_sq": int(x @ x),
-            "clicks_sq": int(y @ y), "clicks_lists": int(x @ y)}
+    return shopper_figures(lists, clicked, spread=spread)
 
 
 def test_one_list_per_shopper_is_the_binomial_variance_and_no_design_effect():
@@ -52,6 +59,36 @@ def test_design_effect_is_at_least_one_and_grows_with_alike_lists():
         x = 1 + r.poisson(3, size=500)
         assert design_effect(sums(x, r.binomial(x, 0.1))) >= 1.0
     assert design_effect({"impressions": 0, "clicks": 0}) == 1.0
+
+
+def week(rng: np.random.Generator, shoppers: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """A week of returning shoppers: 1 + NegBin lists each (mean 4.5, heavy tail), each shopper clicking a list
+    with their own chance (beta, mean 0.05: a few keen ones click most of theirs)."""
+    lists = 1 + rng.negative_binomial(0.5, 0.5 / (0.5 + 3.5), size=shoppers)
+    return lists, rng.binomial(lists, rng.beta(0.3, 5.7, size=shoppers))
+
+
+def test_the_design_effects_upper_limit_covers_it_far_more_often_than_the_estimate():
+    truth = design_effect(sums(*week(np.random.default_rng(99), 1_000_000)))  # what the estimate tends to
+    rng = np.random.default_rng(3)
+    weeks = [week(rng) for _ in range(400)]
+    points = np.array([design_effect(sums(x, y)) for x, y in weeks])
+    bounds = np.array([design_effect_bound(sums(x, y, spread=True)) for x, y in weeks])
+    assert truth > 2 and abs(points.mean() / truth - 1) < 0.03  # about right on average
+    assert np.all(bounds > points)
+    # The 80% limit; the estimate is skewed (a busy shopper's week is rare), so it covers somewhat fewer weeks
+    # than 80% here (0.72-0.75 over seeds), while the estimate itself covers fewer than half.
+    assert 0.65 <= np.mean(bounds >= truth) <= 0.9 and np.mean(points >= truth) <= 0.5
+    assert design_effect_bound(sums(*weeks[0], spread=True), level=0.95) > bounds[0]
+
+
+def test_the_upper_limit_without_its_sums_or_spread_is_the_estimate():
+    rng = np.random.default_rng(4)
+    x, y = week(rng)
+    assert design_effect_bound(sums(x, y)) == design_effect(sums(x, y))  # no fourth-order sums: the estimate
+    assert design_effect_bound(sums(x, 0 * x, spread=True)) == 1.0  # nobody clicks
+    one = sums(np.ones(60_000), rng.random(60_000) < 0.2, spread=True)  # one list each: the binomial
+    assert design_effect(one) == 1.0 and 1.0 < design_effect_bound(one) < 1.01
 
 
 def test_plan_multiplies_by_the_design_effect():

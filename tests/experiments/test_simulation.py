@@ -27,11 +27,12 @@ def test_small_simulation_finds_the_planted_winner_and_interleaving_needs_fewer_
     ab, il = result["ab"], result["interleaving"]
     assert ab["design_effect_mean"] == pytest.approx(1.0)  # one list per shopper: the binomial variance
     assert ab["planned_measured_deff_mean"] == ab["planned_textbook"]
+    assert ab["planned_textbook"] < ab["planned_deff_bound_mean"] < 1.02 * ab["planned_textbook"]
     for test in ("naive", "clustered"):
         assert ab["aa_false"][f"{test}/measured_deff"] <= 0.15 and ab["power"][f"{test}/measured_deff"] >= 0.6
     assert il["aa_false"]["measured_clicks"] <= 0.15 and il["power"]["measured_clicks"] >= 0.6
     assert il["power"]["single_click"] >= 0.6
-    assert il["planned_measured_clicks"] < ab["lists_shown_measured_deff"]  # fewer lists than both A/B arms
+    assert il["planned_measured_clicks"] < ab["lists_shown_deff_bound"]  # fewer lists than both A/B arms
     half = next(row for row in il["by_share_of_ab_lists"] if row["share"] == 0.5)
     assert half["power"] >= 0.6
 
@@ -45,6 +46,9 @@ def test_returning_shoppers_inflate_the_naive_test_and_not_the_clustered_one():
     assert naive >= 0.2 and naive >= clustered + 0.1  # lists of one shopper taken as independent trials
     assert ab["power"]["clustered/measured_deff"] >= 0.6
     assert ab["power"]["clustered/textbook"] < ab["power"]["clustered/measured_deff"]  # no history: underpowered
+    assert ab["design_effect_bound_mean"] > ab["design_effect_mean"]
+    assert ab["planned_deff_bound_mean"] > ab["planned_measured_deff_mean"]
+    assert ab["aa_false"]["clustered/deff_bound"] <= 0.125 and ab["power"]["clustered/deff_bound"] >= 0.6
     assert il["aa_false"]["measured_clicks"] <= 0.15 and il["power"]["measured_clicks"] >= 0.6
     half = next(row for row in il["by_share_of_ab_lists"] if row["share"] == 0.5)
     assert half["power"] >= 0.6
