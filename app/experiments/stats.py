@@ -138,7 +138,8 @@ def design_effect_bound(figures: Mapping[str, float], metric: str = "clicks", le
     experiments whose history is like theirs, at the cost of ``z_level`` standard errors more lists (at 80%, 0.84
     of them). The estimate is Σ_u e_u² / (Σx r (1 - r)) with e_u = y_u - r x_u a shopper's residual; its relative
     standard error is that of the sum of squares, √(Σe⁴ - (Σe²)² / n) / Σe², read from the fourth-order sums
-    (``SPREAD_KEYS``). Figures without them: ``design_effect``."""
+    (``SPREAD_KEYS``). The relative error of a sum of squares is at most 1, so the limit is at most 1 + z_level
+    times the estimate (1.84x at 80%), however few shoppers the week had. Figures without them: ``design_effect``."""
     point = design_effect(figures, metric)
     keys = [k.format(m=metric) for k in SPREAD_KEYS]
     lists, n = float(figures.get("impressions", 0)), float(figures.get("shoppers", 0))

@@ -22,14 +22,15 @@ def search(state: State, index, fresh: np.ndarray, query: np.ndarray, eligible: 
     over the eligible set where a filter leaves at most EXACT_BELOW items (cheaper than a filtered graph search
     that must walk past the rest) or HNSW comes up short; merged with the items mapped in by text since. k
     eligible items always give k results (those with no vector yet follow, most popular first)."""
-    n_model = state.model.n_items
-    candidates = np.flatnonzero(eligible[:n_model]) if eligible[:n_model].sum() <= EXACT_BELOW else None
+    model_eligible = eligible[:state.model.n_items]
+    n_eligible = np.count_nonzero(model_eligible)  # a bool mask's count: a sixth of ``.sum()``'s time
+    candidates = np.flatnonzero(model_eligible) if n_eligible <= EXACT_BELOW else None
     if candidates is None:  # most of the catalog: the index's (filtered) search
-        scores, positions = index.search(query[None], k, eligible[:n_model])
+        scores, positions = index.search(query[None], k, model_eligible)
         keep = positions[0] >= 0
         scores, positions = scores[0][keep], positions[0][keep]
-        if len(positions) < k and eligible[:n_model].sum() > len(positions):
-            candidates = np.flatnonzero(eligible[:n_model])
+        if len(positions) < k and n_eligible > len(positions):
+            candidates = np.flatnonzero(model_eligible)
     if candidates is not None:  # a narrow filter, or the index came up short: every eligible item, exactly
         exact = products(index.vectors, candidates, query)
         top = largest(exact, min(k, len(exact)))

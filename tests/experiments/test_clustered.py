@@ -89,6 +89,8 @@ def test_the_upper_limit_without_its_sums_or_spread_is_the_estimate():
     assert design_effect_bound(sums(x, 0 * x, spread=True)) == 1.0  # nobody clicks
     one = sums(np.ones(60_000), rng.random(60_000) < 0.2, spread=True)  # one list each: the binomial
     assert design_effect(one) == 1.0 and 1.0 < design_effect_bound(one) < 1.01
+    few = sums(np.array([1, 9, 2, 1]), np.array([0, 9, 0, 0]), spread=True)  # four shoppers, one keen: unsure
+    assert design_effect(few) * 1.4 < design_effect_bound(few) <= design_effect(few) * (1 + norm.ppf(0.8))
 
 
 def test_plan_multiplies_by_the_design_effect():
