@@ -105,33 +105,47 @@ def computed_lists(env: dict, ids: dict, seconds: int, workers: int, light_users
 
 
 def impressions_cost(env: dict, ids: dict, rounds: int, seconds: int, workers: int) -> dict:
-    """What keeping impressions costs the plain list: servers that keep them (the default) and servers that keep
-    none (SEMREC_IMPRESSIONS=false), started in turn ``rounds`` times each, every one measured alike (req/s at
-    32 connections, p99 at 4); the medians and their ratios. One pair of runs moves by 15% on this host from
-    one start to the next, more than the effect: hence the rounds, the medians, and the p99 of all the runs'
-    requests pooled (their wrk histograms)."""
-    runs: dict[str, list[dict]] = {"kept": [], "none": []}
-    for _ in range(rounds):
+    """What keeping impressions costs the plain list: a server that keeps them (the default) and one that keeps
+    none (SEMREC_IMPRESSIONS=false), started side by side, each on its own copy of the store where it is SQLite,
+    loaded in turn in short slices (``seconds`` at 32 connections, then ``seconds`` at 4), ``rounds`` slices
+    each, the first server of each round alternating. This host's speed drifts by more than the effect over
+    minutes; slices a few seconds apart see the same host. Reported: the median req/s of the slices, and the p99
+    at 4 connections of all of a server's slices' requests pooled (their wrk histograms)."""
+    servers, copies = {}, []
+    try:
         for label, extra in (("kept", {}), ("none", {"SEMREC_IMPRESSIONS": "false"})):
-            proc, url = start_server({**env, **extra}, workers)
-            try:
-                wrk(url, "recommend", ids, 8, 3)
-                thr, lat = wrk(url, "recommend", ids, 32, seconds), wrk(url, "recommend", ids, 4, max(8, seconds // 2))
+            own = dict(env)
+            if not env.get("SEMREC_DATABASE_URL", "").startswith("postgresql"):
+                copy = Path(tempfile.mkdtemp(prefix=f"semrec-bench-{label}-"))
+                shutil.copytree(env["SEMREC_DATA_DIR"], copy, dirs_exist_ok=True)
+                copies.append(copy)
+                own |= {"SEMREC_DATA_DIR": str(copy), "SEMREC_DATABASE_URL": ""}  # the copy's own SQLite file
+            servers[label] = start_server({**own, **extra}, workers)
+        for _, url in servers.values():
+            wrk(url, "recommend", ids, 8, 3)
+        runs: dict[str, list[dict]] = {"kept": [], "none": []}
+        for r in range(rounds):
+            for label in (("kept", "none") if r % 2 == 0 else ("none", "kept")):
+                url = servers[label][1]
+                thr, lat = wrk(url, "recommend", ids, 32, seconds), wrk(url, "recommend", ids, 4, seconds)
                 runs[label].append({"rps@32": thr["rps"], "p99_ms@4": lat["p99_ms"], "histogram": lat["histogram"]})
                 print(f"  impressions {label}: {thr['rps']:.0f} req/s @32, p99 {lat['p99_ms']:.1f} ms @4", flush=True)
-            finally:
-                proc.terminate()
-                proc.wait(timeout=300)
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=300)
+        for copy in copies:
+            shutil.rmtree(copy, ignore_errors=True)
     median = {label: {key: float(np.median([r[key] for r in rows])) for key in ("rps@32", "p99_ms@4")}
               for label, rows in runs.items()}
     pooled = {label: pooled_percentile([r.pop("histogram") for r in rows], 99) for label, rows in runs.items()}
-    out = {"rounds": rounds, "runs": runs, "median": median, "pooled_p99_ms@4": pooled,
+    out = {"rounds": rounds, "slice_seconds": seconds, "runs": runs, "median": median, "pooled_p99_ms@4": pooled,
            "rps_ratio": round(median["kept"]["rps@32"] / median["none"]["rps@32"], 3),
            "p99_ratio": round(median["kept"]["p99_ms@4"] / median["none"]["p99_ms@4"], 3),
            "pooled_p99_ratio": round(pooled["kept"] / pooled["none"], 3)}
-    print(f"  impressions kept / none, medians of {rounds}: req/s {out['rps_ratio']}x, p99 {out['p99_ratio']}x; "
-          f"p99 of every request of the {rounds} runs pooled: {pooled['kept']:.1f} against {pooled['none']:.1f} ms, "
-          f"{out['pooled_p99_ratio']}x", flush=True)
+    print(f"  impressions kept / none, {rounds} slices each: req/s {out['rps_ratio']}x (medians); p99 of every "
+          f"request of the slices pooled: {pooled['kept']:.1f} against {pooled['none']:.1f} ms, "
+          f"{out['pooled_p99_ratio']}x (median of the slices' p99: {out['p99_ratio']}x)", flush=True)
     return out
 
 
@@ -186,8 +200,9 @@ def main() -> None:
     p.add_argument("--ef-construction", type=int, default=200, help="HNSW build effort (the job's is 200)")
     p.add_argument("--processes", default="", help="memory at these worker counts, e.g. 1,2,4")
     p.add_argument("--no-preload", action="store_true", help="workers load the version each (SEMREC_PRELOAD=false)")
-    p.add_argument("--impression-rounds", type=int, default=5,
-                   help="servers with and without impressions kept, in turn, this many times each (0: skip)")
+    p.add_argument("--impression-rounds", type=int, default=12,
+                   help="slices of load on the servers with and without impressions kept, side by side (0: skip)")
+    p.add_argument("--impression-slice", type=int, default=5, help="seconds of each slice, per connection count")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     if shutil.which("wrk") is None:
@@ -225,7 +240,8 @@ def main() -> None:
         proc.wait(timeout=30)
     report["http"] += computed_lists(env, ids, args.duration, args.workers, args.light_users)
     if args.impression_rounds:
-        report["impressions"] = impressions_cost(env, ids, args.impression_rounds, args.duration, args.workers)
+        report["impressions"] = impressions_cost(env, ids, args.impression_rounds, args.impression_slice,
+                                                 args.workers)
     if args.ml100k and (args.ml100k / "u.data").exists():
         print("ML-100K: ingest, embed and train with the service's own job, then serve", flush=True)
         ml_dir = Path(tempfile.mkdtemp(prefix="semrec-bench-ml100k-"))
