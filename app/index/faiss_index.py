@@ -16,6 +16,7 @@ import faiss
 import numpy as np
 
 EXACT_MAX = 50_000
+GROUPED_MAX_BYTES = 64 * 1024 * 1024  # a grouped copy of at most this (about 250k items at 64 factors)
 EF_SEARCH = 64  # HNSW candidate list per query: its recall against exact search in docs/serving.md
 
 
@@ -24,8 +25,35 @@ class ItemIndex:
         self.index = index
         self.vectors = vectors  # kept for exact fallbacks and for rank()
         self.exact = isinstance(index, faiss.IndexFlat)
+        self._grouped: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (order, slot, vectors[order])
         if ef_search is not None and not self.exact:
             index.hnsw.efSearch = ef_search  # a search-time knob: the saved graph stays as built
+
+    def group_by(self, keys: np.ndarray, max_bytes: int = GROUPED_MAX_BYTES) -> None:
+        """Keep a copy of the vectors ordered by ``keys`` (one per item: its category), which ``score_rows``
+        reads. A filter's candidates (a category, a price band within it) are rows scattered over the matrix,
+        and gathering them from memory the cache has not seen was most of a filtered list's time (0.38 ms for
+        4,000 of 100,000 rows; docs/serving.md); in the grouped copy they are a few contiguous runs. Only a
+        layout: any ``keys`` give the same scores. Skipped above ``max_bytes``."""
+        if self.vectors.nbytes > max_bytes or len(keys) != len(self.vectors):
+            self._grouped = None
+            return
+        order = np.argsort(keys, kind="stable")
+        slot = np.empty(len(order), np.int64)
+        slot[order] = np.arange(len(order))
+        self._grouped = (order, slot, np.ascontiguousarray(self.vectors[order]))
+
+    def score_rows(self, rows: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores): ``vectors[rows] @ query`` for item positions ``rows``, returned in an order of the
+        index's choosing (the grouped copy's, where ``group_by`` made one; else as given)."""
+        grouped = self._grouped
+        if grouped is None or len(rows) * 4 >= len(self.vectors):  # most rows: one pass over the whole matrix
+            if len(rows) * 4 >= len(self.vectors):
+                return rows, (self.vectors @ query)[rows]
+            return rows, self.vectors[rows] @ query
+        order, slot, vectors = grouped
+        slots = np.sort(slot[rows])
+        return order[slots], vectors[slots] @ query
 
     @classmethod
     def build(cls, vectors: np.ndarray, exact_max: int = EXACT_MAX, hnsw_m: int = 32,

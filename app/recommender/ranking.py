@@ -32,9 +32,9 @@ def search(state: State, index, fresh: np.ndarray, query: np.ndarray, eligible: 
         if len(positions) < k and n_eligible > len(positions):
             candidates = np.flatnonzero(model_eligible)
     if candidates is not None:  # a narrow filter, or the index came up short: every eligible item, exactly
-        exact = products(index.vectors, candidates, query)
+        candidates, exact = index.score_rows(candidates, query)
         top = largest(exact, min(k, len(exact)))
-        top = top[np.argsort(-exact[top], kind="stable")]
+        top = top[np.lexsort((candidates[top], -exact[top]))]  # ties by position, whatever order they came in
         scores, positions = exact[top], candidates[top]
     if len(state.fresh_positions):
         ok = eligible[state.fresh_positions]

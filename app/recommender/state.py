@@ -146,6 +146,8 @@ def _next(session: Session, model: ServingModel | None, old: State | None, now_e
     model_items = model.trained.item_ids if model else []
     encoder_model = model.trained.encoder_model if model else None
     cat = catalog_mod.load(session, model_items, encoder_model, None if model_changed else old.catalog)
+    if model_changed and model is not None:  # filtered lists read a category's vectors as a few runs
+        model.index.group_by(cat.category_codes[:model.n_items])
     popularity, since = _popularity(session, cat, None if model_changed else old)
     catalog_changed = model_changed or cat.positions is not old.catalog.positions or \
         cat.text_vectors is not old.catalog.text_vectors

@@ -44,3 +44,24 @@ def test_ef_search_comes_from_the_setting_not_the_file(vectors, tmp_path):
     index.save(tmp_path / "i.faiss")
     assert ItemIndex.load(tmp_path / "i.faiss", ef_search=200).index.hnsw.efSearch == 200
     assert ItemIndex.load(tmp_path / "i.faiss").index.hnsw.efSearch == EF_SEARCH
+
+
+def test_a_grouped_copy_scores_the_same_rows_alike(vectors):
+    rng = np.random.default_rng(2)
+    index = ItemIndex.build(vectors, exact_max=len(vectors))
+    query = _queries(1)[0]
+    rows = np.sort(rng.choice(len(vectors), 700, replace=False))
+    plain_rows, plain = index.score_rows(rows, query)
+    assert np.array_equal(plain_rows, rows) and np.allclose(plain, vectors[rows] @ query, atol=1e-5)
+    categories = rng.integers(0, 12, len(vectors))
+    index.group_by(categories)
+    grouped_rows, grouped = index.score_rows(rows, query)
+    assert sorted(grouped_rows.tolist()) == rows.tolist() and not np.array_equal(grouped_rows, rows)
+    assert np.allclose(grouped, vectors[grouped_rows] @ query, atol=1e-5)
+    in_one = np.flatnonzero(categories == 3)[::2]  # a category's items: one run of the grouped copy
+    got_rows, got = index.score_rows(in_one, query)
+    assert np.array_equal(np.sort(got_rows), in_one) and np.allclose(got, vectors[got_rows] @ query, atol=1e-5)
+    many = np.arange(0, len(vectors), 2)  # half the catalog: one product over every row, as given
+    assert np.array_equal(index.score_rows(many, query)[0], many)
+    index.group_by(categories, max_bytes=vectors.nbytes - 1)  # over the bound: no copy, rows as given
+    assert np.array_equal(index.score_rows(rows, query)[0], rows)

@@ -139,3 +139,26 @@ def test_similar_items_and_conversations_take_the_same_filters(trained):
     assert r.status_code == 200, r.text
     ids = [i["item_id"] for i in r.json()["items"]]
     assert len(ids) == 6 and all(BRANDS[(number(i) // 3) % 3] == "Peak" and number(i) <= 60 for i in ids)
+
+
+def test_a_filtered_search_over_the_grouped_vectors_is_the_exact_top_k(trained):
+    import numpy as np
+
+    from app.recommender import ranking
+
+    state = trained.app.state.recommender.fresh_state()
+    index = state.model.index
+    assert index._grouped is not None  # grouped by category when the version was loaded
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        query = np.append(rng.normal(0, 1, index.vectors.shape[1] - 1), 1.0).astype(np.float32)
+        query[:-1] *= rng.choice([0.0, 1.0])  # every other query scores by the bias alone: ties of equal items
+        eligible = np.zeros(len(state.catalog.item_ids), bool)
+        eligible[:state.model.n_items] = state.catalog.category_codes[:state.model.n_items] == rng.integers(3)
+        eligible &= rng.random(len(eligible)) < 0.8
+        positions, scores = ranking.search(state, index, state.fresh_vectors, query, eligible, 7)
+        rows = np.flatnonzero(eligible[:state.model.n_items])
+        exact = index.vectors[rows] @ query
+        best = np.lexsort((rows, -exact))[:7]  # by score, ties by position
+        assert positions.tolist() == rows[best].tolist()
+        assert np.allclose(scores, exact[best], atol=1e-5)
