@@ -48,9 +48,7 @@ class ItemIndex:
         index's choosing (the grouped copy's, where ``group_by`` made one; else as given)."""
         grouped = self._grouped
         if grouped is None or len(rows) * 4 >= len(self.vectors):  # most rows: one pass over the whole matrix
-            if len(rows) * 4 >= len(self.vectors):
-                return rows, (self.vectors @ query)[rows]
-            return rows, self.vectors[rows] @ query
+            return rows, products(self.vectors, rows, query)
         order, slot, vectors = grouped
         slots = np.sort(slot[rows])
         return order[slots], vectors[slots] @ query
@@ -128,3 +126,11 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def products(matrix: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """``matrix[rows] @ vector`` without copying the rows out when they are most of the matrix (a conversation's
+    candidates, a long rank list): the product over every row is then cheaper than the gather."""
+    if len(rows) * 4 >= len(matrix):
+        return (matrix @ vector)[rows]
+    return matrix[rows] @ vector

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from app.index.faiss_index import products
 from app.recommender.state import State
 
 log = logging.getLogger("semrec.recommender")
@@ -73,14 +74,6 @@ def vectors_of(state: State, positions: np.ndarray) -> np.ndarray:
         if v is not None:
             out[n] = v[:-1]
     return out
-
-
-def products(matrix: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """``matrix[rows] @ vector`` without copying the rows out when they are most of the matrix (a conversation's
-    candidates, a long rank list): the product over every row is then cheaper than the gather."""
-    if len(rows) * 4 >= len(matrix):
-        return (matrix @ vector)[rows]
-    return matrix[rows] @ vector
 
 
 def largest(scores: np.ndarray, n: int, stride: int = 32, spare: int = 8) -> np.ndarray:

@@ -2,8 +2,10 @@
 list of categories, only or never these items (applied before the top k: no item lost), a visitor known only by
 this session's items, and diversity."""
 
+import numpy as np
 import pytest
 
+from app.recommender import ranking
 from tests.conftest import READ_KEY, WRITE_KEY, open_client
 from tests.recommender.test_routes import train
 
@@ -142,10 +144,6 @@ def test_similar_items_and_conversations_take_the_same_filters(trained):
 
 
 def test_a_filtered_search_over_the_grouped_vectors_is_the_exact_top_k(trained):
-    import numpy as np
-
-    from app.recommender import ranking
-
     state = trained.app.state.recommender.fresh_state()
     index = state.model.index
     assert index._grouped is not None  # grouped by category when the version was loaded
