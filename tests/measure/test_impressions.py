@@ -35,6 +35,22 @@ def test_a_flush_writes_one_row_per_item_with_its_position(sessions):
     assert log.flush() == 0
 
 
+def test_flushed_times_compare_with_the_stores_own_as_times(sessions):
+    """The batch statement writes shown_at itself (text on SQLite): it must order and compare as the ORM's."""
+    before = datetime.now(UTC)
+    with sessions.begin() as s:
+        s.add(ImpressionAnswer(recommendation_id="orm", items='["a"]', route="user", shown_at=before))
+    log = ImpressionLog(sessions)
+    log.record("flushed", "user", None, "u1", None, ["b"])
+    log.flush()
+    after = datetime.now(UTC)
+    with sessions() as s:
+        within = s.scalars(select(ImpressionAnswer.recommendation_id).where(
+            ImpressionAnswer.shown_at.between(before, after)).order_by(ImpressionAnswer.shown_at)).all()
+        later = s.scalars(select(ImpressionAnswer.recommendation_id).where(ImpressionAnswer.shown_at > before)).all()
+    assert within == ["orm", "flushed"] and later == ["flushed"]
+
+
 def test_a_full_buffer_drops_the_oldest_and_counts_them(sessions):
     log = ImpressionLog(sessions, capacity=2)
     for n in range(5):
