@@ -101,12 +101,13 @@ def popular(state: State, eligible: np.ndarray, k: int) -> tuple[np.ndarray, np.
 
 def best(candidates: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     """The k ``candidates`` (positions, ascending) with the largest ``values[candidate]``, best first, ties by
-    position: the k largest found first by a partition, so only they are sorted, not every candidate."""
+    position: the k-th largest value found first (``largest``: a partition of a sample, then of the few above
+    it), so only the k are sorted, not every candidate."""
     if k <= 0:
         return candidates[:0]
     v = values[candidates]
     if len(candidates) > 4 * k:
-        kth = np.partition(v, len(v) - k)[len(v) - k]
+        kth = v[largest(v, k)].min()
         above = np.flatnonzero(v > kth)
         keep = np.concatenate([above, np.flatnonzero(v == kth)[: k - len(above)]])
         candidates, v = candidates[keep], v[keep]
