@@ -1,6 +1,7 @@
 """Merchandising rules over a scored list: the shop's boosts, burials, pins and promotions.
 
-Rules act after scoring, on a pool of the best eligible items (``POOL``: max(4k, 100)), and only ever on
+Rules act after scoring, on a pool of the best eligible items (``pool_size``: max(4k, 100), or as far down as
+boosts alone can reach the list), and only ever on
 eligible ones: the request's filters, availability and the seen items have removed the rest before any rule
 runs, so no rule can bring an item back. In one fixed order, so an answer is a pure function of the pool:
 
@@ -14,11 +15,13 @@ runs, so no rule can bring an item back. In one fixed order, so an answer is a p
    the pool carries the pool's lowest score (its own is at most that).
 
 An item a rule placed says so in ``because``; the answer lists the rules that acted (those that matched an
-item of the pool, filled a slot, or pinned their item). ``score`` stays the scoring's.
+item of the pool, filled a slot, or pinned their item; for boosts alone the pool ends where the list's reach
+does). ``score`` stays the scoring's.
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -31,8 +34,17 @@ PINNED, PROMOTED = "pinned by the shop", "promoted"
 POOL = 100  # rules reorder the top max(4k, POOL) scored items
 
 
-def pool_size(k: int) -> int:
-    return max(4 * k, POOL)
+def pool_size(k: int, live: tuple[Rule, ...] = ()) -> int:
+    """How many of the best scored items the rules ``live`` reorder: max(4k, ``POOL``); for boosts alone
+    (``boost`` or ``bury`` with every factor at least 1) only the ceil(F·k) best, F the product of the factors
+    (an item several rules match is lifted by each). After
+    such rules each of the scored top k stands at 1/k or higher, and an item ranked past F·k at F/r, below 1/k
+    (at F·k exactly, a tie the better-scored keeps): none from past it can reach the k, so the answer is the
+    one the full pool gives, from a search for about 2k items instead of 100 (docs/serving.md, fifth round)."""
+    full = max(4 * k, POOL)
+    if live and all(r.action in ("boost", "bury") and r.factor >= 1 for r in live):
+        return min(full, max(k, math.ceil(math.prod(r.factor for r in live) * k)))
+    return full
 
 
 @dataclass(frozen=True)

@@ -268,8 +268,10 @@ class Recommender:
         values = self._context_values(state, r.context)
         live = state.rules.matching(route, r.filters.categories, self._segment(state, pos), now) if apply_rules \
             else ()
-        pooled = values or r.diversity > 0 or live
-        n = max(4 * r.k, CONTEXT_POOL, rules.pool_size(r.k) if live else 0) if pooled else r.k
+        if values or r.diversity > 0:  # the pool is re-ranked before the rules see it: the whole of it
+            n = max(4 * r.k, CONTEXT_POOL, rules.pool_size(r.k) if live else 0)
+        else:
+            n = rules.pool_size(r.k, live) if live else r.k
         eligible = r.filters.mask(state.catalog)
         seen = users.seen(state, pos, events) if (events or pos is not None) else set()
         if r.exclude_seen and seen:
@@ -393,7 +395,7 @@ class Recommender:
             if (pos is None or not state.catalog.recommendable[pos]) and not reads.item_is_live(conn, item_id):
                 return None
         live = state.rules.matching("similar", filters.categories, None, time.time())
-        n = rules.pool_size(k) if live else k
+        n = rules.pool_size(k, live) if live else k
         eligible = filters.mask(state.catalog)
         if pos is not None:
             eligible[pos] = False
