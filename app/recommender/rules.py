@@ -37,10 +37,10 @@ POOL = 100  # rules reorder the top max(4k, POOL) scored items
 def pool_size(k: int, live: tuple[Rule, ...] = ()) -> int:
     """How many of the best scored items the rules ``live`` reorder: max(4k, ``POOL``); for boosts alone
     (``boost`` or ``bury`` with every factor at least 1) only the ceil(F·k) best, F the product of the factors
-    (an item several rules match is lifted by each). After
-    such rules each of the scored top k stands at 1/k or higher, and an item ranked past F·k at F/r, below 1/k
-    (at F·k exactly, a tie the better-scored keeps): none from past it can reach the k, so the answer is the
-    one the full pool gives, from a search for about 2k items instead of 100 (docs/serving.md, fifth round)."""
+    (an item several rules match is lifted by each). After such rules each of the scored top k stands at 1/k
+    or higher, and an item ranked r past F·k at F/r, below 1/k (at F·k exactly, a tie the better-scored
+    keeps): none from past it can reach the k. So the answer is the one the full pool gives, from a search for
+    about 2k items instead of 100 (docs/serving.md, fifth round)."""
     full = max(4 * k, POOL)
     if live and all(r.action in ("boost", "bury") and r.factor >= 1 for r in live):
         return min(full, max(k, math.ceil(math.prod(r.factor for r in live) * k)))
