@@ -47,7 +47,7 @@ class ItemIndex:
         """(rows, scores): ``vectors[rows] @ query`` for item positions ``rows``, returned in an order of the
         index's choosing (the grouped copy's, where ``group_by`` made one; else as given)."""
         grouped = self._grouped
-        if grouped is None or len(rows) * 4 >= len(self.vectors):  # most rows: one pass over the whole matrix
+        if grouped is None or _most_of(rows, self.vectors):  # most rows: one pass over the whole matrix
             return rows, products(self.vectors, rows, query)
         order, slot, vectors = grouped
         slots = np.sort(slot[rows])
@@ -131,6 +131,11 @@ def _fsync_dir(folder: Path) -> None:
 def products(matrix: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
     """``matrix[rows] @ vector`` without copying the rows out when they are most of the matrix (a conversation's
     candidates, a long rank list): the product over every row is then cheaper than the gather."""
-    if len(rows) * 4 >= len(matrix):
+    if _most_of(rows, matrix):
         return (matrix @ vector)[rows]
     return matrix[rows] @ vector
+
+
+def _most_of(rows: np.ndarray, matrix: np.ndarray) -> bool:
+    """A quarter of the rows or more: a product over the whole matrix is cheaper than gathering them."""
+    return len(rows) * 4 >= len(matrix)

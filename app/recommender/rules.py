@@ -1,9 +1,9 @@
 """Merchandising rules over a scored list: the shop's boosts, burials, pins and promotions.
 
 Rules act after scoring, on a pool of the best eligible items (``pool_size``: max(4k, 100), or as far down as
-boosts alone can reach the list), and only ever on
-eligible ones: the request's filters, availability and the seen items have removed the rest before any rule
-runs, so no rule can bring an item back. In one fixed order, so an answer is a pure function of the pool:
+boosts alone can reach the list), and only ever on eligible ones: the request's filters, availability and the
+seen items have removed the rest before any rule runs, so no rule can bring an item back. In one fixed order,
+so an answer is a pure function of the pool:
 
 1. ``boost`` / ``bury``: every item's standing is 1 / its rank in the pool (1-based); a matching item's is
    multiplied by the rule's ``factor`` (factor 2 moves an item from rank r to about r / 2), and the pool is
