@@ -65,18 +65,35 @@ def put_rule(url: str, rule_id: str, rule: dict) -> None:
 
 
 def bench_http(url: str, ids: dict, seconds: int, label: str, proc,
-               kinds: tuple[str, ...] = ("healthz", "recommend", "rank", "similar", "bought_together", "trending")
-               ) -> list[dict]:
-    """ids: n_users, n_items, user_prefix, item_prefix, base (ids are prefix + base..base+n-1)."""
+               kinds: tuple[str, ...] = ("healthz", "recommend", "rank", "similar", "bought_together", "trending"),
+               visitors: dict | None = None, rounds: int = 3) -> list[dict]:
+    """Each kind of request in ``rounds`` slices of ``seconds / rounds`` at 32 connections, then as long at 4,
+    the kinds taking turns within a round and their order turning each round. This host's speed drifts over
+    minutes by more than the differences between routes; slices seconds apart see the same host, so a ratio
+    between two rows of one call compares like with like. req/s: the median of a kind's slices; p99: of all its
+    slices' requests pooled (wrk's histograms). ``visitors`` (ids of the 3-event visitors) adds their list and
+    ``rank``. ids: n_users, n_items, user_prefix, item_prefix, base (ids are prefix + base..base+n-1)."""
+    loads = [(kind, kind, ids) for kind in kinds]
+    if visitors:
+        loads += [(f"visitors' {kind}", kind, visitors) for kind in ("recommend", "rank")]
+    for _, kind, who in loads:
+        wrk(url, kind, who, 8, 3)  # warm up (fold-in caches, page cache)
+    part = max(2, round(seconds / rounds))
+    slices: dict[str, list[tuple[dict, dict]]] = {name: [] for name, _, _ in loads}
+    for r in range(rounds):
+        turn = r % len(loads)
+        for name, kind, who in loads[turn:] + loads[:turn]:
+            slices[name].append((wrk(url, kind, who, 32, part), wrk(url, kind, who, 4, part)))
     rows = []
-    for kind in kinds:
-        wrk(url, kind, ids, 8, 3)  # warm up (fold-in caches, page cache)
-        thr = wrk(url, kind, ids, 32, seconds)
-        lat = wrk(url, kind, ids, 4, max(10, seconds // 2))
-        row = {"catalog": label, "route": kind, "rps@32": round(thr["rps"]), "p50_ms@32": round(thr["p50_ms"], 2),
-               "p99_ms@32": round(thr["p99_ms"], 2), "rps@4": round(lat["rps"]), "p50_ms@4": round(lat["p50_ms"], 2),
-               "p99_ms@4": round(lat["p99_ms"], 2), "errors": thr["errors"] + thr["non2xx"] + lat["errors"]
-               + lat["non2xx"], "rss_mb": round(rss_mb(proc))}
+    for name, _, _ in loads:
+        thr, lat = zip(*slices[name], strict=True)
+        row = {"catalog": label, "route": name, "rps@32": round(float(np.median([t["rps"] for t in thr]))),
+               "p50_ms@32": round(float(np.median([t["p50_ms"] for t in thr])), 2),
+               "p99_ms@32": round(pooled_percentile([t["histogram"] for t in thr], 99), 2),
+               "rps@4": round(float(np.median([t["rps"] for t in lat]))),
+               "p50_ms@4": round(float(np.median([t["p50_ms"] for t in lat])), 2),
+               "p99_ms@4": round(pooled_percentile([t["histogram"] for t in lat], 99), 2),
+               "errors": sum(t["errors"] + t["non2xx"] for t in thr + lat), "rss_mb": round(rss_mb(proc))}
         print("  " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
         rows.append(row)
     return rows
@@ -87,66 +104,96 @@ def computed_lists(env: dict, ids: dict, seconds: int, workers: int, light_users
     costs right after the shopper's newest event, and what steering adds to that. With kept answers the plain
     list of the first block is mostly a lookup (the 20,000 users come back within the run) while a steered
     list with a random category of ten rarely repeats, so a ratio between them says more about the cache than
-    about the filters and rules. The rule is lifted for the plain list and put back for the rest."""
+    about the filters and rules. The plain list is loaded first with no rule, then with the rule in force
+    alongside the steered list, the session list and the visitors' lists."""
     proc, url = start_server({**env, "SEMREC_ANSWER_CACHE": "0"}, workers)
     label = "no answers kept"
+    light = {**ids, "n_users": light_users, "user_prefix": "l"} if light_users else None
     try:
         httpx.delete(f"{url}/v1/rules/bench-boost", headers={"X-API-Key": WRITE_KEY}, timeout=30)
-        rows = bench_http(url, ids, seconds, f"{label}, no rule", proc, ("recommend", "rank"))
+        rows = bench_http(url, ids, seconds, f"{label}, no rule", proc, ("recommend",))
         put_rule(url, "bench-boost", {"action": "boost", "items": {"category": "c3"}, "factor": 2.0})
-        rows += bench_http(url, ids, seconds, f"{label}, one rule in force", proc, ("recommend", "steered", "session"))
-        if light_users:
-            light = {**ids, "n_users": light_users, "user_prefix": "l"}
-            rows += bench_http(url, light, seconds, f"{label}, 3-event visitors", proc, ("recommend", "rank"))
+        rows += bench_http(url, ids, seconds, f"{label}, one rule in force", proc,
+                           ("recommend", "steered", "session", "rank"), visitors=light)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     return rows
 
 
-def impressions_cost(env: dict, ids: dict, rounds: int, seconds: int, workers: int) -> dict:
+def impressions_cost(env: dict, ids: dict, rounds: int, seconds: int, workers: int, same: bool = False) -> dict:
     """What keeping impressions costs the plain list: a server that keeps them (the default) and one that keeps
-    none (SEMREC_IMPRESSIONS=false), started side by side, each on its own copy of the store where it is SQLite,
-    loaded in turn in short slices (``seconds`` at 32 connections, then ``seconds`` at 4), ``rounds`` slices
-    each, the first server of each round alternating. This host's speed drifts by more than the effect over
-    minutes; slices a few seconds apart see the same host. Reported: the median req/s of the slices, and the p99
-    at 4 connections of all of a server's slices' requests pooled (their wrk histograms)."""
-    servers, copies = {}, []
-    try:
-        for label, extra in (("kept", {}), ("none", {"SEMREC_IMPRESSIONS": "false"})):
-            own = dict(env)
-            if not env.get("SEMREC_DATABASE_URL", "").startswith("postgresql"):
-                copy = Path(tempfile.mkdtemp(prefix=f"semrec-bench-{label}-"))
-                shutil.copytree(env["SEMREC_DATA_DIR"], copy, dirs_exist_ok=True)
-                copies.append(copy)
-                own |= {"SEMREC_DATA_DIR": str(copy), "SEMREC_DATABASE_URL": ""}  # the copy's own SQLite file
-            servers[label] = start_server({**own, **extra}, workers)
-        for _, url in servers.values():
-            wrk(url, "recommend", ids, 8, 3)
-        runs: dict[str, list[dict]] = {"kept": [], "none": []}
-        for r in range(rounds):
-            for label in (("kept", "none") if r % 2 == 0 else ("none", "kept")):
-                url = servers[label][1]
-                thr, lat = wrk(url, "recommend", ids, 32, seconds), wrk(url, "recommend", ids, 4, seconds)
-                runs[label].append({"rps@32": thr["rps"], "p99_ms@4": lat["p99_ms"], "histogram": lat["histogram"]})
-                print(f"  impressions {label}: {thr['rps']:.0f} req/s @32, p99 {lat['p99_ms']:.1f} ms @4", flush=True)
-    finally:
-        for proc, _ in servers.values():
-            proc.terminate()
-            proc.wait(timeout=300)
-        for copy in copies:
-            shutil.rmtree(copy, ignore_errors=True)
-    median = {label: {key: float(np.median([r[key] for r in rows])) for key in ("rps@32", "p99_ms@4")}
-              for label, rows in runs.items()}
-    pooled = {label: pooled_percentile([r.pop("histogram") for r in rows], 99) for label, rows in runs.items()}
-    out = {"rounds": rounds, "slice_seconds": seconds, "runs": runs, "median": median, "pooled_p99_ms@4": pooled,
-           "rps_ratio": round(median["kept"]["rps@32"] / median["none"]["rps@32"], 3),
-           "p99_ratio": round(median["kept"]["p99_ms@4"] / median["none"]["p99_ms@4"], 3),
-           "pooled_p99_ratio": round(pooled["kept"] / pooled["none"], 3)}
-    print(f"  impressions kept / none, {rounds} slices each: req/s {out['rps_ratio']}x (medians); p99 of every "
-          f"request of the slices pooled: {pooled['kept']:.1f} against {pooled['none']:.1f} ms, "
-          f"{out['pooled_p99_ratio']}x (median of the slices' p99: {out['p99_ratio']}x)", flush=True)
+    none (SEMREC_IMPRESSIONS=false), side by side, each on its own copy of the store where it is SQLite.
+    Each round loads one then the other for ``seconds`` at 32 connections, then one then the other for
+    ``seconds`` at 4, the first server alternating by round: this host's speed drifts by more than the effect
+    over minutes, and slices seconds apart see the same host. Half the rounds run with the servers started in
+    one order, half after a restart in the other: two identical servers measured this way came out 1.29x apart
+    in their p99 when always started in the same order (docs/online.md, "Fifth round"). ``same``: both servers
+    keep none (an A/A run: how far apart this protocol puts two identical servers).
+
+    Reported: the ratio of the servers' median req/s over the slices, the ratio of their p99 at 4 connections
+    with every request of a server's slices pooled (wrk's histograms), and for each a 95% interval from 2,000
+    bootstrap resamples of the rounds (a round's slices stay together)."""
+    extras = {"kept": {} if not same else {"SEMREC_IMPRESSIONS": "false"}, "none": {"SEMREC_IMPRESSIONS": "false"}}
+    runs: dict[str, list[dict]] = {"kept": [], "none": []}
+    for half, starting in enumerate((("kept", "none"), ("none", "kept"))):
+        servers, copies = {}, []
+        try:
+            for label in starting:
+                own = dict(env)
+                if not env.get("SEMREC_DATABASE_URL", "").startswith("postgresql"):
+                    copy = Path(tempfile.mkdtemp(prefix=f"semrec-bench-{label}-"))
+                    shutil.copytree(env["SEMREC_DATA_DIR"], copy, dirs_exist_ok=True)
+                    copies.append(copy)
+                    own |= {"SEMREC_DATA_DIR": str(copy), "SEMREC_DATABASE_URL": ""}  # the copy's own SQLite file
+                servers[label] = start_server({**own, **extras[label]}, workers)
+            for _, url in servers.values():
+                wrk(url, "recommend", ids, 8, 3)
+            for r in range(half * (rounds // 2), rounds if half else rounds // 2):
+                order = ("kept", "none") if r % 2 == 0 else ("none", "kept")
+                thr = {label: wrk(servers[label][1], "recommend", ids, 32, seconds) for label in order}
+                lat = {label: wrk(servers[label][1], "recommend", ids, 4, seconds) for label in order}
+                for label in order:
+                    runs[label].append({"rps@32": thr[label]["rps"], "p99_ms@4": lat[label]["p99_ms"],
+                                        "histogram": lat[label]["histogram"]})
+                print(f"  round {r + 1}: " + ", ".join(f"{label} {thr[label]['rps']:.0f} req/s @32, p99 "
+                                                     f"{lat[label]['p99_ms']:.1f} ms @4" for label in order),
+                      flush=True)
+        finally:
+            for proc, _ in servers.values():
+                proc.terminate()
+                proc.wait(timeout=300)
+            for copy in copies:
+                shutil.rmtree(copy, ignore_errors=True)
+    out = {"rounds": rounds, "slice_seconds": seconds, "same": same, **cost_ratios(runs)}
+    for row in runs.values():
+        for r in row:
+            r.pop("histogram")
+    out["runs"] = runs
+    print(f"  impressions {'none (A/A)' if same else 'kept'} / none, {rounds} rounds: req/s {out['rps_ratio']}x "
+          f"[{out['rps_interval'][0]}, {out['rps_interval'][1]}] (medians); p99 @4 pooled "
+          f"{out['pooled_p99_ms@4']['kept']:.1f} against {out['pooled_p99_ms@4']['none']:.1f} ms, "
+          f"{out['pooled_p99_ratio']}x [{out['p99_interval'][0]}, {out['p99_interval'][1]}]", flush=True)
     return out
+
+
+def cost_ratios(runs: dict[str, list[dict]], resamples: int = 2000) -> dict:
+    """kept / none: the median req/s ratio and the pooled p99 ratio, each with a 95% bootstrap interval over
+    the rounds (``impressions_cost``)."""
+    def ratios(picked: np.ndarray) -> tuple[float, float]:
+        rps = [float(np.median([runs[label][i]["rps@32"] for i in picked])) for label in ("kept", "none")]
+        p99 = [pooled_percentile([runs[label][i]["histogram"] for i in picked], 99) for label in ("kept", "none")]
+        return rps[0] / rps[1], p99[0] / p99[1]
+
+    n = len(runs["kept"])
+    rps_ratio, p99_ratio = ratios(np.arange(n))
+    rng = np.random.default_rng(0)
+    drawn = np.array([ratios(rng.integers(0, n, n)) for _ in range(resamples)])
+    low, high = np.percentile(drawn, [2.5, 97.5], axis=0)
+    pooled = {label: pooled_percentile([r["histogram"] for r in rows], 99) for label, rows in runs.items()}
+    return {"rps_ratio": round(rps_ratio, 3), "rps_interval": [round(low[0], 3), round(high[0], 3)],
+            "pooled_p99_ms@4": pooled, "pooled_p99_ratio": round(p99_ratio, 3),
+            "p99_interval": [round(low[1], 3), round(high[1], 3)]}
 
 
 def ann_figures(sizes: list[int], k: int = 64, ef_values: tuple[int, ...] = (32, 64, 96, 128, 256)) -> list[dict]:
@@ -203,6 +250,8 @@ def main() -> None:
     p.add_argument("--impression-rounds", type=int, default=12,
                    help="slices of load on the servers with and without impressions kept, side by side (0: skip)")
     p.add_argument("--impression-slice", type=int, default=5, help="seconds of each slice, per connection count")
+    p.add_argument("--impression-aa", action="store_true",
+                   help="both servers keep no impressions: the protocol's own spread (an A/A run)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     if shutil.which("wrk") is None:
@@ -229,19 +278,16 @@ def main() -> None:
         # The same lists steered: two filters (a category, a price bound) with one rule in force (a boost of a
         # category), against the plain list again in the same run.
         put_rule(url, "bench-boost", {"action": "boost", "items": {"category": "c3"}, "factor": 2.0})
+        light = {**ids, "n_users": args.light_users, "user_prefix": "l"} if args.light_users else None
         report["http"] += bench_http(url, ids, args.duration, f"synthetic {args.items}, one rule in force", proc,
-                                     ("recommend", "steered", "session"))
-        if args.light_users:  # the few-event path: the neighbours over the reference users
-            light = {**ids, "n_users": args.light_users, "user_prefix": "l"}
-            report["http"] += bench_http(url, light, args.duration, f"synthetic {args.items}, 3-event visitors",
-                                         proc, ("recommend", "rank"))
+                                     ("recommend", "steered", "session", "rank"), visitors=light)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     report["http"] += computed_lists(env, ids, args.duration, args.workers, args.light_users)
     if args.impression_rounds:
         report["impressions"] = impressions_cost(env, ids, args.impression_rounds, args.impression_slice,
-                                                 args.workers)
+                                                 args.workers, args.impression_aa)
     if args.ml100k and (args.ml100k / "u.data").exists():
         print("ML-100K: ingest, embed and train with the service's own job, then serve", flush=True)
         ml_dir = Path(tempfile.mkdtemp(prefix="semrec-bench-ml100k-"))
@@ -251,11 +297,8 @@ def main() -> None:
                                  args.workers)
         try:
             ids = {"n_users": 943, "n_items": 1682, "user_prefix": "", "item_prefix": "", "base": 1}
-            report["http"] += bench_http(url, ids, args.duration, "ML-100K", proc)
-            if args.light_users:
-                light = {**ids, "n_users": 500, "user_prefix": "l"}
-                report["http"] += bench_http(url, light, args.duration, "ML-100K, 3-click visitors", proc,
-                                             ("recommend", "rank"))
+            light = {**ids, "n_users": 500, "user_prefix": "l"} if args.light_users else None
+            report["http"] += bench_http(url, ids, args.duration, "ML-100K", proc, visitors=light)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
