@@ -173,9 +173,9 @@ def main() -> None:
     p.add_argument("--ef-construction", type=int, default=200, help="HNSW build effort (the job's is 200)")
     p.add_argument("--processes", default="", help="memory at these worker counts, e.g. 1,2,4")
     p.add_argument("--no-preload", action="store_true", help="workers load the version each (SEMREC_PRELOAD=false)")
-    p.add_argument("--impression-rounds", type=int, default=12,
+    p.add_argument("--impression-rounds", type=int, default=20,
                    help="slices of load on the servers with and without impressions kept, side by side (0: skip)")
-    p.add_argument("--impression-slice", type=int, default=5, help="seconds of each slice, per connection count")
+    p.add_argument("--impression-slice", type=int, default=3, help="seconds of each slice, per connection count")
     p.add_argument("--impression-aa", action="store_true",
                    help="both servers keep no impressions: the protocol's own spread (an A/A run)")
     p.add_argument("--json", type=Path)
