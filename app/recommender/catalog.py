@@ -4,6 +4,7 @@ has not seen), rebuilt copy-on-write from incremental reads of the store, never 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.store.models import Embedding, Item, utcnow
 
 OVERLAP = timedelta(seconds=5)
+MASKS_BYTES = 64 * 2**20  # the filter masks a catalog keeps (one byte an item each)
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,20 @@ class Catalog:
     since: datetime | None = None
     attributes: np.ndarray | None = None  # object: each position's attributes dict (None: none)
     _attribute_indexes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, compare=False, repr=False)
+    _masks: dict = field(default_factory=dict, compare=False, repr=False)  # see kept_mask
+
+    def kept_mask(self, key, build: Callable[[], np.ndarray]) -> np.ndarray:
+        """A copy of the mask ``build`` makes for ``key`` (hashable: a request's filters), built once per
+        catalog like the attribute indexes: a shop's lists ask for the same few filters (its category pages)
+        over and over, and building one is a few passes over every item. At most MASKS_BYTES of masks are kept
+        (all dropped when full). The caller may change its copy."""
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = build()
+            if len(self._masks) * len(mask) >= MASKS_BYTES:
+                self._masks.clear()
+            self._masks[key] = mask
+        return mask.copy()
 
     def eligible(self, category: str | None = None, min_price: float | None = None,
                  max_price: float | None = None) -> np.ndarray:

@@ -47,7 +47,20 @@ class Filters:
         return self != NONE
 
     def mask(self, catalog: Catalog) -> np.ndarray:
-        """The recommendable items that pass every filter."""
+        """The recommendable items that pass every filter (a fresh array: the caller may change it). The
+        category, price and attribute part is kept per catalog (``Catalog.kept_mask``); the id lists, which
+        differ from request to request, are applied to the copy."""
+        mask = catalog.kept_mask((self.categories, self.min_price, self.max_price, self.attributes),
+                                 lambda: self._by_fields(catalog))
+        if self.item_ids is not None:
+            only = np.zeros(len(mask), bool)
+            only[_positions(catalog, self.item_ids)] = True
+            mask &= only
+        if self.exclude_item_ids:
+            mask[_positions(catalog, self.exclude_item_ids)] = False
+        return mask
+
+    def _by_fields(self, catalog: Catalog) -> np.ndarray:
         mask = catalog.eligible(min_price=self.min_price, max_price=self.max_price)
         if self.categories is not None:
             any_of = np.zeros(len(mask), bool)
@@ -61,12 +74,6 @@ class Filters:
             for v in values:
                 passing[index.get(v, _NONE)] = True
             mask &= passing
-        if self.item_ids is not None:
-            only = np.zeros(len(mask), bool)
-            only[_positions(catalog, self.item_ids)] = True
-            mask &= only
-        if self.exclude_item_ids:
-            mask[_positions(catalog, self.exclude_item_ids)] = False
         return mask
 
 

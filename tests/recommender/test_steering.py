@@ -85,6 +85,24 @@ def test_a_list_of_categories_only_and_never_these_items(trained):
     assert ids[:5] == plain[5:]  # the rest keep their order; the list is topped up, not cut
 
 
+def test_a_price_change_counts_in_the_next_filtered_list(trained):
+    """The masks of filters are kept per catalog: the same filters after an item's price moved must see it."""
+    client = trained
+    before = ask(client, "u1", k=5, category="c0", max_price=60)
+    moved = before[0]
+    n = number(moved)
+    item = {"title": f"Item {n}", "category": f"c{n % 3}",
+            "attributes": {"brand": BRANDS[(n // 3) % 3], "waterproof": n % 2 == 0, "size": n % 5}}
+    try:
+        r = client.put(f"/v1/items/{moved}", json={**item, "price": 500.0}, headers={"X-API-Key": WRITE_KEY})
+        assert r.status_code == 200, r.text
+        after = ask(client, "u1", k=5, category="c0", max_price=60)
+        assert moved not in after and len(after) == 5 and all(number(i) <= 60 for i in after)
+    finally:
+        client.put(f"/v1/items/{moved}", json={**item, "price": float(n)}, headers={"X-API-Key": WRITE_KEY})
+    assert ask(client, "u1", k=5, category="c0", max_price=60) == before
+
+
 def test_bad_filters_are_a_422_naming_the_field(trained):
     client = trained
     too_many = [f"i{n}" for n in range(1001)]
