@@ -137,7 +137,7 @@ class Carousels:
             seen.append(n)
             lifts.append((n + PAIR_PRIOR) / (expected + PAIR_PRIOR))
         live = state.rules.matching("bought_together", filters.categories, None, time.time())
-        n = rules.pool_size(k, live) if live else k
+        n = rules.needed(k, live)
         order = np.lexsort((np.array(partners), -np.array(seen), -np.array(lifts)))[:n]
         positions, scores = np.array(partners, np.int64)[order], np.array(lifts)[order]
         fillers = np.zeros(0, np.int64)
@@ -162,7 +162,7 @@ class Carousels:
         eligible = filters.mask(state.catalog)
         hot = eligible & (recent > 0) & (scores > 1.0)
         live = state.rules.matching("trending", filters.categories, None, time.time())
-        n = rules.pool_size(k, live) if live else k
+        n = rules.needed(k, live)
         positions = ranking.best(np.flatnonzero(hot), scores, n)
         fillers = np.zeros(0, np.int64)
         if len(positions) < n:

@@ -47,6 +47,12 @@ def pool_size(k: int, live: tuple[Rule, ...] = ()) -> int:
     return full
 
 
+def needed(k: int, live: tuple[Rule, ...]) -> int:
+    """How many of the best scored items a list of k must search for: k with no rule in force, else the rules'
+    pool (``pool_size``)."""
+    return pool_size(k, live) if live else k
+
+
 @dataclass(frozen=True)
 class Rule:
     rule_id: str

@@ -271,7 +271,7 @@ class Recommender:
         if values or r.diversity > 0:  # the pool is re-ranked before the rules see it: the whole of it
             n = max(4 * r.k, CONTEXT_POOL, rules.pool_size(r.k) if live else 0)
         else:
-            n = rules.pool_size(r.k, live) if live else r.k
+            n = rules.needed(r.k, live)
         eligible = r.filters.mask(state.catalog)
         seen = users.seen(state, pos, events) if (events or pos is not None) else set()
         if r.exclude_seen and seen:
@@ -395,7 +395,7 @@ class Recommender:
             if (pos is None or not state.catalog.recommendable[pos]) and not reads.item_is_live(conn, item_id):
                 return None
         live = state.rules.matching("similar", filters.categories, None, time.time())
-        n = rules.pool_size(k, live) if live else k
+        n = rules.needed(k, live)
         eligible = filters.mask(state.catalog)
         if pos is not None:
             eligible[pos] = False
