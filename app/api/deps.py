@@ -21,7 +21,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:  # async: no thread hop for a lookup
     return request.app.state.settings
 
 

@@ -28,7 +28,7 @@ def _attribute_value(text: str):
     return value if isinstance(value, str | int | float | bool) else text
 
 
-def query_filters(
+async def query_filters(
     category: Annotated[list[ShortText] | None, Query(max_length=100, description=(
         "A category; repeat it for any of several."))] = None,
     min_price: Price = None, max_price: Price = None,

@@ -22,7 +22,8 @@ from app.api.routes import (
 )
 
 api_router = APIRouter()
-for module in (items, users, interactions, jobs, models, recommendations, carousels, rules, segments, conversations,
+# The read routes first: a request is matched against the routes in this order, and most requests are reads.
+for module in (recommendations, carousels, conversations, items, users, interactions, jobs, models, rules, segments,
                reviews, stats, online, experiments, ops):
     responses.document(module.router)  # on the routers' own routes: including them copies them lazily
     api_router.include_router(module.router)

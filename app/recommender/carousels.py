@@ -33,7 +33,7 @@ from app.recommender.catalog import OVERLAP
 from app.recommender.filters import NONE as NO_FILTERS
 from app.recommender.filters import Filters
 from app.recommender.service import Answer
-from app.recommender.state import EPOCH, Served, State
+from app.recommender.state import Served, State
 from app.store.models import ItemCount, ItemHour, ItemPair, utcnow
 
 PAIR_PRIOR = 1.0  # m of bought together, in co-purchases
@@ -116,7 +116,7 @@ class Carousels:
         """Items bought with this one, by shrunk lift over chance; popular items after them (each saying so)
         when fewer than k were; None for an unknown or deleted item."""
         with self.engine.connect() as conn:
-            state = self.served.at_least(conn.scalar(EPOCH) or 0)
+            state = self.served.at_least(reads.epoch(conn))
             pos = state.catalog.positions.get(item_id)
             if (pos is None or not state.catalog.recommendable[pos]) and not reads.item_is_live(conn, item_id):
                 return None
@@ -157,7 +157,7 @@ class Carousels:
         """The items whose events of the last ``hours`` (decayed) most exceed their usual rate; popular items
         after them (each saying so) when fewer than k do."""
         with self.engine.connect() as conn:
-            state = self.served.at_least(conn.scalar(EPOCH) or 0)
+            state = self.served.at_least(reads.epoch(conn))
         scores, recent = self._trend(state, self.current(), hours)
         eligible = filters.mask(state.catalog)
         hot = eligible & (recent > 0) & (scores > 1.0)

@@ -34,7 +34,7 @@ from app.recommender.answers import AnswerCache
 from app.recommender.explain import because
 from app.recommender.filters import NONE as NO_FILTERS
 from app.recommender.filters import Filters
-from app.recommender.state import EPOCH, Served, State
+from app.recommender.state import Served, State
 
 CONTEXT_POOL = 100  # with a context, the top max(4k, this) are re-ranked by it
 
@@ -161,7 +161,7 @@ class Recommender:
         """The served state, at least as new as the store's epoch, and the user's events it has not seen."""
         state = self.served.current()
         if user_id is None:
-            return self.served.at_least(conn.scalar(EPOCH) or 0), []
+            return self.served.at_least(reads.epoch(conn)), []
         epoch, events = reads.events(conn, state, user_id)
         if epoch > state.epoch:
             fresh = self.served.at_least(epoch)
