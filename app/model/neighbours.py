@@ -131,25 +131,40 @@ def reference_queries(users: np.ndarray, user_factors: np.ndarray) -> np.ndarray
     return np.hstack([user_factors[users], np.ones((len(users), 1))]).astype(np.float32)
 
 
+def likeness(refs: References, profile: np.ndarray | None, beta: float = BETA) -> np.ndarray | None:
+    """BETA · cos(profile, profile_r) for each reference (float32): the profile text's share of the log
+    weights; None without references' profiles or a usable profile. The larger of the two products a visitor
+    costs (R x d: 7.7 MB at 5,000 x 384, mostly read from memory); it depends on the profile alone, so
+    ``app.recommender.users`` keeps it per visitor across their events."""
+    if profile is None or refs.profiles is None or not len(refs.users):
+        return None
+    norm = float(np.linalg.norm(profile))
+    if norm <= 1e-8:
+        return None
+    return refs.profiles @ (profile * (beta / norm)).astype(np.float32)
+
+
 def weights(refs: References, item_vectors: np.ndarray, event_items: np.ndarray, profile: np.ndarray | None,
-            exclude_user: int | None = None, tau: float = TAU, beta: float = BETA) -> np.ndarray | None:
+            exclude_user: int | None = None, tau: float = TAU, beta: float = BETA,
+            liked: np.ndarray | None = None) -> np.ndarray | None:
     """The posterior over "who is this" (float32, summing to 1 over the references) for a visitor with these
     events (model item positions) and this profile text vector (raw; None when there is none); None when there
     are no references, or the only one is the visitor themself. ``exclude_user``: the visitor's own model
-    position, which must not count as their own neighbour.
+    position, which must not count as their own neighbour. ``liked``: the profile's ``likeness``, when the
+    caller kept it (then ``profile`` is not read).
 
     Two products over arrays the version holds: the events' summed vector against the references' queries
-    (Σ_e v_e · q_r is the summed logit) and the profile against their profiles."""
+    (Σ_e v_e · q_r is the summed logit) and the profile against their profiles (``likeness``)."""
     if not len(refs.users):
         return None
     log_w = np.zeros(len(refs.users), np.float32)
     if len(event_items):
         summed = item_vectors[event_items].sum(0, dtype=np.float64).astype(np.float32)
         log_w += tau * (refs.queries @ summed - len(event_items) * refs.log_norm)
-    if profile is not None and refs.profiles is not None:
-        norm = float(np.linalg.norm(profile))
-        if norm > 1e-8:
-            log_w += (refs.profiles @ (profile * (beta / norm)).astype(np.float32))
+    if liked is None:
+        liked = likeness(refs, profile, beta)
+    if liked is not None:
+        log_w += liked
     uniform = np.full(len(log_w), 1.0 / max(len(log_w), 1), np.float32)
     if exclude_user is not None and (own := refs.users == exclude_user).any():
         if own.all():

@@ -21,6 +21,7 @@ from app.recommender import ranking, reads
 from app.recommender.state import State
 
 FOLD_CACHE = 100_000  # users whose fold-in is kept
+LIKENESS_BYTES = 32 * 2**20  # the visitors' profile likeness kept: 1,600 visitors at 5,000 references
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,14 @@ class Tastes:
         self.settings = settings
         self._lock = threading.Lock()  # the fold-in cache; never held across a refresh
         self._folds: OrderedDict[str, tuple[tuple, np.ndarray]] = OrderedDict()
+        self._liked: OrderedDict[str, tuple[tuple, np.ndarray | None]] = OrderedDict()
+        self._liked_bytes = 0
 
     def clear(self) -> None:
         with self._lock:
             self._folds.clear()
+            self._liked.clear()
+            self._liked_bytes = 0
 
     def vector(self, conn: Connection, state: State, user_id: str | None, events: list
                ) -> tuple[np.ndarray | None, int | None, str]:
@@ -83,7 +88,8 @@ class Tastes:
         refs = model.references
         if strategy == "neighbours":
             profile = reads.user_text_vector(conn, model, user_id) if user_id else None
-            w = neighbours.weights(refs, model.item_vectors, items, profile, pos)
+            w = neighbours.weights(refs, model.item_vectors, items, profile, pos,
+                                   liked=self.likeness(model, user_id, profile))
             first = neighbours.through_histories(refs, w, at) if w is not None else \
                 np.zeros(model.n_items if at is None else len(at), np.float32)
             return FewEvents(first, w)
@@ -91,6 +97,33 @@ class Tastes:
                                         state.popularity[: model.n_items], pos, at)
         return None if first is None else FewEvents(first, neighbours.weights(refs, model.item_vectors, items, None,
                                                                               pos))
+
+    def likeness(self, model: ServingModel, user_id: str | None, profile: np.ndarray | None) -> np.ndarray | None:
+        """The visitor's ``neighbours.likeness`` against the version's references, kept per user while the
+        version and their profile vector stay the same (a re-encoded profile is computed afresh): otherwise
+        each of a visitor's lists, one after each of their events, reads the references' profiles again. The
+        most recently asked ``LIKENESS_BYTES`` are kept (docs/serving.md, "Eighth round")."""
+        refs = model.references
+        if profile is None or user_id is None:
+            return neighbours.likeness(refs, profile)
+        key = (model.version, profile.tobytes())
+        with self._lock:
+            hit = self._liked.get(user_id)
+            if hit is not None and hit[0] == key:
+                self._liked.move_to_end(user_id)
+                return hit[1]
+        liked = neighbours.likeness(refs, profile)
+        size = 0 if liked is None else liked.nbytes
+        with self._lock:
+            old = self._liked.pop(user_id, None)
+            if old is not None:
+                self._liked_bytes -= 0 if old[1] is None else old[1].nbytes
+            self._liked[user_id] = (key, liked)
+            self._liked_bytes += size
+            while self._liked_bytes > LIKENESS_BYTES and len(self._liked) > 1:
+                _, (_, gone) = self._liked.popitem(last=False)
+                self._liked_bytes -= 0 if gone is None else gone.nbytes
+        return liked
 
     def tail(self, state: State, user_id: str | None, pos: int | None, events: list, few: FewEvents) -> np.ndarray:
         """The vector that orders a few-event user's items none of their similar users had: for a visitor the

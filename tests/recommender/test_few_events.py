@@ -168,3 +168,38 @@ def test_popularity_moves_only_the_kept_answers_that_read_it(crowd):
     assert recommender.recommend(u0) is regular
     again = recommender.recommend(light)
     assert again is not visitor and len(again.items) == 10
+
+
+def test_a_visitors_kept_profile_likeness_follows_their_profile(crowd, packaged_encoder):
+    """The likeness of a visitor's profile to the references is kept between their lists
+    (``users.Tastes.likeness``): the kept one ranks exactly as a fresh one, and a re-encoded profile counts in
+    the very next list."""
+    client, _ = crowd
+    recommender = client.app.state.recommender
+
+    def profile(text):
+        client.put("/v1/users/walker", json={"profile_text": text})
+        client.post("/v1/embeddings/jobs", json={"target": "users"})
+        Worker(client.app.state.sessions, client.app.state.settings, encoder=packaged_encoder).run_once()
+
+    def click(item):
+        client.post("/v1/interactions", json={"interactions": [{"user_id": "walker", "item_id": item,
+                                                                "type": "click"}]})
+
+    def afresh():  # nothing kept: neither the answer nor the likeness
+        recommender.answers.clear()
+        recommender.tastes.clear()
+        return _top(client, "walker", k=20)
+
+    profile("I love coffee, espresso is my morning ritual")
+    click("i1")
+    _, coffee, _ = _top(client, "walker", k=20)
+    assert "walker" in recommender.tastes._liked and _category_share(coffee, 1) >= 0.9
+    click("i4")  # a new event: the list is computed again, with the likeness kept
+    kept = _top(client, "walker", k=20)
+    assert afresh() == kept
+
+    profile("Hiking in the rain and storms, trail running in the mountains")
+    moved = _top(client, "walker", k=20)  # the likeness kept for the coffee profile must not serve it
+    assert _category_share(moved[1], 1) < 0.5
+    assert afresh() == moved
