@@ -58,9 +58,11 @@ def test_a_grouped_copy_scores_the_same_rows_alike(vectors):
     grouped_rows, grouped = index.score_rows(rows, query)
     assert sorted(grouped_rows.tolist()) == rows.tolist() and not np.array_equal(grouped_rows, rows)
     assert np.allclose(grouped, vectors[grouped_rows] @ query, atol=1e-5)
-    in_one = np.flatnonzero(categories == 3)[::2]  # a category's items: one run of the grouped copy
+    in_one = np.flatnonzero(categories == 3)[::2]  # half a category's items: the product over their run
     got_rows, got = index.score_rows(in_one, query)
     assert np.array_equal(np.sort(got_rows), in_one) and np.allclose(got, vectors[got_rows] @ query, atol=1e-5)
+    none_rows, none = index.score_rows(np.zeros(0, np.int64), query)
+    assert len(none_rows) == len(none) == 0
     many = np.arange(0, len(vectors), 2)  # half the catalog: one product over every row, as given
     assert np.array_equal(index.score_rows(many, query)[0], many)
     index.group_by(categories, max_bytes=vectors.nbytes - 1)  # over the bound: no copy, rows as given
