@@ -39,7 +39,7 @@ class Tastes:
         self.settings = settings
         self._lock = threading.Lock()  # the fold-in cache; never held across a refresh
         self._folds: OrderedDict[str, tuple[tuple, np.ndarray]] = OrderedDict()
-        self._liked: OrderedDict[str, tuple[tuple, np.ndarray | None]] = OrderedDict()
+        self._liked: OrderedDict[str, tuple[tuple, np.ndarray | None, int]] = OrderedDict()  # key, likeness, bytes
         self._liked_bytes = 0
 
     def clear(self) -> None:
@@ -104,7 +104,7 @@ class Tastes:
         each of a visitor's lists, one after each of their events, reads the references' profiles again. The
         most recently asked ``LIKENESS_BYTES`` are kept (docs/serving.md, "Eighth round")."""
         refs = model.references
-        if profile is None or user_id is None:
+        if profile is None or user_id is None or refs.profiles is None:
             return neighbours.likeness(refs, profile)
         key = (model.version, profile.tobytes())
         with self._lock:
@@ -113,16 +113,13 @@ class Tastes:
                 self._liked.move_to_end(user_id)
                 return hit[1]
         liked = neighbours.likeness(refs, profile)
-        size = 0 if liked is None else liked.nbytes
+        size = len(key[1]) + (0 if liked is None else liked.nbytes)  # the profile's bytes count too
         with self._lock:
             old = self._liked.pop(user_id, None)
-            if old is not None:
-                self._liked_bytes -= 0 if old[1] is None else old[1].nbytes
-            self._liked[user_id] = (key, liked)
-            self._liked_bytes += size
+            self._liked[user_id] = (key, liked, size)
+            self._liked_bytes += size - (old[2] if old is not None else 0)
             while self._liked_bytes > LIKENESS_BYTES and len(self._liked) > 1:
-                _, (_, gone) = self._liked.popitem(last=False)
-                self._liked_bytes -= 0 if gone is None else gone.nbytes
+                self._liked_bytes -= self._liked.popitem(last=False)[1][2]
         return liked
 
     def tail(self, state: State, user_id: str | None, pos: int | None, events: list, few: FewEvents) -> np.ndarray:
