@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.store.models import Embedding, Item, utcnow
 
 OVERLAP = timedelta(seconds=5)
-MASKS_BYTES = 64 * 2**20  # the filter masks a catalog keeps (one byte an item each)
+MASKS_BYTES = 64 * 2**20  # the filter masks a catalog keeps (one byte an item each) and their rows
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,42 @@ class Catalog:
     def kept_mask(self, key, build: Callable[[], np.ndarray]) -> np.ndarray:
         """A copy of the mask ``build`` makes for ``key`` (hashable: a request's filters), built once per
         catalog like the attribute indexes: a shop's lists ask for the same few filters (its category pages)
-        over and over, and building one is a few passes over every item. At most MASKS_BYTES of masks are kept
-        (all dropped when full). The caller may change its copy."""
-        mask = self._masks.get(key)
-        if mask is None:
+        over and over, and building one is a few passes over every item. At most MASKS_BYTES of masks (and
+        their ``kept_rows``) are kept (all dropped when full). The caller may change its copy."""
+        return self._kept(key, build)[0].copy()
+
+    def kept_rows(self, key, build: Callable[[], np.ndarray], at_most: int) -> np.ndarray | None:
+        """The positions the kept mask for ``key`` admits, sorted, where there are at most ``at_most`` of them
+        (else None); found once per mask. A narrow filter's exact pass (``ranking.search``) takes its
+        candidates from them instead of a pass over every item's flag. Read-only: shared by every answer."""
+        entry = self._kept(key, build)
+        if entry[1] is None:
+            entry[1] = np.count_nonzero(entry[0])
+        if entry[1] > at_most:
+            return None
+        if entry[2] is None:
+            rows = np.flatnonzero(entry[0])
+            rows.flags.writeable = False
+            self._keep(key, entry, rows.nbytes)
+            entry[2] = rows
+        return entry[2]
+
+    def _kept(self, key, build: Callable[[], np.ndarray]) -> list:
+        """[mask, how many it admits or None, its rows or None] for ``key``, built on first use."""
+        entry = self._masks.get(key)
+        if entry is None:
             mask = build()
-            if len(self._masks) * len(mask) >= MASKS_BYTES:
-                self._masks.clear()
-            self._masks[key] = mask
-        return mask.copy()
+            entry = [mask, None, None]
+            self._keep(key, entry, mask.nbytes)
+        return entry
+
+    def _keep(self, key, entry: list, more: int) -> None:
+        """Keep ``entry`` under ``key`` with ``more`` bytes added to it, every other one dropped when that
+        would pass MASKS_BYTES."""
+        kept = sum(e[0].nbytes + (e[2].nbytes if e[2] is not None else 0) for e in self._masks.values())
+        if kept + more > MASKS_BYTES:
+            self._masks.clear()
+        self._masks[key] = entry
 
     def eligible(self, category: str | None = None, min_price: float | None = None,
                  max_price: float | None = None) -> np.ndarray:

@@ -50,8 +50,7 @@ class Filters:
         """The recommendable items that pass every filter (a fresh array: the caller may change it). The
         category, price and attribute part is kept per catalog (``Catalog.kept_mask``); the id lists, which
         differ from request to request, are applied to the copy."""
-        mask = catalog.kept_mask((self.categories, self.min_price, self.max_price, self.attributes),
-                                 lambda: self._by_fields(catalog))
+        mask = catalog.kept_mask(self._fields, lambda: self._by_fields(catalog))
         if self.item_ids is not None:
             only = np.zeros(len(mask), bool)
             only[_positions(catalog, self.item_ids)] = True
@@ -59,6 +58,16 @@ class Filters:
         if self.exclude_item_ids:
             mask[_positions(catalog, self.exclude_item_ids)] = False
         return mask
+
+    def within(self, catalog: Catalog, at_most: int) -> np.ndarray | None:
+        """Sorted positions that hold every item ``mask`` admits (those its category, price and attribute part
+        admits), where there are at most ``at_most`` of them; else None. Kept per catalog with the mask."""
+        return catalog.kept_rows(self._fields, lambda: self._by_fields(catalog), at_most)
+
+    @property
+    def _fields(self) -> tuple:
+        """The part of the filters a catalog keeps masks by: the id lists differ from request to request."""
+        return self.categories, self.min_price, self.max_price, self.attributes
 
     def _by_fields(self, catalog: Catalog) -> np.ndarray:
         mask = catalog.eligible(min_price=self.min_price, max_price=self.max_price)

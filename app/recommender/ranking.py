@@ -18,14 +18,22 @@ log = logging.getLogger("semrec.recommender")
 EXACT_BELOW = 20_000
 
 
-def search(state: State, index, fresh: np.ndarray, query: np.ndarray, eligible: np.ndarray, k: int):
+def search(state: State, index, fresh: np.ndarray, query: np.ndarray, eligible: np.ndarray, k: int,
+           within: np.ndarray | None = None):
     """(positions, scores) of the top k eligible items by inner product: the version's FAISS index, or exactly
     over the eligible set where a filter leaves at most EXACT_BELOW items (cheaper than a filtered graph search
     that must walk past the rest) or HNSW comes up short; merged with the items mapped in by text since. k
-    eligible items always give k results (those with no vector yet follow, most popular first)."""
+    eligible items always give k results (those with no vector yet follow, most popular first). ``within``:
+    sorted positions holding every eligible item, at most EXACT_BELOW (a narrow filter's kept rows,
+    ``Filters.within``): the eligible ones are read from them rather than from a pass over every item."""
     model_eligible = eligible[:state.model.n_items]
-    n_eligible = np.count_nonzero(model_eligible)  # a bool mask's count: a sixth of ``.sum()``'s time
-    candidates = np.flatnonzero(model_eligible) if n_eligible <= EXACT_BELOW else None
+    if within is not None:
+        inside = within[: np.searchsorted(within, len(model_eligible))]
+        candidates = inside[model_eligible[inside]]
+        n_eligible = len(candidates)
+    else:
+        n_eligible = np.count_nonzero(model_eligible)  # a bool mask's count: a sixth of ``.sum()``'s time
+        candidates = np.flatnonzero(model_eligible) if n_eligible <= EXACT_BELOW else None
     if candidates is None:  # most of the catalog: the index's (filtered) search
         scores, positions = index.search(query[None], k, model_eligible)
         keep = positions[0] >= 0

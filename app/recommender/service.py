@@ -285,7 +285,8 @@ class Recommender:
             positions, scores = ranking.popular(state, eligible, n)
             strategy, kind = "popular", "count"
         else:
-            positions, scores = self._top_k(state, vector, eligible, n)
+            positions, scores = self._top_k(state, vector, eligible, n,
+                                            r.filters.within(state.catalog, ranking.EXACT_BELOW))
             scores, kind = scores + state.model.score_offset(pos), "logit"
         if values:
             positions, scores = state.model.trained.context.rerank(
@@ -342,9 +343,10 @@ class Recommender:
         q, _ = model.factors.item_from_text(self.query_encoder().encode([query]))
         return users.to_user_scale(model, q[0])
 
-    def _top_k(self, state: State, vector: np.ndarray, eligible: np.ndarray, k: int):
+    def _top_k(self, state: State, vector: np.ndarray, eligible: np.ndarray, k: int,
+               within: np.ndarray | None = None):
         query = np.append(vector, 1.0).astype(np.float32)
-        return ranking.search(state, state.model.index, state.fresh_vectors, query, eligible, k)
+        return ranking.search(state, state.model.index, state.fresh_vectors, query, eligible, k, within)
 
     def rank(self, user_id: str, item_ids: list[str]) -> Answer:
         """Every known candidate, best first; ids the catalog does not know are listed under ``unknown``."""

@@ -46,3 +46,24 @@ def test_the_kept_masks_stay_within_their_bound(monkeypatch):
     for price in range(10, 60, 5):
         assert Filters.of(max_price=price).mask(catalog).sum() == min(4, price // 10)
         assert len(catalog._masks) <= 3
+
+
+def test_a_narrow_filters_rows_are_kept_with_its_mask(monkeypatch):
+    """``Filters.within``: the sorted positions the field filters admit, found once per catalog and shared
+    (read-only); None where more than ``at_most`` pass; the id lists and a caller's changes to its mask copy
+    never narrow them (they are a superset of any answer's eligible set)."""
+    catalog = shop([10, 20, 30, 40, 50, 60])
+    asked = Filters.of(category="a", max_price=45)
+    rows = asked.within(catalog, at_most=2)
+    assert rows.tolist() == [0, 2] and not rows.flags.writeable
+    assert asked.within(catalog, at_most=2) is rows  # kept
+    assert asked.within(catalog, at_most=1) is None  # more than at_most pass
+    assert Filters.of(category="a", max_price=45, exclude_item_ids=["i2"]).within(catalog, 5) is rows
+    mask = asked.mask(catalog)
+    mask[:] = False
+    assert asked.within(catalog, 2).tolist() == [0, 2]
+    monkeypatch.setattr(catalog_mod, "MASKS_BYTES", 2 * 6 + 2 * 8)  # two masks of six items, and one's rows
+    for price in (15, 25, 35, 45, 15, 25):
+        rows = Filters.of(max_price=price).within(catalog, 2)
+        assert (rows.tolist() if rows is not None else None) == (list(range(price // 10)) if price < 30 else None)
+        assert sum(e[0].nbytes + (e[2].nbytes if e[2] is not None else 0) for e in catalog._masks.values()) <= 28
