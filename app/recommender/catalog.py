@@ -69,7 +69,8 @@ class Catalog:
     def _keep(self, key, entry: list, more: int) -> None:
         """Keep ``entry`` under ``key`` with ``more`` bytes added to it, every other one dropped when that
         would pass MASKS_BYTES."""
-        kept = sum(e[0].nbytes + (e[2].nbytes if e[2] is not None else 0) for e in self._masks.values())
+        kept = sum(e[0].nbytes + (e[2].nbytes if e[2] is not None else 0)
+                   for e in list(self._masks.values()))  # a copy: answers in the thread pool keep masks too
         if kept + more > MASKS_BYTES:
             self._masks.clear()
         self._masks[key] = entry
