@@ -2,6 +2,8 @@
 list of categories, only or never these items (applied before the top k: no item lost), a visitor known only by
 this session's items, and diversity."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -178,3 +180,92 @@ def test_a_filtered_search_over_the_grouped_vectors_is_the_exact_top_k(trained):
         best = np.lexsort((rows, -exact))[:7]  # by score, ties by position
         assert positions.tolist() == rows[best].tolist()
         assert np.allclose(scores, exact[best], atol=1e-5)
+
+
+RULES = {  # one of every kind, in force on every list route they name
+    "bb-pin": {"action": "pin", "items": {"item_ids": ["i20"]}, "position": 2},
+    "bb-boost": {"action": "boost", "items": {"attributes": {"brand": "Peak"}}, "factor": 3.0},
+    "bb-bury": {"action": "bury", "items": {"category": "c1"}, "factor": 0.2},
+    "bb-promote": {"action": "promote", "items": {"attributes": {"waterproof": True}}, "share": 0.3},
+}
+
+
+def _passes(n: int, f: dict) -> bool:
+    """Whether item ``n`` of the seeded catalog passes the filters ``f`` (as the body's ``filters``)."""
+    attributes = {"brand": BRANDS[(n // 3) % 3], "waterproof": n % 2 == 0, "size": n % 5}
+    return ((f.get("category") is None or f"c{n % 3}" in f["category"])
+            and f.get("min_price", 0) <= n <= f.get("max_price", 1e9)
+            and all(attributes[name] in values for name, values in f.get("attributes", {}).items())
+            and (f.get("item_ids") is None or f"i{n}" in f["item_ids"])
+            and f"i{n}" not in f.get("exclude_item_ids", []))
+
+
+def test_every_filter_and_rule_holds_in_every_answer(trained):
+    """A black-box check over the list routes (a user's list and a session's, similar items, trending), with a
+    rule of every kind in force: for random filters (any mix of categories, price bounds, attributes, only and
+    never these items; in a body or as query parameters), every answer's items pass them all and are never
+    the user's, the session's or the asked item's own; the lists fill k wherever k items pass and carry the
+    pin at its place whenever the pinned item passes (trending lists only items with recent events); never
+    a 5xx."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    client = trained
+    write = {"X-API-Key": WRITE_KEY}
+    for rule_id, rule in RULES.items():
+        assert client.put(f"/v1/rules/{rule_id}", json=rule, headers=write).status_code in (200, 201)
+    seen = {f"i{n}" for n in range(0, 90, 9)}  # u0's clicks (the seed's first user)
+    ids = st.lists(st.integers(0, 89).map(lambda n: f"i{n}"), min_size=1, max_size=30, unique=True)
+    filters = st.fixed_dictionaries({}, optional={
+        "category": st.lists(st.sampled_from(["c0", "c1", "c2", "c9"]), min_size=1, max_size=3, unique=True),
+        "min_price": st.integers(0, 60), "max_price": st.integers(20, 95),
+        "attributes": st.dictionaries(st.sampled_from(["brand", "waterproof", "size"]), st.just(None), max_size=2),
+        "item_ids": ids, "exclude_item_ids": ids})
+    values = {"brand": st.lists(st.sampled_from(BRANDS), min_size=1, max_size=2, unique=True),
+              "waterproof": st.lists(st.booleans(), min_size=1, max_size=1),
+              "size": st.lists(st.integers(0, 4), min_size=1, max_size=3, unique=True)}
+
+    @st.composite
+    def asked(draw):
+        f = draw(filters)
+        if "attributes" in f:
+            f["attributes"] = {name: draw(values[name]) for name in f["attributes"]}
+        door = draw(st.sampled_from(["user", "session", "similar", "trending"]))
+        return f, door, draw(st.integers(1, 12))
+
+    def as_query(f: dict, k: int) -> list[tuple[str, str]]:  # the GET routes' names for the same filters
+        query = [("k", str(k))] + [("category", c) for c in f.get("category", [])]
+        query += [(name, str(f[name])) for name in ("min_price", "max_price") if name in f]
+        query += [("attributes", f"{name}:{json.dumps(v)}" if not isinstance(v, str) else f"{name}:{v}")
+                  for name, vs in f.get("attributes", {}).items() for v in vs]
+        return query + [(name, i) for name in ("item_ids", "exclude_item_ids") for i in f.get(name) or []]
+
+    @given(case=asked())
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    def check(case):
+        f, door, k = case
+        own = {"user": seen, "session": {"i3", "i4"}, "similar": {"i5"}, "trending": set()}[door]
+        if door in ("user", "session"):
+            body = {"k": k, "filters": f, **({"user_id": "u0"} if door == "user" else {"items": sorted(own)})}
+            r = client.post("/v1/recommendations", json=body, headers={"X-API-Key": READ_KEY})
+        else:
+            path = "/v1/items/i5/similar" if door == "similar" else "/v1/trending"
+            r = client.get(path, params=as_query(f, k), headers={"X-API-Key": READ_KEY})
+        assert r.status_code == 200, (door, f, r.text)
+        got = [i["item_id"] for i in r.json()["items"]]
+        passing = [n for n in range(90) if _passes(n, f) and f"i{n}" not in own]
+        assert all(_passes(number(i), f) for i in got), (door, f, got)
+        assert not own & set(got) and len(set(got)) == len(got)
+        if door == "trending":  # only items with recent events trend: never more than pass, never fewer than k
+            assert len(got) <= min(k, len(passing))
+            return
+        assert len(got) == min(k, len(passing)), (door, f, k, got, passing)
+        if 20 in passing and k >= 2:
+            assert got[1] == "i20", (door, f, got)
+
+    try:
+        check()
+    finally:
+        for rule_id in RULES:
+            client.delete(f"/v1/rules/{rule_id}", headers=write)
