@@ -167,7 +167,8 @@ def main() -> None:
     started, started_at = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     report = {"command": "python -m scripts.evaluate_steering" + (f" --datasets {args.datasets}"
                                                                    if args.datasets != p.get_default("datasets")
-                                                                   else ""),
+                                                                   else "")
+                         + (f" --parts {args.parts}" if args.parts != p.get_default("parts") else ""),
               "started_at": started_at, "results": {}}
     for name in args.datasets.split(","):
         ds = planted_shop() if name == PLANTED else datasets.load(name, args.data_root)
