@@ -24,7 +24,9 @@ def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
     z2 = z * z
     centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
     half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # No success (or no failure) bounds the rate by exactly 0 (or 1); the formula leaves a rounding error there.
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    return low, (1.0 if successes >= trials else min(1.0, centre + half))
 
 
 def ab_test(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -> dict:

@@ -42,6 +42,8 @@ def test_wilson_known_values():
     assert wilson(10, 100) == pytest.approx((0.0552, 0.1744), abs=1e-4)
     assert wilson(50, 100) == pytest.approx((0.4038, 0.5962), abs=1e-4)
     assert wilson(0, 0) == (0.0, 1.0)
+    for trials in (1, 3, 7, 1000):  # the bounds no success or no failure allows, exactly (not 5.6e-17)
+        assert wilson(0, trials)[0] == 0.0 and wilson(trials, trials)[1] == 1.0
 
 
 def test_ab_test_hand_worked():
