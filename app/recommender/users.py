@@ -18,10 +18,11 @@ from app.model import neighbours
 from app.model.factors import DEFAULT_EVENT_WEIGHTS
 from app.model.serving import ServingModel
 from app.recommender import ranking, reads
+from app.recommender.answers import AnswerCache
 from app.recommender.state import State
 
 FOLD_CACHE = 100_000  # users whose fold-in is kept
-LIKENESS_BYTES = 32 * 2**20  # the visitors' profile likeness kept: 1,600 visitors at 5,000 references
+LIKENESS_USERS = 1_600  # visitors whose profile likeness is kept: 32 MB at 5,000 references (MAX_REFERENCES)
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,12 @@ class Tastes:
         self.settings = settings
         self._lock = threading.Lock()  # the fold-in cache; never held across a refresh
         self._folds: OrderedDict[str, tuple[tuple, np.ndarray]] = OrderedDict()
-        self._liked: OrderedDict[str, tuple[tuple, np.ndarray | None, int]] = OrderedDict()  # key, likeness, bytes
-        self._liked_bytes = 0
+        self._liked = AnswerCache(LIKENESS_USERS)  # (user, version, profile bytes) -> neighbours.likeness
 
     def clear(self) -> None:
         with self._lock:
             self._folds.clear()
-            self._liked.clear()
-            self._liked_bytes = 0
+        self._liked.clear()
 
     def vector(self, conn: Connection, state: State, user_id: str | None, events: list
                ) -> tuple[np.ndarray | None, int | None, str]:
@@ -102,24 +101,15 @@ class Tastes:
         """The visitor's ``neighbours.likeness`` against the version's references, kept per user while the
         version and their profile vector stay the same (a re-encoded profile is computed afresh): otherwise
         each of a visitor's lists, one after each of their events, reads the references' profiles again. The
-        most recently asked ``LIKENESS_BYTES`` are kept (docs/serving.md, "Eighth round")."""
+        most recently asked ``LIKENESS_USERS`` are kept (docs/serving.md, "Eighth round")."""
         refs = model.references
         if profile is None or user_id is None or refs.profiles is None:
             return neighbours.likeness(refs, profile)
-        key = (model.version, profile.tobytes())
-        with self._lock:
-            hit = self._liked.get(user_id)
-            if hit is not None and hit[0] == key:
-                self._liked.move_to_end(user_id)
-                return hit[1]
-        liked = neighbours.likeness(refs, profile)
-        size = len(key[1]) + (0 if liked is None else liked.nbytes)  # the profile's bytes count too
-        with self._lock:
-            old = self._liked.pop(user_id, None)
-            self._liked[user_id] = (key, liked, size)
-            self._liked_bytes += size - (old[2] if old is not None else 0)
-            while self._liked_bytes > LIKENESS_BYTES and len(self._liked) > 1:
-                self._liked_bytes -= self._liked.popitem(last=False)[1][2]
+        key = (user_id, model.version, profile.tobytes())
+        liked = self._liked.get(key)
+        if liked is None:
+            liked = neighbours.likeness(refs, profile)
+            self._liked.put(key, liked)
         return liked
 
     def tail(self, state: State, user_id: str | None, pos: int | None, events: list, few: FewEvents) -> np.ndarray:

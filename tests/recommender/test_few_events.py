@@ -194,7 +194,8 @@ def test_a_visitors_kept_profile_likeness_follows_their_profile(crowd, packaged_
     profile("I love coffee, espresso is my morning ritual")
     click("i1")
     _, coffee, _ = _top(client, "walker", k=20)
-    assert "walker" in recommender.tastes._liked and _category_share(coffee, 1) >= 0.9
+    assert any(key[0] == "walker" for key in recommender.tastes._liked._entries)
+    assert _category_share(coffee, 1) >= 0.9
     click("i4")  # a new event: the list is computed again, with the likeness kept
     kept = _top(client, "walker", k=20)
     assert afresh() == kept

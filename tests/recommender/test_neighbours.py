@@ -150,26 +150,26 @@ def test_item_knn_is_the_cosine_over_the_references_histories(planted):
                                rtol=1e-5)
 
 
-def test_kept_likeness_is_the_computed_one_and_stays_within_its_bytes(planted, monkeypatch):
+def test_kept_likeness_is_the_computed_one_and_stays_within_its_bound(planted, monkeypatch):
     """``users.Tastes.likeness``: each visitor's kept array equals ``neighbours.likeness``; a new version or a
-    changed profile is computed afresh; the kept arrays and their keys stay within ``LIKENESS_BYTES``, the
-    least recently asked going first."""
+    changed profile is computed afresh; at most ``LIKENESS_USERS`` are kept, the least recently asked going
+    first."""
     from types import SimpleNamespace
 
     from app.core.config import Settings
     from app.recommender import users
 
     refs, _, text = planted
-    each = text[0].nbytes + refs.profiles.shape[0] * 4
-    monkeypatch.setattr(users, "LIKENESS_BYTES", 3 * each)
+    monkeypatch.setattr(users, "LIKENESS_USERS", 3)
     tastes = users.Tastes(Settings(_env_file=None))
     v1, v2 = SimpleNamespace(references=refs, version="v1"), SimpleNamespace(references=refs, version="v2")
     for n in range(5):
         got = tastes.likeness(v1, f"u{n}", text[n])
         assert np.array_equal(got, neighbours.likeness(refs, text[n]))
-    assert list(tastes._liked) == ["u2", "u3", "u4"] and tastes._liked_bytes == 3 * each
-    kept = tastes.likeness(v1, "u2", text[2])
-    assert kept is tastes._liked["u2"][1] and list(tastes._liked)[-1] == "u2"  # asked again: kept, and newest
-    assert tastes.likeness(v2, "u2", text[2]) is not kept  # another version
+    kept = lambda: [key[0] for key in tastes._liked._entries]  # noqa: E731
+    assert kept() == ["u2", "u3", "u4"]
+    again = tastes.likeness(v1, "u2", text[2])
+    assert again is tastes.likeness(v1, "u2", text[2]) and kept()[-1] == "u2"  # asked again: kept, and newest
+    assert tastes.likeness(v2, "u2", text[2]) is not again  # another version
     changed = tastes.likeness(v2, "u2", text[7])
-    assert np.array_equal(changed, neighbours.likeness(refs, text[7])) and tastes._liked_bytes == 3 * each
+    assert np.array_equal(changed, neighbours.likeness(refs, text[7])) and len(kept()) == 3
