@@ -86,3 +86,48 @@ def test_rows_older_than_the_retention_are_deleted_in_batches(sessions, monkeypa
                                shown_at=now - timedelta(hours=23)))
     assert log.delete_expired(now) == 7
     assert [r.recommendation_id for r in rows(sessions)] == ["new"]
+
+
+def durability(connection) -> str:
+    """How a driver connection commits: SQLite's ``synchronous`` (2 FULL, 1 NORMAL), PostgreSQL's
+    ``synchronous_commit`` (on, off)."""
+    cursor = connection.cursor()
+    sqlite = type(connection).__module__.startswith("sqlite3")
+    cursor.execute("PRAGMA synchronous" if sqlite else "SHOW synchronous_commit")
+    value = str(cursor.fetchone()[0])
+    cursor.close()
+    return {"2": "full", "1": "normal"}.get(value, value) if sqlite else value
+
+
+def test_only_the_writers_own_connection_commits_without_waiting_for_the_disk(sessions):
+    """The writer relaxes durability on a connection it never gives back: every connection the pool hands
+    the shop's writes still waits for the disk, while the writer works and after it closes."""
+    engine = sessions.kw["bind"]
+    log = ImpressionLog(sessions)
+    log.record("r1", "user", None, "u1", None, ["a"])
+    assert log.flush() == 1
+    assert durability(log._conn.dbapi_connection) in ("normal", "off")
+    held = [engine.raw_connection() for _ in range(engine.pool.checkedin() + 1)]  # all the pool keeps, and one
+    try:
+        assert {durability(c.dbapi_connection) for c in held} <= {"full", "on"}
+    finally:
+        for c in held:
+            c.close()
+    log.close()
+    held = [engine.raw_connection() for _ in range(engine.pool.checkedin() + 1)]  # all the pool keeps
+    try:
+        assert {durability(c.dbapi_connection) for c in held} <= {"full", "on"}
+    finally:
+        for c in held:
+            c.close()
+
+
+def test_a_batch_on_a_broken_connection_is_kept_and_written_on_a_new_one(sessions):
+    log = ImpressionLog(sessions)
+    log.record("r1", "user", None, "u1", None, ["a"])
+    log.flush()
+    log._conn.dbapi_connection.close()  # as a restarted store would leave it
+    log.record("r2", "user", None, "u1", None, ["b", "c"])
+    assert log.flush() == 0 and log.failures == 1
+    assert log.flush() == 2 and [r.item_id for r in rows(sessions)] == ["a", "b", "c"]
+    log.close()
