@@ -3,10 +3,11 @@ writes what gathered to the store every ``SEMREC_IMPRESSIONS_FLUSH_SECONDS`` (de
 one transaction per batch, and deletes the rows older than ``SEMREC_IMPRESSIONS_DAYS`` at most once an hour.
 
 The writer keeps a driver connection of its own, without the ORM's session (a quarter of a flush's CPU), and
-commits without waiting for the disk: on SQLite ``synchronous=NORMAL`` (the WAL is synced at most once a
-second, by the first commit after a second that asks for ``FULL``), on PostgreSQL ``synchronous_commit=off``
-(the server syncs within 0.6 s). The answers share the host's cores with this work (docs/online.md, "Eighth
-round"), and an fsync per flush bought nothing a crash of the process could lose.
+commits without waiting for the disk: on SQLite ``synchronous=NORMAL``, with the first commit more than a second
+after the last synced one made with ``FULL`` (which syncs the WAL, every earlier commit with it); on PostgreSQL
+``synchronous_commit=off`` (the server syncs within 0.6 s). The answers share the host's cores and disk with
+this work (docs/online.md, "Eighth round"), and an fsync per flush guarded nothing a crash of the process
+could lose.
 
 What can be lost (docs/reliability.md): on a clean shutdown nothing (``close`` writes the rest); on a crash of
 the process the answers recorded since the last flush (at most one interval); on a crash of the machine, at
@@ -68,7 +69,7 @@ class ImpressionLog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_retention = 0.0
-        self._conn: PoolProxiedConnection | None = None  # the writer's own, held while it works (under _flush_lock)
+        self._conn: PoolProxiedConnection | None = None  # the writer's own, from its first flush (under _flush_lock)
         self._synced = 0.0  # when a commit last waited for the disk (SQLite)
         self._sqlite, self._mark, self._convert = True, "?", None  # the store; its driver's mark; shown_at's binding
 
