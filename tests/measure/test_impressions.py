@@ -99,6 +99,16 @@ def durability(connection) -> str:
     return {"2": "full", "1": "normal"}.get(value, value) if sqlite else value
 
 
+def pooled(engine) -> set[str]:
+    """How every connection the pool keeps commits, and one more it would open."""
+    held = [engine.raw_connection() for _ in range(engine.pool.checkedin() + 1)]
+    try:
+        return {durability(c.dbapi_connection) for c in held}
+    finally:
+        for c in held:
+            c.close()
+
+
 def test_only_the_writers_own_connection_commits_without_waiting_for_the_disk(sessions):
     """The writer relaxes durability on a connection it never gives back: every connection the pool hands
     the shop's writes still waits for the disk, while the writer works and after it closes."""
@@ -107,19 +117,9 @@ def test_only_the_writers_own_connection_commits_without_waiting_for_the_disk(se
     log.record("r1", "user", None, "u1", None, ["a"])
     assert log.flush() == 1
     assert durability(log._conn.dbapi_connection) in ("normal", "off")
-    held = [engine.raw_connection() for _ in range(engine.pool.checkedin() + 1)]  # all the pool keeps, and one
-    try:
-        assert {durability(c.dbapi_connection) for c in held} <= {"full", "on"}
-    finally:
-        for c in held:
-            c.close()
+    assert pooled(engine) <= {"full", "on"}
     log.close()
-    held = [engine.raw_connection() for _ in range(engine.pool.checkedin() + 1)]  # all the pool keeps
-    try:
-        assert {durability(c.dbapi_connection) for c in held} <= {"full", "on"}
-    finally:
-        for c in held:
-            c.close()
+    assert pooled(engine) <= {"full", "on"}
 
 
 def test_a_batch_on_a_broken_connection_is_kept_and_written_on_a_new_one(sessions):
