@@ -44,7 +44,8 @@ SYNC_EVERY_S = 1.0  # on SQLite, the first commit after this long since the last
 class ImpressionLog:
     """The app's one log of what was shown (``app.state.impressions``), shared by the request threads.
 
-    ``sessions`` makes the store's sessions; ``capacity`` answers wait in memory at most; ``flush_seconds`` and
+    ``sessions`` makes the store's sessions (retention's deletes; the writer takes a connection of its own from
+    their engine); ``capacity`` answers wait in memory at most; ``flush_seconds`` and
     ``retention_days`` as the settings of the same names; ``enabled`` False records nothing (answers still carry
     their ids); ``write_lock`` is held around each write (``app.store.db.one_writer``: on SQLite, queued behind
     this process's other writes rather than polling for the file lock). ``start()`` runs the writer thread;
