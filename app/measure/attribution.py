@@ -18,10 +18,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from app.store.models import Impression
+from app.store.impression_users import shown_to
+from app.store.models import Impression, ImpressionAnswer
 
 BY_ID, LAST_SHOWN = "recommendation_id", "last_shown"
 LAST_SHOWN_TYPES = frozenset({"click", "cart", "purchase"})
@@ -88,13 +90,17 @@ def _shown_at(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, s
 
 def _latest_shown(session: Session, keys: set[tuple[str, str]], since: datetime, until: datetime
                   ) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
-    """Every (shown_at, recommendation_id) of each (user_id, item_id) between ``since`` and ``until``."""
+    """Every (shown_at, recommendation_id) of each (user_id, item_id) between ``since`` and ``until``: the
+    users' answers in that time (``app.store.impression_users``), their items read here."""
     out: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
     for chunk in _chunks(keys):
-        rows = session.execute(select(Impression.user_id, Impression.item_id, Impression.shown_at,
-                                      Impression.recommendation_id)
-                               .where(tuple_(Impression.user_id, Impression.item_id).in_(chunk),
-                                      Impression.shown_at >= since, Impression.shown_at <= until))
-        for user_id, item_id, at, recommendation_id in rows:
-            out.setdefault((user_id, item_id), []).append((at, recommendation_id))
+        wanted = set(chunk)
+        answers = shown_to({user_id for user_id, _ in chunk}, since, until)
+        rows = session.execute(select(ImpressionAnswer.user_id, ImpressionAnswer.items, ImpressionAnswer.shown_at,
+                                      ImpressionAnswer.recommendation_id)
+                               .where(ImpressionAnswer.id.in_(answers)))
+        for user_id, items, at, recommendation_id in rows:
+            for item_id in orjson.loads(items):
+                if (user_id, item_id) in wanted:
+                    out.setdefault((user_id, item_id), []).append((at, recommendation_id))
     return out

@@ -1,6 +1,8 @@
 """Impressions kept off the request path: an answer's ``record`` is one append to a bounded deque; a thread
 writes what gathered to the store every ``SEMREC_IMPRESSIONS_FLUSH_SECONDS`` (default 0.2 s), one bulk insert in
-one transaction per batch, and deletes the rows older than ``SEMREC_IMPRESSIONS_DAYS`` at most once an hour.
+one transaction per batch, copies the new answers into the per-user index every ``INDEX_EVERY_S``
+(``app.store.impression_users``: not written with each answer, where its entries cost the answers most), and
+deletes the rows older than ``SEMREC_IMPRESSIONS_DAYS`` at most once an hour.
 
 The writer keeps a driver connection of its own, without the ORM's session (a quarter of a flush's CPU), and
 commits without waiting for the disk: on SQLite ``synchronous=NORMAL``, with the first commit more than a second
@@ -28,10 +30,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 
+from app.store import impression_users
 from app.store.models import ImpressionAnswer
 
 log = logging.getLogger("semrec.impressions")
@@ -173,13 +176,21 @@ class ImpressionLog:
         gone = 0
         for _ in range(RETENTION_BATCHES):
             with self.write_lock, self.sessions.begin() as session:
-                ids = select(ImpressionAnswer.id).where(ImpressionAnswer.shown_at < cutoff).limit(RETENTION_BATCH)
-                n = session.execute(delete(ImpressionAnswer).where(ImpressionAnswer.id.in_(ids.scalar_subquery()))
-                                    ).rowcount
+                ids = session.scalars(select(ImpressionAnswer.id).where(ImpressionAnswer.shown_at < cutoff)
+                                      .limit(RETENTION_BATCH)).all()
+                n = impression_users.delete_answers(session, ids) if ids else 0
             gone += n
             if n < RETENTION_BATCH:
                 break
         return gone
+
+    def index_users(self) -> None:
+        """Bring the impressions' per-user index up to the log (``app.store.impression_users``), a batch a
+        transaction."""
+        more = True
+        while more:
+            with self.write_lock, self.sessions.begin() as session:
+                more = impression_users.index_new(session)
 
     def start(self) -> ImpressionLog:
         if self.enabled and self._thread is None:
@@ -199,9 +210,13 @@ class ImpressionLog:
             self._drop_connection()  # not back to the pool: it commits without waiting for the disk
 
     def _run(self) -> None:
+        next_index = time.monotonic() + impression_users.INDEX_EVERY_S
         while not self._stop.wait(self.flush_seconds):
             try:
                 self.flush()
+                if time.monotonic() >= next_index:
+                    next_index = time.monotonic() + impression_users.INDEX_EVERY_S
+                    self.index_users()
                 if time.monotonic() >= self._next_retention:
                     self._next_retention = time.monotonic() + RETENTION_EVERY_S
                     if gone := self.delete_expired():

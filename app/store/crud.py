@@ -9,14 +9,13 @@ from typing import Any
 from sqlalchemy import Table, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from app.store import baskets, counts
+from app.store import baskets, counts, impression_users
 from app.store.counts import insert as _insert
 from app.store.models import (
     Conversation,
     ConversationTurn,
     Embedding,
     GeneratedReview,
-    ImpressionAnswer,
     Interaction,
     Item,
     ServingEpoch,
@@ -120,7 +119,7 @@ def erase_user(session: Session, user_id: str, basket_hours: float = 24.0) -> bo
     counts.count_events(session, {item_id: -n for item_id, n in Counter(r.item_id for r in erased).items()},
                         {item_id: -n for item_id, n in counts.degrees(pairs).items()})
     session.execute(delete(Interaction).where(Interaction.user_id == user_id))
-    session.execute(delete(ImpressionAnswer).where(ImpressionAnswer.user_id == user_id))
+    impression_users.delete_user(session, user_id)
     session.execute(delete(Embedding).where(Embedding.owner_kind == "user", Embedding.owner_id == user_id))
     theirs = select(Conversation.conversation_id).where(Conversation.user_id == user_id)
     session.execute(delete(ConversationTurn).where(ConversationTurn.conversation_id.in_(theirs)))

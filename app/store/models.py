@@ -293,9 +293,10 @@ class ImpressionAnswer(Base):
     """One answer shown: its items as a JSON array, best first (position 1, 2, ...), and with interleaving each
     item's team (the variant that placed it) aligned with them. One row per answer, not per item: a tenth of the
     rows and index entries to write while the answers are served (docs/online.md, "What keeping impressions
-    costs"). Read per item through the view ``impressions`` (``Impression``). No foreign keys: rows are written
-    in bulk and outlive nothing they name; erasing a user deletes theirs, retention (``SEMREC_IMPRESSIONS_DAYS``)
-    the old ones."""
+    costs"). Read per item through the view ``impressions`` (``Impression``); by user through ``ImpressionUser``
+    (``app.store.impression_users``), not an index of this table. No foreign keys: rows are written in bulk and
+    outlive nothing they name; erasing a user deletes theirs, retention (``SEMREC_IMPRESSIONS_DAYS``) the old
+    ones. Ids are never reused (AUTOINCREMENT on SQLite): the per-user index's mark is an id."""
 
     __tablename__ = "impression_answers"
 
@@ -312,14 +313,36 @@ class ImpressionAnswer(Base):
     teams: Mapped[str | None] = mapped_column(Text)  # JSON array of variant names, aligned with items
 
     __table_args__ = (
-        # A user's latest answers (attribution by last shown); partial, as the next one: an index entry is work
-        # at every write, and lists about an item have no user, most answers no experiment.
-        Index("ix_impression_answers_user_shown", "user_id", "shown_at",
-              sqlite_where=text("user_id IS NOT NULL"), postgresql_where=text("user_id IS NOT NULL")),
-        # An experiment's figures: its answers (app.measure.experiments).
+        # An experiment's figures: its answers (app.measure.experiments). Partial: an index entry is work at every
+        # write, and most answers belong to no experiment.
         Index("ix_impression_answers_experiment", "experiment_id", "recommendation_id",
               sqlite_where=text("experiment_id IS NOT NULL"), postgresql_where=text("experiment_id IS NOT NULL")),
+        {"sqlite_autoincrement": True},
     )
+
+
+class ImpressionUser(Base):
+    """The per-user index of the impressions: an entry for each answer shown to a user, copied from
+    ``impression_answers`` in bulk, sorted by user, by ``app.store.impression_users`` (read there too, with the
+    answers past the mark beside it)."""
+
+    __tablename__ = "impression_users"
+
+    answer_id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    shown_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_impression_users_user_shown", "user_id", "shown_at"),)
+
+
+class ImpressionUsersMark(Base):
+    """One row: the highest ``impression_answers.id`` the per-user index has read. Every answer with a user at
+    or below it has its entry in ``impression_users``; the answers above it are the log's unindexed tail."""
+
+    __tablename__ = "impression_users_mark"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answer_id: Mapped[int] = mapped_column(BigInteger)
 
 
 VIEWS = MetaData()  # what the migrations make as views: read-only, and no table of Base.metadata to compare

@@ -109,9 +109,16 @@ def test_an_event_naming_its_answer_is_credited_to_it(shop):
     assert 'semrec_attributed_events_total{by="unknown_id"} 3.0' in shop.get("/metrics").text
 
 
-def test_an_event_naming_none_is_credited_to_the_latest_answer_that_showed_the_item(shop):
+@pytest.mark.parametrize("indexed", ["neither", "older", "both"])
+def test_an_event_naming_none_is_credited_to_the_latest_answer_that_showed_the_item(shop, indexed):
+    """Whether the answers are in the per-user index yet or still in the log's tail (app.store.impression_users)."""
+    log = shop.app.state.impressions
     older = shop.get("/v1/users/u1/recommendations?k=3").json()
+    if indexed != "neither":
+        log.flush(), log.index_users()
     newer = shop.post("/v1/recommendations", json={"user_id": "u1", "k": 3}).json()
+    if indexed == "both":
+        log.flush(), log.index_users()
     item_id = older["items"][0]["item_id"]
     assert item_id in [i["item_id"] for i in newer["items"]]
     late = (datetime.now(UTC) + timedelta(hours=25)).isoformat()
@@ -193,8 +200,12 @@ def test_bad_periods_and_groupings_are_422s_naming_them(client):
 
 
 def test_erasing_a_user_erases_their_impressions(shop):
+    """Those in the per-user index and those still in the log's tail (app.store.impression_users)."""
     shop.get("/v1/users/p10/recommendations?k=2")
     shop.get("/v1/users/p11/recommendations?k=2")
-    assert len(impressions(shop, user_id="p10")) == 2
+    shop.app.state.impressions.flush()
+    shop.app.state.impressions.index_users()
+    shop.get("/v1/users/p10/recommendations?k=2")
+    assert len(impressions(shop, user_id="p10")) == 4
     assert shop.delete("/v1/users/p10").status_code == 204
     assert impressions(shop, user_id="p10") == [] and len(impressions(shop, user_id="p11")) == 2

@@ -41,8 +41,10 @@ def test_indexes_the_queries_need(client):
     assert ("event_id",) in uniques
     assert ("recommendation_id",) in interaction_indexes  # the online figures' join
     impression_indexes = {tuple(ix["column_names"]) for ix in insp.get_indexes("impression_answers")}
-    assert {("recommendation_id",), ("user_id", "shown_at"), ("shown_at",),
+    assert {("recommendation_id",), ("shown_at",),
             ("experiment_id", "recommendation_id")} <= impression_indexes
+    assert ("user_id", "shown_at") not in impression_indexes  # written in bulk, in a table of its own
+    assert ("user_id", "shown_at") in {tuple(ix["column_names"]) for ix in insp.get_indexes("impression_users")}
     assert "impressions" in insp.get_view_names()  # one row per item shown, read by attribution and the figures
 
 

@@ -1,0 +1,74 @@
+"""The impressions by user (``impression_users``), written in bulk rather than with each answer.
+
+Attribution by last shown and erasure find a user's answers by user. Users come in no order, so an index entry
+written with each answer lands on a page of the index no recent answer touched: one more page written per
+answer, and most of what keeping impressions cost the answers (docs/online.md, "Ninth round"). So the log
+(``impression_answers``) is written without one, and ``index_new`` copies the answers past the mark into
+``impression_users`` every ``INDEX_EVERY_S``, sorted by user, where a batch of thousands shares its pages.
+``shown_to`` reads the index and the log's unindexed tail in one statement, so an answer is found whether it
+has been indexed yet or not, and the index is a cache of the log: nothing is lost if it lags.
+
+The mark only passes answers that are committed. On SQLite one writer commits at a time. On PostgreSQL ids come
+from a sequence in the order the inserts began, not the order they commit, so ``index_new`` first takes a lock
+that waits for the inserts in flight (and holds new ones back for the batch's milliseconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import CompoundSelect, delete, func, insert, select, text, union_all, update
+from sqlalchemy.orm import Session
+
+from app.store.models import ImpressionAnswer, ImpressionUser, ImpressionUsersMark
+
+INDEX_EVERY_S = 10.0  # each API process's writer indexes this often; the tail is at most about as old
+INDEX_BATCH = 50_000  # answers per transaction: a backlog is indexed in steps, never one long hold of the lock
+
+
+def index_new(session: Session) -> bool:
+    """In ``session``'s transaction, copy the entries of at most ``INDEX_BATCH`` answers past the mark into the
+    index and move the mark past them; returns whether more answers wait."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE impression_answers IN SHARE ROW EXCLUSIVE MODE"))
+    else:  # SQLite: the write lock first (a write opens the transaction), then read what no one else moves now
+        session.execute(update(ImpressionUsersMark).values(answer_id=ImpressionUsersMark.answer_id))
+    mark = session.scalar(select(ImpressionUsersMark.answer_id)) or 0
+    last = session.scalar(select(func.max(ImpressionAnswer.id))) or 0
+    top = min(last, mark + INDEX_BATCH)
+    if top <= mark:
+        return False
+    answers = (select(ImpressionAnswer.id, ImpressionAnswer.user_id, ImpressionAnswer.shown_at)
+               .where(ImpressionAnswer.id > mark, ImpressionAnswer.id <= top, ImpressionAnswer.user_id.is_not(None))
+               .order_by(ImpressionAnswer.user_id, ImpressionAnswer.shown_at))
+    session.execute(insert(ImpressionUser).from_select(["answer_id", "user_id", "shown_at"], answers))
+    session.execute(update(ImpressionUsersMark).values(answer_id=top))
+    return top < last
+
+
+def shown_to(users: Collection[str], since: datetime | None = None, until: datetime | None = None
+             ) -> CompoundSelect:
+    """The ids of the answers shown to ``users`` (between ``since`` and ``until`` where given): the index's,
+    then the tail's, in one statement (one snapshot: an answer indexed meanwhile is in one part or the other)."""
+    indexed = select(ImpressionUser.answer_id).where(ImpressionUser.user_id.in_(users))
+    mark = func.coalesce(select(ImpressionUsersMark.answer_id).scalar_subquery(), 0)
+    tail = select(ImpressionAnswer.id).where(ImpressionAnswer.id > mark, ImpressionAnswer.user_id.in_(users))
+    if since is not None:
+        indexed, tail = indexed.where(ImpressionUser.shown_at >= since), tail.where(ImpressionAnswer.shown_at >= since)
+    if until is not None:
+        indexed, tail = indexed.where(ImpressionUser.shown_at <= until), tail.where(ImpressionAnswer.shown_at <= until)
+    return union_all(indexed, tail)
+
+
+def delete_user(session: Session, user_id: str) -> int:
+    """Delete every answer shown to ``user_id`` and its index entries; returns the answers deleted."""
+    gone = session.execute(delete(ImpressionAnswer).where(ImpressionAnswer.id.in_(shown_to([user_id])))).rowcount
+    session.execute(delete(ImpressionUser).where(ImpressionUser.user_id == user_id))
+    return gone
+
+
+def delete_answers(session: Session, ids: Collection[int]) -> int:
+    """Delete the answers ``ids`` and their index entries (retention); returns the answers deleted."""
+    session.execute(delete(ImpressionUser).where(ImpressionUser.answer_id.in_(ids)))
+    return session.execute(delete(ImpressionAnswer).where(ImpressionAnswer.id.in_(ids))).rowcount
