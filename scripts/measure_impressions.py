@@ -1,6 +1,6 @@
 """Storage per impression (an item shown), on SQLite and PostgreSQL: 100,000 impressions of 10-item answers
-written through the impression log (a row per answer, ``impression_answers``), then the table's and its indexes'
-bytes divided by the impressions.
+written through the impression log (a row per answer, ``impression_answers``) and indexed by user
+(``impression_users``), then the tables' and their indexes' bytes divided by the impressions.
 
     python -m scripts.measure_impressions [--rows 100000]
 
@@ -34,19 +34,25 @@ def measure(kind: str, folder: Path, rows: int) -> str:
         started = time.perf_counter()
         written = log.flush()
         seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        log.index_users()
+        indexing = time.perf_counter() - started
+        tables = ("impression_answers", "impression_users")
         with engine.connect() as conn:
             if kind == "sqlite":
                 sizes = dict(conn.execute(text("SELECT name, SUM(pgsize) FROM dbstat WHERE name LIKE "
-                                               "'%impression_answers%' GROUP BY name")).all())
-                table = sizes.pop("impression_answers")
+                                               "'%impression_%' GROUP BY name")).all())
+                table = sum(sizes.pop(name) for name in tables)
                 indexes = sum(sizes.values())
             else:
-                conn.execute(text("ANALYZE impression_answers"))
-                table = conn.scalar(text("SELECT pg_table_size('impression_answers')"))
-                indexes = conn.scalar(text("SELECT pg_indexes_size('impression_answers')"))
+                table = indexes = 0
+                for name in tables:
+                    conn.execute(text(f"ANALYZE {name}"))
+                    table += conn.scalar(text(f"SELECT pg_table_size('{name}')"))
+                    indexes += conn.scalar(text(f"SELECT pg_indexes_size('{name}')"))
         engine.dispose()
-    return (f"{kind}: {written} impressions in {seconds:.2f} s ({written / seconds:,.0f}/s); table "
-            f"{table / written:.0f} B each, indexes {indexes / written:.0f} B, "
+    return (f"{kind}: {written} impressions in {seconds:.2f} s ({written / seconds:,.0f}/s), indexed by user in "
+            f"{indexing:.2f} s; tables {table / written:.0f} B each, indexes {indexes / written:.0f} B, "
             f"total {(table + indexes) / written:.0f} B")
 
 

@@ -90,12 +90,13 @@ def _shown_at(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, s
 
 def _latest_shown(session: Session, keys: set[tuple[str, str]], since: datetime, until: datetime
                   ) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
-    """Every (shown_at, recommendation_id) of each (user_id, item_id) between ``since`` and ``until``: the
-    users' answers in that time (``app.store.impression_users``), their items read here."""
+    """(shown_at, recommendation_id) of the answers that showed each (user_id, item_id), those between
+    ``since`` and ``until`` at least: the users' answers (``app.store.impression_users``), their items read
+    here. The caller checks each time against its event's window."""
     out: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
     for chunk in _chunks(keys):
         wanted = set(chunk)
-        answers = shown_to({user_id for user_id, _ in chunk}, since, until)
+        answers = shown_to(session, {user_id for user_id, _ in chunk}, since, until)
         rows = session.execute(select(ImpressionAnswer.user_id, ImpressionAnswer.items, ImpressionAnswer.shown_at,
                                       ImpressionAnswer.recommendation_id)
                                .where(ImpressionAnswer.id.in_(answers)))

@@ -5,8 +5,8 @@ written with each answer lands on a page of the index no recent answer touched: 
 answer, and most of what keeping impressions cost the answers (docs/online.md, "Ninth round"). So the log
 (``impression_answers``) is written without one, and ``index_new`` copies the answers past the mark into
 ``impression_users`` every ``INDEX_EVERY_S``, sorted by user, where a batch of thousands shares its pages.
-``shown_to`` reads the index and the log's unindexed tail in one statement, so an answer is found whether it
-has been indexed yet or not, and the index is a cache of the log: nothing is lost if it lags.
+``shown_to`` reads the index and the log's unindexed tail together, so an answer is found whether it has been
+indexed yet or not, and the index is derived from the log: nothing is lost if it lags.
 
 The mark only passes answers that are committed. On SQLite one writer commits at a time. On PostgreSQL ids come
 from a sequence in the order the inserts began, not the order they commit, so ``index_new`` first takes a lock
@@ -29,13 +29,15 @@ INDEX_BATCH = 50_000  # answers per transaction: a backlog is indexed in steps, 
 
 def index_new(session: Session) -> bool:
     """In ``session``'s transaction, copy the entries of at most ``INDEX_BATCH`` answers past the mark into the
-    index and move the mark past them; returns whether more answers wait."""
+    index and move the mark past them; returns whether more answers wait. With nothing new it writes nothing."""
+    mark, last = _ends(session)
+    if last <= mark:
+        return False
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("LOCK TABLE impression_answers IN SHARE ROW EXCLUSIVE MODE"))
     else:  # SQLite: the write lock first (a write opens the transaction), then read what no one else moves now
         session.execute(update(ImpressionUsersMark).values(answer_id=ImpressionUsersMark.answer_id))
-    mark = session.scalar(select(ImpressionUsersMark.answer_id)) or 0
-    last = session.scalar(select(func.max(ImpressionAnswer.id))) or 0
+    mark, last = _ends(session)  # again: another process may have indexed meanwhile
     top = min(last, mark + INDEX_BATCH)
     if top <= mark:
         return False
@@ -47,23 +49,33 @@ def index_new(session: Session) -> bool:
     return top < last
 
 
-def shown_to(users: Collection[str], since: datetime | None = None, until: datetime | None = None
-             ) -> CompoundSelect:
-    """The ids of the answers shown to ``users`` (between ``since`` and ``until`` where given): the index's,
-    then the tail's, in one statement (one snapshot: an answer indexed meanwhile is in one part or the other)."""
+def _ends(session: Session) -> tuple[int, int]:
+    """(the mark, the log's last id)."""
+    return (session.scalar(select(ImpressionUsersMark.answer_id)) or 0,
+            session.scalar(select(func.max(ImpressionAnswer.id))) or 0)
+
+
+def shown_to(session: Session, users: Collection[str], since: datetime | None = None,
+             until: datetime | None = None) -> CompoundSelect:
+    """The ids of the answers shown to ``users``: the index's (those shown between ``since`` and ``until``, where
+    given) and the log's tail past the mark, whatever their times (the seconds since the last copy: a caller
+    that needs the bounds checks the answers' own ``shown_at``). The mark is read first and passed as a value,
+    so the stores scan the tail by id, not by time; a copy that moves it meanwhile puts its answers in both
+    parts, never in neither."""
+    mark = session.scalar(select(ImpressionUsersMark.answer_id)) or 0
     indexed = select(ImpressionUser.answer_id).where(ImpressionUser.user_id.in_(users))
-    mark = func.coalesce(select(ImpressionUsersMark.answer_id).scalar_subquery(), 0)
-    tail = select(ImpressionAnswer.id).where(ImpressionAnswer.id > mark, ImpressionAnswer.user_id.in_(users))
     if since is not None:
-        indexed, tail = indexed.where(ImpressionUser.shown_at >= since), tail.where(ImpressionAnswer.shown_at >= since)
+        indexed = indexed.where(ImpressionUser.shown_at >= since)
     if until is not None:
-        indexed, tail = indexed.where(ImpressionUser.shown_at <= until), tail.where(ImpressionAnswer.shown_at <= until)
+        indexed = indexed.where(ImpressionUser.shown_at <= until)
+    tail = select(ImpressionAnswer.id).where(ImpressionAnswer.id > mark, ImpressionAnswer.user_id.in_(users))
     return union_all(indexed, tail)
 
 
 def delete_user(session: Session, user_id: str) -> int:
     """Delete every answer shown to ``user_id`` and its index entries; returns the answers deleted."""
-    gone = session.execute(delete(ImpressionAnswer).where(ImpressionAnswer.id.in_(shown_to([user_id])))).rowcount
+    theirs = shown_to(session, [user_id])
+    gone = session.execute(delete(ImpressionAnswer).where(ImpressionAnswer.id.in_(theirs))).rowcount
     session.execute(delete(ImpressionUser).where(ImpressionUser.user_id == user_id))
     return gone
 
