@@ -115,10 +115,12 @@ def test_an_event_naming_none_is_credited_to_the_latest_answer_that_showed_the_i
     log = shop.app.state.impressions
     older = shop.get("/v1/users/u1/recommendations?k=3").json()
     if indexed != "neither":
-        log.flush(), log.index_users()
+        log.flush()
+        log.index_users()
     newer = shop.post("/v1/recommendations", json={"user_id": "u1", "k": 3}).json()
     if indexed == "both":
-        log.flush(), log.index_users()
+        log.flush()
+        log.index_users()
     item_id = older["items"][0]["item_id"]
     assert item_id in [i["item_id"] for i in newer["items"]]
     late = (datetime.now(UTC) + timedelta(hours=25)).isoformat()

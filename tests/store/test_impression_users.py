@@ -24,7 +24,7 @@ def shown(sessions, *users: str, since=None, until=None) -> list[str]:
 
 
 def entries(sessions) -> list[tuple[str, str]]:
-    """(user_id, recommendation_id) of each index entry, and the mark."""
+    """(user_id, recommendation_id) of each index entry, by user."""
     with sessions() as s:
         rows = s.execute(select(ImpressionUser.user_id, ImpressionAnswer.recommendation_id)
                          .join(ImpressionAnswer, ImpressionAnswer.id == ImpressionUser.answer_id)
