@@ -31,8 +31,9 @@ function parse() {
 export function go(name, params = {}) {
   const query = new URLSearchParams(params).toString();
   const hash = `#/${name}${query ? `?${query}` : ""}`;
-  if (location.hash === hash) route(); // the same page again: render it afresh
-  else location.hash = hash;
+  if (location.hash === hash) { route(); return; } // the same page again: render it afresh
+  document.body.dataset.ready = ""; // not ready from the moment the URL moves: hashchange fires later
+  location.hash = hash;
 }
 
 async function route() {
