@@ -1,5 +1,6 @@
 """Build the FastAPI app: settings -> store (migrated) -> keys -> routes, with docs served offline."""
 
+import gc
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -68,6 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.worker = Worker(app.state.sessions, settings)
             worker_thread = start_in_thread(app.state.worker)
         log.info("semrec %s ready on %s", __version__, engine.url.render_as_string(hide_password=True))
+        # What startup built lives as long as the process: out of every full collection's walk (the garbage
+        # collected first, or frozen cycles would never be freed).
+        gc.collect()
+        gc.freeze()
         yield
         if worker_thread is not None:
             app.state.worker.stop.set()  # first: the running job goes back to the queue for another worker

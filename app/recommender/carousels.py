@@ -56,7 +56,7 @@ class Counts:
 
     degrees: dict[str, int] = field(default_factory=dict)
     total: int = 0  # the sum of the degrees: twice the co-purchases counted
-    ids: list[str] = field(default_factory=list)
+    ids: tuple[str, ...] = ()  # a tuple of strings, which the cyclic collector stops walking
     index: dict[str, int] = field(default_factory=dict)
     keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     events: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -96,11 +96,12 @@ class Carousels:
             rows = session.execute(hours).all()
             ids, index, keys, events = old.ids, old.index, old.keys, old.events
             if rows:
-                ids, index = list(ids), dict(index)
+                index, new_ids = dict(index), []
                 for item_id, _, _ in rows:
                     if item_id not in index:
-                        index[item_id] = len(ids)
-                        ids.append(item_id)
+                        index[item_id] = len(ids) + len(new_ids)
+                        new_ids.append(item_id)
+                ids += tuple(new_ids)
                 new_keys = np.array([index[i] << HOUR_BITS | h for i, h, _ in rows], np.int64)
                 keys, events = _merge(keys, events, new_keys, np.array([n for _, _, n in rows], np.float64))
             keep = (keys & ((1 << HOUR_BITS) - 1)) >= floor

@@ -65,6 +65,13 @@ class Filters:
         return catalog.kept_rows(self._fields, lambda: self._by_fields(catalog), at_most)
 
     @property
+    def key(self) -> tuple:
+        """Every field, as a plain tuple of tuples and numbers: the answer cache keys by it, and a tuple of
+        atomic values is one the cyclic collector stops tracking, where an instance is walked by every full
+        collection (app.recommender.answers)."""
+        return self._fields + (self.item_ids, self.exclude_item_ids)
+
+    @property
     def _fields(self) -> tuple:
         """The part of the filters a catalog keeps masks by: the id lists differ from request to request."""
         return self.categories, self.min_price, self.max_price, self.attributes

@@ -50,6 +50,19 @@ class Answer:
     variant: str | None = None
     arms: tuple[tuple[str, Answer], ...] | None = None  # interleaving: each variant's own list, merged per answer
 
+    def kept(self) -> tuple:
+        """The answer as the cache keeps it: tuples of strings and numbers only (each item as its (name, value)
+        pairs), which the cyclic collector stops walking; a tuple holding a dict or an instance it walks at
+        every full collection (app.recommender.answers). Only a list's own fields: kept answers are made
+        before an experiment names them."""
+        return (self.model_version, self.strategy, tuple(tuple(item.items()) for item in self.items),
+                *(None if names is None else tuple(names) for names in (self.unknown, self.rules)))
+
+    @classmethod
+    def from_kept(cls, kept: tuple) -> Answer:
+        version, strategy, items, *names = kept
+        return cls(version, strategy, [dict(item) for item in items], *(None if n is None else list(n) for n in names))
+
 
 @dataclass(frozen=True)
 class ListRequest:
@@ -243,12 +256,12 @@ class Recommender:
         """The part of a list that reads the store: a kept answer, or what ``_finish`` ranks with."""
         key = None
         if not (r.query or r.context or r.explain):  # the plain call: kept until anything it reads moves
-            key = (id(self.settings), r.user_id, r.k, r.exclude_seen, r.filters, r.diversity, r.items,
+            key = (id(self.settings), r.user_id, r.k, r.exclude_seen, r.filters.key, r.diversity, r.items,
                    state.epoch, state.generation, events[0].id if events else None, len(events),
                    state.rules.phase(now), tag, state.model.version if tag and state.model else None)
             kept = self.answers.get(key)
             if kept is not None and kept[1] in (None, state.popularity_generation):
-                return kept[0]
+                return Answer.from_kept(kept[0])
         dense, profile, vector, pos, strategy = None, None, None, None, "popular"
         if r.user_id or events:
             dense, vector, pos, strategy = self._user(conn, state, r.user_id, events, few=not r.query)
@@ -307,7 +320,7 @@ class Recommender:
         answer = Answer(state.model.version if state.model else None, strategy, items, rules=acted or None)
         if key is not None:  # popular lists, and few-event ones (ties by popularity), last while popularity does
             reads_popularity = dense is not None or strategy == "popular"
-            self.answers.put(key, (answer, state.popularity_generation if reads_popularity else None))
+            self.answers.put(key, (answer.kept(), state.popularity_generation if reads_popularity else None))
         return answer
 
     @staticmethod
