@@ -9,6 +9,11 @@ one read of the store, which a storefront repeats on every page a shopper opens.
 ``SEMREC_REFRESH_SECONDS`` under steady ingestion, so the answers that read it (popular lists, few-event
 users' ties) are kept with its ``State.popularity_generation`` and last only while it does; a regular user's
 list does not read it and lasts until the model, the catalog or their events change.
+
+Keys and answers are kept as tuples of strings and numbers only (``Filters.key``, ``Answer.kept``): the cyclic
+garbage collector stops tracking such a tuple, where 20,000 kept answers as instances, lists and dicts made
+every full collection in a serving process walk a few hundred thousand objects, 40-85 ms in which no request
+is answered (docs/online.md, "Tenth round").
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ def test_items_no_similar_user_had_follow_in_the_models_order(crowd, packaged_en
 
 
 def test_a_kept_answer_is_served_until_the_user_or_the_catalog_moves(crowd):
-    """The answer cache (app.recommender.answers): a repeat is the same object's answer, and each write the
+    """The answer cache (app.recommender.answers): a repeat is served as kept, and each write the
     answer depends on (a new event, a catalog write) is in the very next answer."""
     client, _ = crowd
     answers = client.app.state.recommender.answers
