@@ -51,8 +51,12 @@ def index_new(session: Session) -> bool:
 
 def _ends(session: Session) -> tuple[int, int]:
     """(the mark, the log's last id)."""
-    return (session.scalar(select(ImpressionUsersMark.answer_id)) or 0,
-            session.scalar(select(func.max(ImpressionAnswer.id))) or 0)
+    return _mark(session), session.scalar(select(func.max(ImpressionAnswer.id))) or 0
+
+
+def _mark(session: Session) -> int:
+    """The last answer id the index holds (0: none yet)."""
+    return session.scalar(select(ImpressionUsersMark.answer_id)) or 0
 
 
 def shown_to(session: Session, users: Collection[str], since: datetime | None = None,
@@ -62,7 +66,7 @@ def shown_to(session: Session, users: Collection[str], since: datetime | None = 
     that needs the bounds checks the answers' own ``shown_at``). The mark is read first and passed as a value,
     so the stores scan the tail by id, not by time; a copy that moves it meanwhile puts its answers in both
     parts, never in neither."""
-    mark = session.scalar(select(ImpressionUsersMark.answer_id)) or 0
+    mark = _mark(session)
     indexed = select(ImpressionUser.answer_id).where(ImpressionUser.user_id.in_(users))
     if since is not None:
         indexed = indexed.where(ImpressionUser.shown_at >= since)
