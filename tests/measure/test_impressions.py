@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from app.measure import impressions
 from app.measure.impressions import ImpressionLog
 from app.store.models import Impression, ImpressionAnswer
 
@@ -49,6 +50,36 @@ def test_flushed_times_compare_with_the_stores_own_as_times(sessions):
             ImpressionAnswer.shown_at.between(before, after)).order_by(ImpressionAnswer.shown_at)).all()
         later = s.scalars(select(ImpressionAnswer.recommendation_id).where(ImpressionAnswer.shown_at > before)).all()
     assert within == ["orm", "flushed"] and later == ["flushed"]
+
+
+def test_an_answer_shown_at_a_whole_second_is_within_a_bound_at_that_second(sessions, monkeypatch):
+    """At a whole second the driver's own text for a datetime has no '.000000', and sorted before the ORM's
+    bound for the same time: an answer then fell outside ``shown_at >= its own time``."""
+    second = datetime(2026, 12, 7, 12, 0, 0, tzinfo=UTC)
+    monkeypatch.setattr(impressions.time, "time", lambda: second.timestamp())
+    log = ImpressionLog(sessions)
+    log.record("whole", "user", None, "u1", None, ["a"])
+    monkeypatch.undo()
+    log.flush()
+    with sessions() as s:
+        at = s.scalars(select(ImpressionAnswer.recommendation_id).where(ImpressionAnswer.shown_at >= second,
+                                                                        ImpressionAnswer.shown_at <= second)).all()
+        shown = s.scalar(select(ImpressionAnswer.shown_at))
+    assert at == ["whole"] and shown == second
+
+
+def test_a_flush_larger_than_one_statement_writes_every_answer_once_in_order(sessions):
+    log = ImpressionLog(sessions)
+    n = 2 * impressions.ROWS_PER_INSERT + 7
+    for i in range(n):
+        log.record(f"r{i:04d}", "user", None, f"u{i % 5}", None, [f"i{i}", f"j{i}"],
+                   teams=["A", "B"] if i % 2 else None)
+    assert log.flush() == 2 * n
+    with sessions() as s:
+        got = s.execute(select(ImpressionAnswer.recommendation_id, ImpressionAnswer.user_id, ImpressionAnswer.items,
+                               ImpressionAnswer.teams).order_by(ImpressionAnswer.id)).all()
+    assert [tuple(row) for row in got] == [
+        (f"r{i:04d}", f"u{i % 5}", f'["i{i}","j{i}"]', '["A","B"]' if i % 2 else None) for i in range(n)]
 
 
 def test_a_full_buffer_drops_the_oldest_and_counts_them(sessions):
