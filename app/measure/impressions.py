@@ -235,13 +235,15 @@ COLUMNS = ("recommendation_id, user_id, session_id, model_version, route, varian
 def _insert(cursor, answers: list[tuple], mark: str, stamp: Callable[[float], object], sqlite: bool) -> int:
     """Write ``answers`` (as ``record`` kept them), a row each with its items as a JSON array, as plain values on
     the driver's ``cursor``: the ORM's insert would bind every value in the interpreter the answers share.
-    ``stamp`` turns ``record``'s time into ``shown_at``'s value. On SQLite in multi-row INSERTs of up to
+    ``stamp`` turns ``record``'s time into ``shown_at``'s value (``default=list``: any other sequence as an
+    array). On SQLite in multi-row INSERTs of up to
     ``ROWS_PER_INSERT`` answers, where a statement a row paid the driver's per-statement work on each; on
     PostgreSQL in one ``executemany``, which psycopg pipelines, and which took a third less of this process's
     CPU than the multi-row form there (docs/online.md, "Eleventh round"). Returns the impressions (items)
     written."""
     rows = [(recommendation_id, user_id, session_id, version, route, variant, experiment_id, stamp(at),
-             orjson.dumps(items).decode(), orjson.dumps(teams).decode() if teams is not None else None)
+             orjson.dumps(items, default=list).decode(),
+             orjson.dumps(teams, default=list).decode() if teams is not None else None)
             for recommendation_id, route, version, user_id, session_id, items, variant, experiment_id, teams, at
             in answers]
     if not sqlite:
@@ -253,7 +255,7 @@ def _insert(cursor, answers: list[tuple], mark: str, stamp: Callable[[float], ob
     return sum(len(answer[5]) for answer in answers)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=256)  # a mark or two, by 1-90 rows
 def _insert_sql(mark: str, rows: int) -> str:
     row = "(" + ", ".join([mark] * 10) + ")"
     return f"INSERT INTO impression_answers ({COLUMNS}) VALUES " + ", ".join([row] * rows)
