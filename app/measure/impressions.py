@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
 
@@ -76,7 +76,7 @@ class ImpressionLog:
         self._next_retention = 0.0
         self._conn: PoolProxiedConnection | None = None  # the writer's own, from its first flush (under _flush_lock)
         self._synced = 0.0  # when a commit last waited for the disk (SQLite)
-        self._sqlite, self._mark, self._stamp = True, "?", _sqlite_time  # the store; its mark; shown_at's maker
+        self._sqlite, self._mark = True, "?"  # the store; its driver's mark
 
     def record(self, recommendation_id: str, route: str, model_version: str | None, user_id: str | None,
                session_id: str | None, items: Sequence[str], variant: str | None = None,
@@ -134,7 +134,7 @@ class ImpressionLog:
         try:
             if sync:
                 cursor.execute("PRAGMA synchronous=FULL")
-            rows = _insert(cursor, answers, self._mark, self._stamp, self._sqlite)
+            rows = _insert(cursor, answers, self._mark, self._sqlite)
             conn.commit()
             if sync:
                 cursor.execute("PRAGMA synchronous=NORMAL")
@@ -159,7 +159,6 @@ class ImpressionLog:
             cursor.close()
             conn.commit()
             self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-            self._stamp = _sqlite_time if self._sqlite else partial(datetime.fromtimestamp, tz=UTC)
             self._conn = conn
         return self._conn
 
@@ -232,15 +231,15 @@ COLUMNS = ("recommendation_id, user_id, session_id, model_version, route, varian
            "teams")
 
 
-def _insert(cursor, answers: list[tuple], mark: str, stamp: Callable[[float], object], sqlite: bool) -> int:
-    """Write ``answers`` (as ``record`` kept them), a row each with its items as a JSON array, as plain values on
-    the driver's ``cursor``: the ORM's insert would bind every value in the interpreter the answers share.
-    ``stamp`` turns ``record``'s time into ``shown_at``'s value (``default=list``: any other sequence as an
-    array). On SQLite in multi-row INSERTs of up to
+def _insert(cursor, answers: list[tuple], mark: str, sqlite: bool) -> int:
+    """Write ``answers`` (as ``record`` kept them), a row each with its items as a JSON array (any sequence:
+    ``default=list``), as plain values on the driver's ``cursor``: the ORM's insert would bind every value in the
+    interpreter the answers share. On SQLite ``shown_at`` as the ORM's text, in multi-row INSERTs of up to
     ``ROWS_PER_INSERT`` answers, where a statement a row paid the driver's per-statement work on each; on
     PostgreSQL in one ``executemany``, which psycopg pipelines, and which took a third less of this process's
     CPU than the multi-row form there (docs/online.md, "Eleventh round"). Returns the impressions (items)
     written."""
+    stamp = _sqlite_time if sqlite else partial(datetime.fromtimestamp, tz=UTC)
     rows = [(recommendation_id, user_id, session_id, version, route, variant, experiment_id, stamp(at),
              orjson.dumps(items, default=list).decode(),
              orjson.dumps(teams, default=list).decode() if teams is not None else None)
