@@ -323,16 +323,29 @@ class ImpressionAnswer(Base):
 
 class ImpressionUser(Base):
     """The per-user index of the impressions: an entry for each answer shown to a user, copied from
-    ``impression_answers`` in bulk, sorted by user, by ``app.store.impression_users`` (read there too, with the
-    answers past the mark beside it)."""
+    ``impression_answers`` in bulk by ``app.store.impression_users`` (read there too, with the answers past the
+    mark beside it), ordered by the answers' ``bucket`` (a run of consecutive answer ids), then by user: new
+    entries land in the newest bucket's part of the index, however large the index has grown."""
 
     __tablename__ = "impression_users"
 
     answer_id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
+    bucket: Mapped[int] = mapped_column(BigInteger)
     user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     shown_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_impression_users_user_shown", "user_id", "shown_at"),)
+    __table_args__ = (Index("ix_impression_users_bucket_user", "bucket", "user_id", "shown_at"),)
+
+
+class ImpressionBucket(Base):
+    """One bucket of the per-user index, with the first and last ``shown_at`` of its entries: a lookup in a
+    time window seeks only in the buckets that can hold an answer of it."""
+
+    __tablename__ = "impression_buckets"
+
+    bucket: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
+    first_shown: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_shown: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ImpressionUsersMark(Base):

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.measure.impressions import ImpressionLog
 from app.store import impression_users
 from app.store.crud import erase_user
-from app.store.models import ImpressionAnswer, ImpressionUser, ImpressionUsersMark
+from app.store.models import ImpressionAnswer, ImpressionBucket, ImpressionUser, ImpressionUsersMark
 
 
 def shown(sessions, *users: str, since=None, until=None) -> list[str]:
@@ -141,3 +141,63 @@ def test_the_mark_waits_for_inserts_in_flight(sessions):
     indexer.join(timeout=30)
     assert shown(sessions, "u1") == ["first"] and shown(sessions, "u2") == ["second"]
     assert entries(sessions) == [("u1", "first"), ("u2", "second")]
+
+
+def buckets(sessions) -> dict[int, tuple[datetime, datetime]]:
+    with sessions() as s:
+        return {b.bucket: (b.first_shown, b.last_shown) for b in s.scalars(select(ImpressionBucket))}
+
+
+def test_entries_go_to_their_answers_bucket_and_a_window_reads_the_buckets_it_spans(sessions, monkeypatch):
+    monkeypatch.setattr(impression_users, "BUCKET_ANSWERS", 2)
+    log = ImpressionLog(sessions)
+    now = datetime.now(UTC)
+    with sessions.begin() as s:  # two days apart, shown to u2 and u1 in turn
+        s.add_all([ImpressionAnswer(recommendation_id=f"r{n}", items='["a"]', route="recommendations",
+                                    user_id=f"u{n % 2 + 1}", shown_at=now - timedelta(days=10 - 2 * n))
+                   for n in range(1, 6)])
+    log.index_users()
+    with sessions() as s:
+        by_answer = dict(s.execute(select(ImpressionUser.answer_id, ImpressionUser.bucket)).all())
+    assert len(by_answer) == 5 and by_answer == {answer: answer // 2 for answer in by_answer}
+    spans = [buckets(sessions)[number] for number in sorted(set(by_answer.values()))]
+    assert len(spans) == 3 and all(first <= last for first, last in spans)
+    assert all(earlier[1] < later[0] for earlier, later in zip(spans, spans[1:]))  # older ids, older answers
+    assert shown(sessions, "u2") == ["r1", "r3", "r5"] and shown(sessions, "u1") == ["r2", "r4"]
+    assert shown(sessions, "u2", since=now - timedelta(days=5)) == ["r3", "r5"]
+    assert shown(sessions, "u2", until=now - timedelta(days=5)) == ["r1"]
+    assert shown(sessions, "u1", "u2", since=now - timedelta(days=3), until=now - timedelta(days=1)) == ["r4"]
+    with sessions.begin() as s:
+        erase_user(s, "u2")
+    assert entries(sessions) == [("u1", "r2"), ("u1", "r4")]
+
+
+def test_a_copy_widens_the_span_of_a_bucket_it_adds_to(sessions, monkeypatch):
+    monkeypatch.setattr(impression_users, "BUCKET_ANSWERS", 10**12)  # one bucket, whatever the ids
+    log = ImpressionLog(sessions)
+    log.record("r1", "recommendations", None, "u1", None, ["a"])
+    log.flush()
+    log.index_users()
+    (first, last), = buckets(sessions).values()
+    time.sleep(0.01)
+    log.record("r2", "recommendations", None, "u1", None, ["a"])
+    log.flush()
+    log.index_users()
+    (first_after, last_after), = buckets(sessions).values()
+    assert first_after == first and last_after > last
+    assert shown(sessions, "u1", since=last_after) == ["r2"]
+
+
+def test_retention_deletes_the_buckets_it_empties(sessions, monkeypatch):
+    monkeypatch.setattr(impression_users, "BUCKET_ANSWERS", 2)
+    log = ImpressionLog(sessions, retention_days=1)
+    now = datetime.now(UTC)
+    with sessions.begin() as s:  # three answers in two buckets at least: two old, one new
+        s.add_all([ImpressionAnswer(recommendation_id=f"r{n}", items='["a"]', route="recommendations", user_id="u1",
+                                    shown_at=now - timedelta(days=3 if n < 3 else 0)) for n in range(1, 4)])
+    log.index_users()
+    with sessions() as s:
+        newest = s.scalar(select(func.max(ImpressionAnswer.id))) // 2
+    assert len(buckets(sessions)) >= 2
+    assert log.delete_expired(now) == 2
+    assert list(buckets(sessions)) == [newest] and entries(sessions) == [("u1", "r3")]
