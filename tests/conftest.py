@@ -24,8 +24,8 @@ from app.main import create_app
 # A server with trust auth on 127.0.0.1 (CI starts it); each test session makes and drops its own database.
 PG_ADMIN_URL = os.environ.get("SEMREC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 WRITE_KEY, READ_KEY = "test-write-key", "test-read-key"
-TABLES = ("impression_users", "impression_buckets", "impression_answers", "model_activations", "conversation_turns", "conversations",
-          "generated_reviews", "interactions", "embeddings", "jobs",
+TABLES = ("impression_users", "impression_buckets", "impression_answers", "model_activations", "conversation_turns",
+          "conversations", "generated_reviews", "interactions", "embeddings", "jobs",
           "item_pairs", "item_hours", "model_versions", "item_counts", "items", "users", "rules", "experiments")
 
 

@@ -2,6 +2,7 @@
 found by its user before and after it is indexed, a backlog is indexed in steps, the mark passes only committed
 answers and is never passed by a reused id, and erasure and retention take the index entries with the answers."""
 
+import itertools
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -162,7 +163,7 @@ def test_entries_go_to_their_answers_bucket_and_a_window_reads_the_buckets_it_sp
     assert len(by_answer) == 5 and by_answer == {answer: answer // 2 for answer in by_answer}
     spans = [buckets(sessions)[number] for number in sorted(set(by_answer.values()))]
     assert len(spans) == 3 and all(first <= last for first, last in spans)
-    assert all(earlier[1] < later[0] for earlier, later in zip(spans, spans[1:]))  # older ids, older answers
+    assert all(earlier[1] < later[0] for earlier, later in itertools.pairwise(spans))  # older ids, older answers
     assert shown(sessions, "u2") == ["r1", "r3", "r5"] and shown(sessions, "u1") == ["r2", "r4"]
     assert shown(sessions, "u2", since=now - timedelta(days=5)) == ["r3", "r5"]
     assert shown(sessions, "u2", until=now - timedelta(days=5)) == ["r1"]
